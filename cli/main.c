@@ -1,0 +1,8 @@
+/* main.c - portco entry point. */
+#include <stdio.h>
+
+int main(void)
+{
+    fprintf(stderr, "portco: not built yet\n");
+    return 1;
+}
