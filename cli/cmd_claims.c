@@ -1,22 +1,403 @@
-/* cmd_claims.c - placeholder until the subcommand lands. */
+/* cmd_claims.c - `portco acquire`, `portco release` and `portco ls`: claims through the agent. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "commands.h"
+#include "portco.h"
 
-int pc_cmd_acquire(const pc_cli_globals *g, int argc, char **argv)
+/* Print a library failure the way every portco subcommand does: code name, then detail. */
+static int pc_cli_fail(const portco_status *st, int rc)
 {
-    fprintf(stderr, "portco acquire: not available yet\n");
+    const char *msg = st->message[0] ? st->message : portco_strerror(rc);
+    fprintf(stderr, "portco: %s: %s\n", portco_err_name(rc), msg);
+    return PC_EXIT_FAIL;
+}
+
+static int pc_cli_usage(const char *cmd, const char *synopsis, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Say what is wrong with the command line, then the synopsis; exit code 2. */
+static int pc_cli_usage(const char *cmd, const char *synopsis, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "portco %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nusage: portco %s\n", synopsis);
     return PC_EXIT_USAGE;
 }
 
+/* Parse a port 1..65535; 0 on success, -EINVAL otherwise. */
+static int pc_cli_parse_port(const char *s, uint16_t *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > 65535)
+        return -EINVAL;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+/* Parse a pid > 0. */
+static int pc_cli_parse_pid(const char *s, pid_t *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > INT32_MAX)
+        return -EINVAL;
+    *out = (pid_t)v;
+    return 0;
+}
+
+/* Parse --wait SECS: a non-negative decimal number of seconds, or "forever" (-1). */
+static int pc_cli_parse_wait(const char *s, int *wait_ms)
+{
+    if (strcmp(s, "forever") == 0) {
+        *wait_ms = -1;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < 0 || v > INT32_MAX / 1000.0)
+        return -EINVAL;
+    double ms = v * 1000.0;
+    *wait_ms = (int)ms + (ms > (int)ms); /* round up: never wait less than asked */
+    return 0;
+}
+
+static const char *pc_lifetime_name(portco_lifetime lt)
+{
+    switch (lt) {
+    case PORTCO_LIFETIME_PID:
+        return "pid";
+    case PORTCO_LIFETIME_EXPLICIT:
+        return "explicit";
+    default:
+        return "connection";
+    }
+}
+
+/* "2026-11-27T18:00:00Z" for a claim's since_ms; "-" when unknown. */
+static const char *pc_cli_format_since(int64_t since_ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(since_ms / 1000);
+    struct tm tm;
+    if (since_ms <= 0 || !gmtime_r(&t, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, len, "-");
+    return buf;
+}
+
+/* A claim as a JSON object (owned); NULL when out of memory. */
+static json_t *pc_cli_claim_json(const portco_claim *cl)
+{
+    char since[32];
+    return json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I}", "pool",
+                     cl->pool, "port", (int)cl->port, "host", cl->host, "service", cl->service,
+                     "instance", cl->instance, "address", cl->address, "proto", cl->proto, "claim",
+                     cl->claim, "czxid", (json_int_t)cl->czxid, "pid", (json_int_t)cl->pid,
+                     "since", pc_cli_format_since(cl->since_ms, since, sizeof(since)), "since_ms",
+                     (json_int_t)cl->since_ms);
+}
+
+/* Print `v` (consumed) followed by a newline; exit code. */
+static int pc_cli_print_json(json_t *v)
+{
+    if (!v) {
+        fprintf(stderr, "portco: cannot encode the answer as JSON (out of memory or bad UTF-8)\n");
+        return PC_EXIT_FAIL;
+    }
+    int rc = json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(v);
+    if (rc != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
+        fprintf(stderr, "portco: cannot write the output: %s\n", strerror(errno));
+        return PC_EXIT_FAIL;
+    }
+    return PC_EXIT_OK;
+}
+
+static int pc_cli_connect(const pc_cli_globals *g, portco_client **c)
+{
+    portco_status st = {0};
+    int rc = portco_connect(g->socket, c, &st);
+    if (rc != 0)
+        return pc_cli_fail(&st, rc);
+    return PC_EXIT_OK;
+}
+
+#define PC_ACQUIRE_SYNOPSIS                                                                        \
+    "acquire --pool P --service S [--instance I] [--port N] [--wait SECS] [--hold-pid PID] "     \
+    "[--explicit] [--json]"
+
+/*
+ * A CLI process exits right after printing, so a connection-bound claim would
+ * end with it: claims are explicit (held until `portco release`) unless
+ * --hold-pid binds them to a process.
+ */
+int pc_cmd_acquire(const pc_cli_globals *g, int argc, char **argv)
+{
+    enum { O_POOL = 1, O_SERVICE, O_INSTANCE, O_PORT, O_WAIT, O_HOLD, O_EXPLICIT, O_JSON, O_HELP };
+    static const struct option opts[] = {
+        {"pool", required_argument, NULL, O_POOL},
+        {"service", required_argument, NULL, O_SERVICE},
+        {"instance", required_argument, NULL, O_INSTANCE},
+        {"port", required_argument, NULL, O_PORT},
+        {"wait", required_argument, NULL, O_WAIT},
+        {"hold-pid", required_argument, NULL, O_HOLD},
+        {"explicit", no_argument, NULL, O_EXPLICIT},
+        {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, O_HELP},
+        {0},
+    };
+    portco_acquire_opts ao = {.lifetime = PORTCO_LIFETIME_EXPLICIT};
+    int json = 0, explicit_given = 0, wait_given = 0;
+    int o;
+    optind = 1;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (o) {
+        case O_POOL:
+            ao.pool = optarg;
+            break;
+        case O_SERVICE:
+            ao.service = optarg;
+            break;
+        case O_INSTANCE:
+            ao.instance = optarg;
+            break;
+        case O_PORT:
+            if (pc_cli_parse_port(optarg, &ao.port) != 0)
+                return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS,
+                                    "--port wants a port number 1-65535, not '%s'", optarg);
+            break;
+        case O_WAIT:
+            if (pc_cli_parse_wait(optarg, &ao.wait_ms) != 0)
+                return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS,
+                                    "--wait wants seconds (e.g. 2.5) or 'forever', not '%s'",
+                                    optarg);
+            wait_given = 1;
+            break;
+        case O_HOLD:
+            if (pc_cli_parse_pid(optarg, &ao.hold_pid) != 0)
+                return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS,
+                                    "--hold-pid wants a process id, not '%s'", optarg);
+            ao.lifetime = PORTCO_LIFETIME_PID;
+            break;
+        case O_EXPLICIT:
+            explicit_given = 1;
+            break;
+        case O_JSON:
+            json = 1;
+            break;
+        case 'h':
+        case O_HELP:
+            printf("usage: portco %s\n", PC_ACQUIRE_SYNOPSIS);
+            return PC_EXIT_OK;
+        case ':':
+            return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS, "option '%s' needs a value",
+                                argv[optind - 1]);
+        default:
+            return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS, "unknown option '%s'",
+                                argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS, "unexpected argument '%s'",
+                            argv[optind]);
+    if (!ao.pool || !ao.pool[0])
+        return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS, "--pool is required");
+    if (!ao.service || !ao.service[0])
+        return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS, "--service is required");
+    if (wait_given && ao.port == 0)
+        return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS,
+                            "--wait only applies to a given --port");
+    if (explicit_given && ao.lifetime == PORTCO_LIFETIME_PID)
+        return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS,
+                            "--explicit and --hold-pid exclude each other: choose one");
+
+    portco_client *c;
+    int ex = pc_cli_connect(g, &c);
+    if (ex != PC_EXIT_OK)
+        return ex;
+    portco_claim cl;
+    portco_status st = {0};
+    int rc = portco_acquire(c, &ao, &cl, &st);
+    portco_close(c);
+    if (rc != 0)
+        return pc_cli_fail(&st, rc);
+    if (!json) {
+        printf("%u\n", (unsigned)cl.port);
+        return fflush(stdout) == 0 ? PC_EXIT_OK : PC_EXIT_FAIL;
+    }
+    json_t *obj = pc_cli_claim_json(&cl);
+    if (obj) {
+        json_object_set_new(obj, "lifetime", json_string(pc_lifetime_name(ao.lifetime)));
+        if (ao.lifetime == PORTCO_LIFETIME_PID)
+            json_object_set_new(obj, "hold_pid", json_integer(ao.hold_pid));
+    }
+    return pc_cli_print_json(obj);
+}
+
+#define PC_RELEASE_SYNOPSIS "release --pool P PORT"
+
 int pc_cmd_release(const pc_cli_globals *g, int argc, char **argv)
 {
-    fprintf(stderr, "portco release: not available yet\n");
-    return PC_EXIT_USAGE;
+    enum { O_POOL = 1, O_HELP };
+    static const struct option opts[] = {
+        {"pool", required_argument, NULL, O_POOL},
+        {"help", no_argument, NULL, O_HELP},
+        {0},
+    };
+    const char *pool = NULL;
+    int o;
+    optind = 1;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (o) {
+        case O_POOL:
+            pool = optarg;
+            break;
+        case 'h':
+        case O_HELP:
+            printf("usage: portco %s\n", PC_RELEASE_SYNOPSIS);
+            return PC_EXIT_OK;
+        case ':':
+            return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "option '%s' needs a value",
+                                argv[optind - 1]);
+        default:
+            return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "unknown option '%s'",
+                                argv[optind - 1]);
+        }
+    }
+    if (!pool || !pool[0])
+        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "--pool is required");
+    if (optind >= argc)
+        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "which PORT?");
+    if (optind + 1 < argc)
+        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS,
+                            "one PORT at a time; unexpected '%s'", argv[optind + 1]);
+    uint16_t port;
+    if (pc_cli_parse_port(argv[optind], &port) != 0)
+        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS,
+                            "PORT must be a number 1-65535, not '%s'", argv[optind]);
+
+    portco_client *c;
+    int ex = pc_cli_connect(g, &c);
+    if (ex != PC_EXIT_OK)
+        return ex;
+    portco_status st = {0};
+    int rc = portco_release(c, pool, port, &st);
+    portco_close(c);
+    return rc == 0 ? PC_EXIT_OK : pc_cli_fail(&st, rc);
+}
+
+#define PC_LS_SYNOPSIS "ls [--pool P] [--json]"
+
+static int pc_claim_cmp(const void *a, const void *b)
+{
+    const portco_claim *x = a, *y = b;
+    int d = strcmp(x->pool, y->pool);
+    if (d)
+        return d;
+    if (x->port != y->port)
+        return x->port < y->port ? -1 : 1;
+    return strcmp(x->host, y->host);
+}
+
+static void pc_ls_table(const portco_claim *cls, size_t n)
+{
+    int wpool = 4, whost = 4, wsvc = 7;
+    for (size_t i = 0; i < n; i++) {
+        int l = (int)strlen(cls[i].pool);
+        wpool = l > wpool ? l : wpool;
+        l = (int)strlen(cls[i].host);
+        whost = l > whost ? l : whost;
+        l = (int)strlen(cls[i].service);
+        wsvc = l > wsvc ? l : wsvc;
+    }
+    printf("%-*s  %5s  %-*s  %-*s  %7s  %-20s  %s\n", wpool, "POOL", "PORT", whost, "HOST", wsvc,
+           "SERVICE", "PID", "SINCE", "CLAIM");
+    for (size_t i = 0; i < n; i++) {
+        char since[32];
+        printf("%-*s  %5u  %-*s  %-*s  %7ld  %-20s  %s\n", wpool, cls[i].pool,
+               (unsigned)cls[i].port, whost, cls[i].host, wsvc, cls[i].service, (long)cls[i].pid,
+               pc_cli_format_since(cls[i].since_ms, since, sizeof(since)), cls[i].claim);
+    }
 }
 
 int pc_cmd_ls(const pc_cli_globals *g, int argc, char **argv)
 {
-    fprintf(stderr, "portco ls: not available yet\n");
-    return PC_EXIT_USAGE;
+    enum { O_POOL = 1, O_JSON, O_HELP };
+    static const struct option opts[] = {
+        {"pool", required_argument, NULL, O_POOL},
+        {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, O_HELP},
+        {0},
+    };
+    const char *pool = NULL;
+    int json = 0;
+    int o;
+    optind = 1;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (o) {
+        case O_POOL:
+            pool = optarg;
+            break;
+        case O_JSON:
+            json = 1;
+            break;
+        case 'h':
+        case O_HELP:
+            printf("usage: portco %s\n", PC_LS_SYNOPSIS);
+            return PC_EXIT_OK;
+        case ':':
+            return pc_cli_usage("ls", PC_LS_SYNOPSIS, "option '%s' needs a value",
+                                argv[optind - 1]);
+        default:
+            return pc_cli_usage("ls", PC_LS_SYNOPSIS, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return pc_cli_usage("ls", PC_LS_SYNOPSIS, "unexpected argument '%s'", argv[optind]);
+
+    portco_client *c;
+    int ex = pc_cli_connect(g, &c);
+    if (ex != PC_EXIT_OK)
+        return ex;
+    portco_claim *cls = NULL;
+    size_t n = 0;
+    portco_status st = {0};
+    int rc = portco_list(c, pool, &cls, &n, &st);
+    portco_close(c);
+    if (rc != 0)
+        return pc_cli_fail(&st, rc);
+    if (n > 1)
+        qsort(cls, n, sizeof(*cls), pc_claim_cmp);
+    if (!json) {
+        pc_ls_table(cls, n);
+        free(cls);
+        return fflush(stdout) == 0 ? PC_EXIT_OK : PC_EXIT_FAIL;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *obj = pc_cli_claim_json(&cls[i]);
+        if (!obj || json_array_append_new(arr, obj) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    free(cls);
+    return pc_cli_print_json(arr);
 }

@@ -74,15 +74,25 @@ typedef struct portco_status {
     char message[512]; /* what went wrong and what to do; NUL-terminated */
 } portco_status;
 
-/* An open connection to the local agent. Opaque; safe to share between threads. */
+/*
+ * An open connection to the local agent. Opaque; safe to share between
+ * threads: calls on one client are serialised (each holds the client's lock
+ * from sending its request until its answer has been read), so a call that
+ * waits (acquire with wait_ms) delays the other threads' calls on the same
+ * client. Use one client per thread for independent waits.
+ */
 typedef struct portco_client portco_client;
 
 /*
  * Connect to the agent listening on the Unix socket `path`; NULL means
  * $PORTCO_SOCKET, or PORTCO_DEFAULT_SOCKET when that is unset.
- * On success *out is an owned handle, released with portco_close().
- * Returns 0, PORTCO_ENOAGENT (nothing listening, path missing),
- * PORTCO_EVERSION (agent speaks another protocol version), -ENOMEM.
+ * On success *out is an owned handle, released with portco_close(); on
+ * failure *out is NULL. The socket is close-on-exec. Connecting exchanges no
+ * message: an agent speaking another protocol version is reported as
+ * PORTCO_EVERSION by the first call.
+ * Returns 0, PORTCO_ENOAGENT (nothing listening, path missing; the message
+ * names the path), -ENAMETOOLONG (path too long for a Unix socket),
+ * -ENOMEM, or another -errno of socket()/connect() such as -EACCES.
  */
 PORTCO_API int portco_connect(const char *path, portco_client **out, portco_status *st);
 
@@ -92,7 +102,11 @@ PORTCO_API int portco_connect(const char *path, portco_client **out, portco_stat
  */
 PORTCO_API void portco_close(portco_client *c);
 
-/* File descriptor of the connection, for applications that poll for events. */
+/*
+ * File descriptor of the connection, for applications that poll for events:
+ * when it is readable, call portco_poll(). Do not read, write or close it.
+ * -1 for NULL.
+ */
 PORTCO_API int portco_fd(const portco_client *c);
 
 typedef enum portco_lifetime {
@@ -132,17 +146,25 @@ typedef struct portco_claim {
     int64_t czxid;     /* fencing token: creation zxid of the claim node */
     pid_t pid;         /* claimant pid as the agent saw it */
     int64_t since_ms;  /* claim time, ms since the epoch */
-    int fd;            /* bound socket with PORTCO_ACQ_SOCKET, else -1; owned by the caller */
+    int fd;            /* bound socket with PORTCO_ACQ_SOCKET, else -1; owned by the caller;
+                          close-on-exec and in blocking mode, like a fresh socket */
 } portco_claim;
 
 /*
- * Ask the agent for a port. On success fills *out and returns 0.
+ * Ask the agent for a port. On success fills *out and returns 0; on failure
+ * *out is zeroed with fd -1 (nothing to release or close). The options are
+ * checked before anything is sent: wait_ms needs port; hold_pid is set
+ * exactly with PORTCO_LIFETIME_PID; PORTCO_ACQ_LISTEN and PORTCO_ACQ_V6ONLY
+ * need PORTCO_ACQ_SOCKET; pool is at most 63 bytes, service and instance
+ * at most 127.
  * Returns PORTCO_EBADREQ (missing pool or service, bad options),
  * PORTCO_ENOPOOL, PORTCO_EEXHAUSTED, PORTCO_ETAKEN (port given, wait_ms 0),
  * PORTCO_EWAITTIMEOUT, PORTCO_EUNUSABLE (port given and the local probe
  * refused it; st->message has the reason), PORTCO_ESTATIC,
  * PORTCO_EOUTOFPOOL, PORTCO_EZKUNAVAIL, PORTCO_ENOTREADY, PORTCO_ENOAGENT
- * (connection lost), PORTCO_EPROTO, PORTCO_ESHUTDOWN, -errno.
+ * (connection lost, or closed after an earlier PORTCO_EPROTO), PORTCO_EPROTO
+ * (garbage or oversize answer; the library then closes the connection),
+ * PORTCO_EVERSION, PORTCO_ESHUTDOWN, -errno.
  */
 PORTCO_API int portco_acquire(portco_client *c, const portco_acquire_opts *opts,
                               portco_claim *out, portco_status *st);
@@ -150,8 +172,9 @@ PORTCO_API int portco_acquire(portco_client *c, const portco_acquire_opts *opts,
 /*
  * Release the caller's claim on `port` of `pool`. Any client may release an
  * explicit or pid-bound claim; a connection-bound claim only by its own
- * connection. Returns 0, PORTCO_ENOTOWNER, PORTCO_ENOPOOL, PORTCO_EZKUNAVAIL,
- * PORTCO_ENOAGENT, PORTCO_EPROTO.
+ * connection. Returns 0, PORTCO_EBADREQ (pool missing, port 0),
+ * PORTCO_ENOTOWNER, PORTCO_ENOPOOL, PORTCO_EZKUNAVAIL, PORTCO_ENOAGENT,
+ * PORTCO_EPROTO.
  */
 PORTCO_API int portco_release(portco_client *c, const char *pool, uint16_t port,
                               portco_status *st);
@@ -159,8 +182,8 @@ PORTCO_API int portco_release(portco_client *c, const char *pool, uint16_t port,
 /*
  * List the owning claims of the whole cluster, of one pool when `pool` is not
  * NULL. On success *out is an owned array of *n claims (fd is -1), freed with
- * free(). Returns 0, PORTCO_ENOPOOL, PORTCO_EZKUNAVAIL, PORTCO_ENOAGENT,
- * PORTCO_EPROTO, -ENOMEM.
+ * free(); NULL when *n is 0. Returns 0, PORTCO_ENOPOOL, PORTCO_EZKUNAVAIL,
+ * PORTCO_ENOAGENT, PORTCO_EPROTO, -ENOMEM.
  */
 PORTCO_API int portco_list(portco_client *c, const char *pool, portco_claim **out, size_t *n,
                            portco_status *st);
@@ -181,19 +204,30 @@ typedef void (*portco_event_cb)(portco_client *c, const portco_event *ev, void *
 
 /*
  * Set the callback that receives events; it runs in the thread that called
- * into the library when the event arrived (any call, or portco_poll()).
+ * into the library when the event arrived (any call, or portco_poll()),
+ * after that call has read its answer and released the client's lock, just
+ * before the call returns. It may therefore call the library, on this client
+ * too. Events arriving while no callback is set are dropped.
  */
 PORTCO_API void portco_set_event_cb(portco_client *c, portco_event_cb cb, void *userdata);
 
 /*
  * Read and dispatch events already waiting on the connection without
- * blocking. Returns the number dispatched, or PORTCO_ENOAGENT, PORTCO_EPROTO.
+ * blocking. Returns the number dispatched (>= 0), or PORTCO_ENOAGENT (the
+ * agent closed the connection), PORTCO_EPROTO, PORTCO_EBADREQ (c is NULL).
  */
 PORTCO_API int portco_poll(portco_client *c);
 
+/* Levels passed to the log callback. */
+enum { PORTCO_LOG_DEBUG = 0, PORTCO_LOG_INFO = 1, PORTCO_LOG_WARN = 2, PORTCO_LOG_ERROR = 3 };
+
 typedef void (*portco_log_cb)(int level, const char *message, void *userdata);
 
-/* Route the library's diagnostics to `cb`; the library never prints. */
+/*
+ * Route the library's diagnostics to `cb`; the library never prints. The
+ * callback runs with the client's lock held: it must not call the library
+ * on the same client.
+ */
 PORTCO_API void portco_set_log_cb(portco_client *c, portco_log_cb cb, void *userdata);
 
 #ifdef __cplusplus

@@ -1,0 +1,233 @@
+/* ops.c - libportco's requests: acquire, release and list, checked before they are sent. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+
+#define PC_KNOWN_FLAGS (PORTCO_ACQ_SOCKET | PORTCO_ACQ_LISTEN | PORTCO_ACQ_V6ONLY)
+
+/* Check a name field: required or not, at most max-1 bytes. */
+static int pc_check_name(const char *what, const char *s, size_t max, bool required,
+                         pc_error *err)
+{
+    if (!s || !s[0]) {
+        if (required)
+            return pc_error_set(err, PORTCO_EBADREQ, "%s is required", what);
+        return 0;
+    }
+    if (strlen(s) >= max)
+        return pc_error_set(err, PORTCO_EBADREQ, "%s is longer than %zu bytes", what, max - 1);
+    return 0;
+}
+
+/* Validate the options and turn them into a request object (new reference). */
+static int pc_acquire_request(const portco_acquire_opts *o, json_t **out, pc_error *err)
+{
+    int rc;
+    if (!o)
+        return pc_error_set(err, PORTCO_EBADREQ, "acquire options are required");
+    if ((rc = pc_check_name("pool", o->pool, PC_POOL_MAX, true, err)) ||
+        (rc = pc_check_name("service", o->service, PC_SERVICE_MAX, true, err)) ||
+        (rc = pc_check_name("instance", o->instance, PC_INSTANCE_MAX, false, err)))
+        return rc;
+    if (o->wait_ms < -1)
+        return pc_error_set(err, PORTCO_EBADREQ,
+                            "wait_ms must be -1 (forever), 0 (no wait) or a positive time");
+    if (o->wait_ms != 0 && o->port == 0)
+        return pc_error_set(err, PORTCO_EBADREQ,
+                            "wait_ms applies to a given port only; set port, or wait_ms 0");
+    if (o->lifetime != PORTCO_LIFETIME_CONNECTION && o->lifetime != PORTCO_LIFETIME_PID &&
+        o->lifetime != PORTCO_LIFETIME_EXPLICIT)
+        return pc_error_set(err, PORTCO_EBADREQ, "unknown lifetime %d", (int)o->lifetime);
+    if (o->lifetime == PORTCO_LIFETIME_PID && o->hold_pid <= 0)
+        return pc_error_set(err, PORTCO_EBADREQ,
+                            "lifetime PORTCO_LIFETIME_PID needs hold_pid, the process to watch");
+    if (o->lifetime != PORTCO_LIFETIME_PID && o->hold_pid != 0)
+        return pc_error_set(err, PORTCO_EBADREQ,
+                            "hold_pid is only meaningful with lifetime PORTCO_LIFETIME_PID");
+    if (o->flags & ~PC_KNOWN_FLAGS)
+        return pc_error_set(err, PORTCO_EBADREQ, "unknown flags 0x%x",
+                            o->flags & ~PC_KNOWN_FLAGS);
+    if ((o->flags & (PORTCO_ACQ_LISTEN | PORTCO_ACQ_V6ONLY)) && !(o->flags & PORTCO_ACQ_SOCKET))
+        return pc_error_set(err, PORTCO_EBADREQ,
+                            "PORTCO_ACQ_LISTEN and PORTCO_ACQ_V6ONLY need PORTCO_ACQ_SOCKET");
+    if (o->backlog < 0)
+        return pc_error_set(err, PORTCO_EBADREQ, "backlog must be >= 0 (0: SOMAXCONN)");
+
+    pc_request req;
+    memset(&req, 0, sizeof(req));
+    req.op = PC_OP_ACQUIRE;
+    pc_acquire_req *a = &req.acquire;
+    strcpy(a->pool, o->pool);
+    strcpy(a->service, o->service);
+    if (o->instance)
+        strcpy(a->instance, o->instance);
+    a->port = o->port;
+    a->wait_ms = o->port ? o->wait_ms : 0;
+    a->lifetime = o->lifetime;
+    a->hold_pid = o->hold_pid;
+    a->socket = (o->flags & PORTCO_ACQ_SOCKET) != 0;
+    a->listen = (o->flags & PORTCO_ACQ_LISTEN) != 0;
+    a->v6only = (o->flags & PORTCO_ACQ_V6ONLY) != 0;
+    a->backlog = o->backlog;
+    *out = pc_request_to_json(&req);
+    if (!*out)
+        return pc_error_set(err, -ENOMEM, "out of memory building the request");
+    return 0;
+}
+
+/* Ask the agent to drop a claim that this library could not hand to the caller. */
+static void pc_acquire_undo(portco_client *c, const portco_claim *cl)
+{
+    portco_status st;
+    int rc = portco_release(c, cl->pool, cl->port, &st);
+    if (rc != 0) {
+        pthread_mutex_lock(&c->mu);
+        pc_client_log(c, PORTCO_LOG_ERROR, "could not release port %u of pool %s after a failed "
+                      "acquire: %s", (unsigned)cl->port, cl->pool, st.message);
+        pthread_mutex_unlock(&c->mu);
+    }
+}
+
+int portco_acquire(portco_client *c, const portco_acquire_opts *opts, portco_claim *out,
+                   portco_status *st)
+{
+    pc_error err = {0};
+    if (!c || !out) {
+        pc_error_set(&err, PORTCO_EBADREQ, "portco_acquire: client and out are required");
+        return pc_client_status(st, &err);
+    }
+    memset(out, 0, sizeof(*out));
+    out->fd = -1;
+    json_t *req;
+    if (pc_acquire_request(opts, &req, &err) != 0)
+        return pc_client_status(st, &err);
+    pc_answer a;
+    int fd;
+    int rc = pc_client_call(c, req, &a, &fd, &err);
+    json_decref(req);
+    if (rc != 0)
+        return pc_client_status(st, &err);
+    if (!a.ok) {
+        pc_error_set(&err, a.code, "%s", a.message);
+    } else if (pc_claim_from_json(json_object_get(a.root, "claim"), out, &err) != 0 ||
+               out->port == 0) {
+        char why[sizeof(err.msg)];
+        snprintf(why, sizeof(why), "%s", err.code ? err.msg : "it has no port");
+        pc_error_set(&err, PORTCO_EPROTO, "the agent's claim is malformed: %s", why);
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+        if (out->port && out->pool[0])
+            pc_acquire_undo(c, out);
+    } else if ((opts->flags & PORTCO_ACQ_SOCKET) && fd < 0) {
+        pc_error_set(&err, PORTCO_EPROTO,
+                     "the agent granted port %u of pool %s without the socket that was asked "
+                     "for; the claim was released",
+                     (unsigned)out->port, out->pool);
+        pc_acquire_undo(c, out);
+    } else if (!(opts->flags & PORTCO_ACQ_SOCKET) && fd >= 0) {
+        close(fd); /* not asked for: do not leak it */
+        fd = -1;
+    }
+    pc_answer_free(&a);
+    if (err.code != 0) {
+        portco_claim empty = {.fd = -1};
+        *out = empty;
+        return pc_client_status(st, &err);
+    }
+    out->fd = fd;
+    return pc_client_status(st, &err);
+}
+
+int portco_release(portco_client *c, const char *pool, uint16_t port, portco_status *st)
+{
+    pc_error err = {0};
+    if (!c) {
+        pc_error_set(&err, PORTCO_EBADREQ, "portco_release: client is required");
+        return pc_client_status(st, &err);
+    }
+    if (pc_check_name("pool", pool, PC_POOL_MAX, true, &err) != 0)
+        return pc_client_status(st, &err);
+    if (port == 0) {
+        pc_error_set(&err, PORTCO_EBADREQ, "port must be 1-65535");
+        return pc_client_status(st, &err);
+    }
+    json_t *req = json_pack("{s:s, s:s, s:i}", "op", "release", "pool", pool, "port", (int)port);
+    if (!req) {
+        pc_error_set(&err, PORTCO_EBADREQ, "pool name is not valid UTF-8");
+        return pc_client_status(st, &err);
+    }
+    pc_answer a;
+    int fd;
+    int rc = pc_client_call(c, req, &a, &fd, &err);
+    json_decref(req);
+    if (rc != 0)
+        return pc_client_status(st, &err);
+    if (fd >= 0)
+        close(fd);
+    if (!a.ok)
+        pc_error_set(&err, a.code, "%s", a.message);
+    pc_answer_free(&a);
+    return pc_client_status(st, &err);
+}
+
+int portco_list(portco_client *c, const char *pool, portco_claim **out, size_t *n,
+                portco_status *st)
+{
+    pc_error err = {0};
+    if (!c || !out || !n) {
+        pc_error_set(&err, PORTCO_EBADREQ, "portco_list: client, out and n are required");
+        return pc_client_status(st, &err);
+    }
+    *out = NULL;
+    *n = 0;
+    if (pc_check_name("pool", pool, PC_POOL_MAX, false, &err) != 0)
+        return pc_client_status(st, &err);
+    json_t *req = json_pack("{s:s}", "op", "list");
+    if (req && pool && pool[0] && json_object_set_new(req, "pool", json_string(pool)) != 0) {
+        json_decref(req);
+        pc_error_set(&err, PORTCO_EBADREQ, "pool name is not valid UTF-8");
+        return pc_client_status(st, &err);
+    }
+    if (!req) {
+        pc_error_set(&err, -ENOMEM, "out of memory building the request");
+        return pc_client_status(st, &err);
+    }
+    pc_answer a;
+    int fd;
+    int rc = pc_client_call(c, req, &a, &fd, &err);
+    json_decref(req);
+    if (rc != 0)
+        return pc_client_status(st, &err);
+    if (fd >= 0)
+        close(fd);
+    const json_t *arr = json_object_get(a.root, "claims");
+    if (!a.ok) {
+        pc_error_set(&err, a.code, "%s", a.message);
+    } else if (!json_is_array(arr)) {
+        pc_error_set(&err, PORTCO_EPROTO, "the agent's list answer has no \"claims\" array");
+    } else if (json_array_size(arr) > 0) {
+        size_t cnt = json_array_size(arr);
+        portco_claim *cl = calloc(cnt, sizeof(*cl));
+        if (!cl)
+            pc_error_set(&err, -ENOMEM, "out of memory for %zu claims", cnt);
+        for (size_t i = 0; cl && i < cnt; i++) {
+            pc_error ce = {0};
+            if (pc_claim_from_json(json_array_get(arr, i), &cl[i], &ce) != 0) {
+                pc_error_set(&err, PORTCO_EPROTO, "claim %zu of the list: %s", i, ce.msg);
+                free(cl);
+                cl = NULL;
+            }
+        }
+        if (cl) {
+            *out = cl;
+            *n = cnt;
+        }
+    }
+    pc_answer_free(&a);
+    return pc_client_status(st, &err);
+}
