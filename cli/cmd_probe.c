@@ -1,16 +1,263 @@
-/* cmd_probe.c - placeholder until the subcommand lands. */
+/* cmd_probe.c - `portco check` (is a port usable here, and why not) and `portco who`. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "commands.h"
+#include "owners.h"
+#include "probe.h"
+#include "procnet.h"
+
+/* Parse a port 1..65535 given in decimal. Returns 0 or -EINVAL. */
+static int pc_cli_port(const char *s, uint16_t *out)
+{
+    char *end;
+    if (!s || !*s || strspn(s, "0123456789") != strlen(s))
+        return -EINVAL;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || v == 0 || v > 65535)
+        return -EINVAL;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+static bool pc_cli_numeric_addr(const char *s)
+{
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_family = AF_UNSPEC};
+    struct addrinfo *ai = NULL;
+    if (getaddrinfo(s, NULL, &hints, &ai) != 0)
+        return false;
+    freeaddrinfo(ai);
+    return true;
+}
+
+static json_t *pc_sock_json(const pc_sock *s)
+{
+    return json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:I, s:s?, s:I, s:I, s:b}", "proto",
+                     pc_proto_name(s->proto), "state", pc_sock_state_name(s->proto, s->state),
+                     "local", s->local, "local_port", (int)s->local_port, "remote", s->remote,
+                     "remote_port", (int)s->remote_port, "pid", (json_int_t)s->pid, "comm",
+                     s->pid > 0 ? s->comm : NULL, "uid", (json_int_t)s->uid, "inode",
+                     (json_int_t)s->inode, "owner_unreadable", s->owner_unreadable);
+}
+
+static json_t *pc_socks_json(const pc_sockvec *sv)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < sv->n; i++)
+        json_array_append_new(arr, pc_sock_json(&sv->v[i]));
+    return arr;
+}
+
+static int pc_print_json(json_t *j)
+{
+    if (!j) {
+        fprintf(stderr, "portco: out of memory\n");
+        return PC_EXIT_FAIL;
+    }
+    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!text) {
+        fprintf(stderr, "portco: out of memory\n");
+        return PC_EXIT_FAIL;
+    }
+    puts(text);
+    free(text);
+    return PC_EXIT_OK;
+}
+
+static void pc_check_usage(FILE *f)
+{
+    fprintf(f, "usage: portco check PORT [--proto tcp|udp|both] [--addr IP] "
+               "[--timewait reuseaddr|avoid] [--ephemeral warn|avoid] [--allow-privileged] "
+               "[--json]\n");
+}
 
 int pc_cmd_check(const pc_cli_globals *g, int argc, char **argv)
 {
-    fprintf(stderr, "portco check: not available yet\n");
-    return PC_EXIT_USAGE;
+    static const struct option longopts[] = {
+        {"proto", required_argument, NULL, 'p'},
+        {"addr", required_argument, NULL, 'a'},
+        {"timewait", required_argument, NULL, 't'},
+        {"ephemeral", required_argument, NULL, 'e'},
+        {"allow-privileged", no_argument, NULL, 'P'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    pc_probe_opts o = {.proto = PC_PROTO_TCP, .owners = PC_OWNERS_ON_FAILURE};
+    bool json = false;
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (pc_proto_parse(optarg, &o.proto) < 0) {
+                fprintf(stderr, "portco check: --proto must be tcp, udp or both, not '%s'\n",
+                        optarg);
+                return PC_EXIT_USAGE;
+            }
+            break;
+        case 'a':
+            if (!pc_cli_numeric_addr(optarg)) {
+                fprintf(stderr, "portco check: --addr needs a numeric IPv4 or IPv6 address, "
+                                "not '%s'\n", optarg);
+                return PC_EXIT_USAGE;
+            }
+            o.address = optarg;
+            break;
+        case 't':
+            if (strcmp(optarg, "reuseaddr") == 0)
+                o.timewait = PC_TIMEWAIT_REUSEADDR;
+            else if (strcmp(optarg, "avoid") == 0)
+                o.timewait = PC_TIMEWAIT_AVOID;
+            else {
+                fprintf(stderr, "portco check: --timewait must be reuseaddr or avoid, not '%s'\n",
+                        optarg);
+                return PC_EXIT_USAGE;
+            }
+            break;
+        case 'e':
+            if (strcmp(optarg, "warn") == 0)
+                o.ephemeral = PC_EPHEMERAL_WARN;
+            else if (strcmp(optarg, "avoid") == 0)
+                o.ephemeral = PC_EPHEMERAL_AVOID;
+            else {
+                fprintf(stderr, "portco check: --ephemeral must be warn or avoid, not '%s'\n",
+                        optarg);
+                return PC_EXIT_USAGE;
+            }
+            break;
+        case 'P':
+            o.allow_privileged = true;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            pc_check_usage(stdout);
+            return PC_EXIT_OK;
+        case ':':
+            fprintf(stderr, "portco check: option '%s' needs a value\n", argv[optind - 1]);
+            pc_check_usage(stderr);
+            return PC_EXIT_USAGE;
+        default:
+            fprintf(stderr, "portco check: unknown option '%s'\n", argv[optind - 1]);
+            pc_check_usage(stderr);
+            return PC_EXIT_USAGE;
+        }
+    }
+    /* GNU getopt moves operands to the end, so options may follow PORT. */
+    uint16_t port = 0;
+    if (optind >= argc) {
+        fprintf(stderr, "portco check: missing PORT (1-65535)\n");
+        pc_check_usage(stderr);
+        return PC_EXIT_USAGE;
+    }
+    if (optind + 1 < argc) {
+        fprintf(stderr, "portco check: unexpected argument '%s'\n", argv[optind + 1]);
+        pc_check_usage(stderr);
+        return PC_EXIT_USAGE;
+    }
+    if (pc_cli_port(argv[optind], &port) < 0) {
+        fprintf(stderr, "portco check: '%s' is not a port: give a number 1-65535\n",
+                argv[optind]);
+        return PC_EXIT_USAGE;
+    }
+
+    pc_probe_result r;
+    pc_error err = {0};
+    pc_probe_result_init(&r);
+    int rc = pc_probe(&o, port, &r, &err);
+    if (rc < 0) {
+        fprintf(stderr, "portco check: %s\n", err.msg);
+        pc_probe_result_free(&r);
+        return rc == -EINVAL ? PC_EXIT_USAGE : PC_EXIT_FAIL;
+    }
+    int ex = r.usable ? PC_EXIT_OK : PC_EXIT_FAIL;
+    if (json) {
+        json_t *f = json_array();
+        for (size_t i = 0; f && i < r.n_findings; i++)
+            json_array_append_new(f, json_pack("{s:s, s:s, s:s, s:b}", "code", r.findings[i].code,
+                                               "proto", pc_proto_name(r.findings[i].proto),
+                                               "message", r.findings[i].message, "blocking",
+                                               r.findings[i].blocking));
+        json_t *j = json_pack("{s:i, s:s, s:s, s:b, s:b, s:s, s:o, s:o}", "port", (int)port,
+                              "proto", pc_proto_name(r.proto), "address", r.address, "usable",
+                              r.usable, "reuseaddr_needed", r.reuseaddr_needed, "summary",
+                              r.summary, "findings", f, "sockets", pc_socks_json(&r.socks));
+        if (pc_print_json(j) != PC_EXIT_OK)
+            ex = PC_EXIT_FAIL;
+    } else if (r.usable) {
+        printf("%s\n", r.summary);
+    } else {
+        for (size_t i = 0; i < r.n_findings; i++)
+            if (r.findings[i].blocking)
+                printf("%s\n", r.findings[i].message);
+    }
+    pc_probe_result_free(&r);
+    return ex;
+}
+
+static void pc_who_usage(FILE *f)
+{
+    fprintf(f, "usage: portco who PORT [--json]\n");
 }
 
 int pc_cmd_who(const pc_cli_globals *g, int argc, char **argv)
 {
-    fprintf(stderr, "portco who: not available yet\n");
-    return PC_EXIT_USAGE;
+    bool json = false;
+    const char *portarg = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            pc_who_usage(stdout);
+            return PC_EXIT_OK;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "portco who: unknown option '%s'\n", argv[i]);
+            pc_who_usage(stderr);
+            return PC_EXIT_USAGE;
+        } else if (portarg) {
+            fprintf(stderr, "portco who: unexpected argument '%s'\n", argv[i]);
+            pc_who_usage(stderr);
+            return PC_EXIT_USAGE;
+        } else {
+            portarg = argv[i];
+        }
+    }
+    uint16_t port;
+    if (!portarg) {
+        fprintf(stderr, "portco who: missing PORT (1-65535)\n");
+        pc_who_usage(stderr);
+        return PC_EXIT_USAGE;
+    }
+    if (pc_cli_port(portarg, &port) < 0) {
+        fprintf(stderr, "portco who: '%s' is not a port: give a number 1-65535\n", portarg);
+        return PC_EXIT_USAGE;
+    }
+    pc_sockvec sv = PC_SOCKVEC_INIT;
+    pc_error err = {0};
+    if (pc_procnet_scan(NULL, PC_PROTO_BOTH, port, &sv, &err) < 0 ||
+        pc_sock_owners(NULL, &sv, &err) < 0) {
+        fprintf(stderr, "portco who: %s\n", err.msg);
+        pc_sockvec_free(&sv);
+        return PC_EXIT_FAIL;
+    }
+    int ex = PC_EXIT_OK;
+    if (json) {
+        ex = pc_print_json(pc_socks_json(&sv));
+    } else {
+        char line[256];
+        for (size_t i = 0; i < sv.n; i++)
+            printf("%s\n", pc_sock_format(&sv.v[i], line, sizeof(line)));
+    }
+    pc_sockvec_free(&sv);
+    return ex;
 }
