@@ -1,4 +1,7 @@
 /* acquire.c - example: take a listening socket from portco, serve one TCP connection, release. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* accept4 */
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
