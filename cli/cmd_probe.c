@@ -1,4 +1,5 @@
 /* cmd_probe.c - `portco check` (is a port usable here, and why not) and `portco who`. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -26,9 +27,15 @@ static int pc_cli_port(const char *s, uint16_t *out)
     return 0;
 }
 
+/* Dotted-quad IPv4, or IPv6 with an optional %scope: what the probe accepts. */
 static bool pc_cli_numeric_addr(const char *s)
 {
-    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_family = AF_UNSPEC};
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, s, buf) == 1)
+        return true;
+    if (!strchr(s, ':'))
+        return false;
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_family = AF_INET6};
     struct addrinfo *ai = NULL;
     if (getaddrinfo(s, NULL, &hints, &ai) != 0)
         return false;

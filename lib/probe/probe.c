@@ -1,6 +1,7 @@
 /* probe.c - run the local port probe: bind tests, /proc/net scan, owners, hold sockets. */
 #include "probe.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -73,18 +74,35 @@ const char *pc_probe_proto_label(pc_proto p)
     return p == PC_PROTO_BOTH ? "tcp+udp" : pc_proto_name(p);
 }
 
-/* Numeric address + port into a sockaddr. Returns 0 or -EINVAL. */
+/*
+ * Numeric address + port into a sockaddr: dotted-quad IPv4 (inet_pton's
+ * strict form, not "1.2.3") or IPv6, with an optional %scope for link-local
+ * addresses. Returns 0 or -EINVAL.
+ */
 static int pc_addr_parse(const char *address, uint16_t port, struct sockaddr_storage *ss,
                          socklen_t *len, int *family)
 {
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (!address || !*address)
+        address = "0.0.0.0";
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, address, buf) == 1) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
+        memcpy(&sin->sin_addr, buf, sizeof(sin->sin_addr));
+        *len = sizeof(*sin);
+        *family = AF_INET;
+        return 0;
+    }
+    if (!strchr(address, ':'))
+        return -EINVAL;
     struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
-                             .ai_family = AF_UNSPEC,
+                             .ai_family = AF_INET6,
                              .ai_socktype = SOCK_DGRAM};
     struct addrinfo *ai = NULL;
     char service[8];
     snprintf(service, sizeof(service), "%u", (unsigned)port);
-    if (!address || !*address)
-        address = "0.0.0.0";
     if (getaddrinfo(address, service, &hints, &ai) != 0 || !ai)
         return -EINVAL;
     memcpy(ss, ai->ai_addr, ai->ai_addrlen);
