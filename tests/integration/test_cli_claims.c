@@ -1,0 +1,441 @@
+/* test_cli_claims.c - `portco acquire/release/ls` against a real agent and ZooKeeper. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "portco.h"
+#include "support.h"
+#include "zkread.h"
+
+/* ---------- an agent of our own on the shared ZooKeeper ---------- */
+
+typedef struct pt_agent {
+    char *dir;
+    char sock[108];
+    char root[128];
+    char host[64];
+    char log[600];
+    pid_t pid;
+    pt_zkr *zk;
+    int base; /* pool "web" is base..base+19, pool "small" base+20..base+21 */
+} pt_agent;
+
+static pt_agent A;
+
+static void pt_publish_pool(pt_agent *a, const char *name, int lo, int hi)
+{
+    char path[256], json[512];
+    snprintf(path, sizeof(path), "%s/config/pools/%s", a->root, name);
+    snprintf(json, sizeof(json),
+             "{\"name\":\"%s\",\"ranges\":\"%d-%d\",\"exclude\":\"\",\"proto\":\"tcp\","
+             "\"scope\":\"cluster\",\"address\":\"127.0.0.1\",\"allow_privileged\":false}",
+             name, lo, hi);
+    int rc = pt_zkr_create(a->zk, path, json, true);
+    cr_assert_eq(rc, 0, "publish %s: %d", path, rc);
+}
+
+/* True once the agent answers a list of pool "web". */
+static bool pt_agent_ready(void *arg)
+{
+    pt_agent *a = arg;
+    portco_client *c;
+    if (portco_connect(a->sock, &c, NULL) != 0)
+        return false;
+    portco_claim *cls = NULL;
+    size_t n = 0;
+    int rc = portco_list(c, "web", &cls, &n, NULL);
+    free(cls);
+    portco_close(c);
+    return rc == 0;
+}
+
+static void pt_agent_start(void)
+{
+    pt_agent *a = &A;
+    memset(a, 0, sizeof(*a));
+    a->pid = -1;
+    const char *zk = pt_zk_shared();
+    cr_assert_not_null(zk, "no shared ZooKeeper: run through ctest (fixture zk)");
+    a->dir = pt_tmpdir("pt-cli");
+    cr_assert_not_null(a->dir);
+    pt_unique_root("cli", a->root, sizeof(a->root));
+    snprintf(a->host, sizeof(a->host), "h-cli-%d", (int)getpid());
+    snprintf(a->sock, sizeof(a->sock), "%s/a.sock", a->dir);
+    snprintf(a->log, sizeof(a->log), "%s/agent.log", a->dir);
+    cr_assert_eq(pt_zkr_connect(&a->zk, zk, 10000, 10000), 0);
+    /* Above the kernel's default ephemeral range, spread by pid. */
+    a->base = 61000 + (int)(getpid() % 180) * 25;
+    pt_publish_pool(a, "web", a->base, a->base + 19);
+    pt_publish_pool(a, "small", a->base + 20, a->base + 21);
+
+    char cfg[600];
+    snprintf(cfg, sizeof(cfg), "%s/agent.yaml", a->dir);
+    FILE *f = fopen(cfg, "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "zookeeper: \"%s\"\nhost_id: %s\nsocket: %s\nroot: %s\nsession_timeout_ms: 4000\n"
+            "state_file: \"\"\nmetrics_listen: \"\"\n",
+            zk, a->host, a->sock, a->root);
+    fclose(f);
+    char bin[600];
+    pt_bin("portco-agent", bin, sizeof(bin));
+    char *argv[] = {bin, "--config", cfg, NULL};
+    a->pid = pt_spawn(argv, NULL, a->log, a->log);
+    cr_assert_gt(a->pid, 0, "spawn %s: %d", bin, (int)a->pid);
+    cr_assert(pt_wait_unix_socket(a->sock, 20000), "agent socket %s never answered (log %s)",
+              a->sock, a->log);
+    cr_assert(pt_wait_until(pt_agent_ready, a, 20000), "agent never served pool web (log %s)",
+              a->log);
+}
+
+static void pt_agent_stop(void)
+{
+    pt_agent *a = &A;
+    if (a->pid > 0)
+        pt_stop_pid(a->pid, SIGTERM, 10000);
+    if (a->zk) {
+        pt_zkr_delete_tree(a->zk, a->root);
+        pt_zkr_close(a->zk);
+    }
+    if (a->dir) {
+        pt_rmtree(a->dir);
+        free(a->dir);
+    }
+    memset(a, 0, sizeof(*a));
+}
+
+/* Run `portco --socket SOCK args...` (NULL-terminated); exit status; out/err owned. */
+static int pt_cli(char **out, char **err, ...)
+{
+    char bin[600];
+    pt_bin("portco", bin, sizeof(bin));
+    char *argv[32] = {bin, "--socket", A.sock};
+    int n = 3;
+    va_list ap;
+    va_start(ap, err);
+    char *s;
+    while ((s = va_arg(ap, char *)) != NULL && n < 31)
+        argv[n++] = s;
+    va_end(ap);
+    argv[n] = NULL;
+    int status = -1;
+    char *o = NULL, *e = NULL;
+    int rc = pt_run(argv, NULL, 30000, &o, &e, &status);
+    cr_assert_eq(rc, 0, "running portco: %d", rc);
+    if (out)
+        *out = o;
+    else
+        free(o);
+    if (err)
+        *err = e;
+    else
+        free(e);
+    return status;
+}
+
+/* `portco ls --json [--pool P]` parsed (owned). */
+static json_t *pt_ls(const char *pool)
+{
+    char *out, *err;
+    int st = pool ? pt_cli(&out, &err, "ls", "--json", "--pool", pool, NULL)
+                  : pt_cli(&out, &err, "ls", "--json", NULL);
+    cr_assert_eq(st, 0, "ls failed: %s", err);
+    json_error_t je;
+    json_t *v = json_loads(out, 0, &je);
+    cr_assert(json_is_array(v), "ls --json is not an array: %s", out);
+    free(out);
+    free(err);
+    return v;
+}
+
+static json_t *pt_find(json_t *arr, const char *pool, int port)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        if (strcmp(json_string_value(json_object_get(o, "pool")), pool) == 0 &&
+            json_integer_value(json_object_get(o, "port")) == port)
+            return o;
+    }
+    return NULL;
+}
+
+static bool pt_listed(const char *pool, int port)
+{
+    json_t *arr = pt_ls(pool);
+    bool found = pt_find(arr, pool, port) != NULL;
+    json_decref(arr);
+    return found;
+}
+
+typedef struct pt_claim_ref {
+    const char *pool;
+    int port;
+} pt_claim_ref;
+
+static bool pt_gone(void *arg)
+{
+    pt_claim_ref *r = arg;
+    return !pt_listed(r->pool, r->port);
+}
+
+/* Number of claim nodes under the port in ZooKeeper (0 when the port node is gone). */
+static int pt_zk_claims(const char *pool, int port)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/pools/%s/ports/%d", A.root, pool, port);
+    char **names = NULL;
+    int n = 0;
+    int rc = pt_zkr_children(A.zk, path, &names, &n, NULL);
+    if (rc == -ENOENT)
+        return 0;
+    cr_assert_eq(rc, 0, "children of %s: %d", path, rc);
+    pt_zkr_free_strings(names, n);
+    return n;
+}
+
+static int pt_port_of(const char *out)
+{
+    char *end;
+    long v = strtol(out, &end, 10);
+    cr_assert(end != out && (*end == '\n' || *end == '\0'), "not a port number: '%s'", out);
+    return (int)v;
+}
+
+TestSuite(cli_claims, .init = pt_agent_start, .fini = pt_agent_stop, .timeout = 120);
+TestSuite(cli_usage, .timeout = 60);
+
+/* ---------- with an agent ---------- */
+
+Test(cli_claims, acquire_prints_the_port_and_release_frees_it)
+{
+    char *out, *err;
+    int st = pt_cli(&out, &err, "acquire", "--pool", "web", "--service", "api", NULL);
+    cr_assert_eq(st, 0, "acquire: %s", err);
+    int port = pt_port_of(out);
+    cr_assert(port >= A.base && port <= A.base + 19, "port %d outside the pool", port);
+    free(out);
+    free(err);
+    /* Explicit by default: the claim outlives the CLI process. */
+    cr_assert(pt_listed("web", port));
+    cr_assert_eq(pt_zk_claims("web", port), 1);
+
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", port);
+    st = pt_cli(&out, &err, "release", "--pool", "web", ps, NULL);
+    cr_assert_eq(st, 0, "release: %s", err);
+    cr_assert_str_eq(out, "");
+    free(out);
+    free(err);
+    cr_assert_not(pt_listed("web", port));
+    cr_assert_eq(pt_zk_claims("web", port), 0);
+}
+
+Test(cli_claims, acquire_json_has_the_claim)
+{
+    char *out, *err;
+    int st = pt_cli(&out, &err, "acquire", "--pool", "web", "--service", "api", "--instance",
+                    "i-7", "--json", NULL);
+    cr_assert_eq(st, 0, "acquire: %s", err);
+    json_error_t je;
+    json_t *o = json_loads(out, 0, &je);
+    cr_assert(json_is_object(o), "not a JSON object: %s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "pool")), "web");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "service")), "api");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "instance")), "i-7");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "host")), A.host);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "proto")), "tcp");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "address")), "127.0.0.1");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "lifetime")), "explicit");
+    const char *claim = json_string_value(json_object_get(o, "claim"));
+    cr_assert_not_null(claim);
+    cr_assert_not_null(strstr(claim, "-lock-"), "claim name %s", claim);
+    int port = (int)json_integer_value(json_object_get(o, "port"));
+    json_int_t czxid = json_integer_value(json_object_get(o, "czxid"));
+    /* The fencing token is the claim node's creation zxid. */
+    char path[400];
+    snprintf(path, sizeof(path), "%s/pools/web/ports/%d/%s", A.root, port, claim);
+    struct Stat zst;
+    cr_assert_eq(pt_zkr_exists(A.zk, path, &zst), 0, "no node %s", path);
+    cr_assert_eq((json_int_t)zst.czxid, czxid);
+
+    json_t *arr = pt_ls("web");
+    json_t *row = pt_find(arr, "web", port);
+    cr_assert_not_null(row);
+    cr_assert_str_eq(json_string_value(json_object_get(row, "host")), A.host);
+    cr_assert_str_eq(json_string_value(json_object_get(row, "service")), "api");
+    cr_assert(json_integer_value(json_object_get(row, "pid")) > 0);
+    json_decref(arr);
+    json_decref(o);
+    free(out);
+    free(err);
+}
+
+Test(cli_claims, ls_table_shows_claims)
+{
+    char *out, *err;
+    cr_assert_eq(pt_cli(&out, &err, "acquire", "--pool", "web", "--service", "tablesvc", NULL), 0);
+    int port = pt_port_of(out);
+    free(out);
+    free(err);
+    cr_assert_eq(pt_cli(&out, &err, "ls", NULL), 0, "%s", err);
+    cr_assert_eq(strncmp(out, "POOL", 4), 0, "header first: %s", out);
+    cr_assert_not_null(strstr(out, "SINCE"));
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", port);
+    cr_assert_not_null(strstr(out, ps), "%s", out);
+    cr_assert_not_null(strstr(out, "tablesvc"), "%s", out);
+    cr_assert_not_null(strstr(out, A.host), "%s", out);
+    free(out);
+    free(err);
+}
+
+Test(cli_claims, hold_pid_claim_goes_when_the_pid_exits)
+{
+    char *argv[] = {"/bin/sleep", "60", NULL};
+    pid_t child = pt_spawn(argv, NULL, NULL, NULL);
+    cr_assert_gt(child, 0);
+    char pid[16];
+    snprintf(pid, sizeof(pid), "%d", (int)child);
+    char *out, *err;
+    int st = pt_cli(&out, &err, "acquire", "--pool", "web", "--service", "worker", "--hold-pid",
+                    pid, NULL);
+    cr_assert_eq(st, 0, "acquire: %s", err);
+    int port = pt_port_of(out);
+    free(out);
+    free(err);
+    cr_assert(pt_listed("web", port), "the claim outlives the CLI while the pid lives");
+    pt_stop_pid(child, SIGTERM, 5000);
+    pt_claim_ref r = {"web", port};
+    cr_assert(pt_wait_until(pt_gone, &r, 15000), "claim on %d still listed after pid exit", port);
+    cr_assert_eq(pt_zk_claims("web", port), 0);
+}
+
+Test(cli_claims, agent_errors_exit_1_with_code_and_message)
+{
+    char *out, *err;
+    int st = pt_cli(&out, &err, "acquire", "--pool", "nosuch", "--service", "api", NULL);
+    cr_assert_eq(st, 1);
+    cr_assert_eq(strncmp(err, "portco: NO_SUCH_POOL: ", 22), 0, "stderr: %s", err);
+    cr_assert_str_eq(out, "");
+    free(out);
+    free(err);
+
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", A.base + 5);
+    st = pt_cli(&out, &err, "release", "--pool", "web", ps, NULL);
+    cr_assert_eq(st, 1);
+    cr_assert_eq(strncmp(err, "portco: NOT_OWNER: ", 19), 0, "stderr: %s", err);
+    free(out);
+    free(err);
+
+    /* Exhaust the two-port pool. */
+    for (int i = 0; i < 2; i++) {
+        st = pt_cli(&out, &err, "acquire", "--pool", "small", "--service", "api", NULL);
+        cr_assert_eq(st, 0, "acquire %d: %s", i, err);
+        free(out);
+        free(err);
+    }
+    st = pt_cli(&out, &err, "acquire", "--pool", "small", "--service", "api", NULL);
+    cr_assert_eq(st, 1);
+    cr_assert_eq(strncmp(err, "portco: POOL_EXHAUSTED: ", 24), 0, "stderr: %s", err);
+    cr_assert_not_null(strstr(err, "small"), "the message names the pool: %s", err);
+    free(out);
+    free(err);
+}
+
+Test(cli_claims, taken_port_with_wait_times_out)
+{
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", A.base + 3);
+    char *out, *err;
+    int st = pt_cli(&out, &err, "acquire", "--pool", "web", "--service", "a", "--port", ps, NULL);
+    cr_assert_eq(st, 0, "acquire: %s", err);
+    cr_assert_eq(pt_port_of(out), A.base + 3);
+    free(out);
+    free(err);
+    st = pt_cli(&out, &err, "acquire", "--pool", "web", "--service", "b", "--port", ps, NULL);
+    cr_assert_eq(st, 1);
+    cr_assert_eq(strncmp(err, "portco: PORT_TAKEN: ", 20), 0, "stderr: %s", err);
+    free(out);
+    free(err);
+    long long t0 = pt_now_ms();
+    st = pt_cli(&out, &err, "acquire", "--pool", "web", "--service", "b", "--port", ps, "--wait",
+                "0.4", NULL);
+    long long took = pt_now_ms() - t0;
+    cr_assert_eq(st, 1);
+    cr_assert_eq(strncmp(err, "portco: WAIT_TIMEOUT: ", 22), 0, "stderr: %s", err);
+    cr_assert_geq(took, 400, "gave up after %lld ms", took);
+    free(out);
+    free(err);
+}
+
+/* ---------- command-line mistakes: exit 2, no agent needed ---------- */
+
+static void pt_usage_case(const char *want, ...)
+{
+    char bin[600];
+    pt_bin("portco", bin, sizeof(bin));
+    char *argv[16] = {bin, "--socket", "/nonexistent/portco-test.sock"};
+    int n = 3;
+    va_list ap;
+    va_start(ap, want);
+    char *s;
+    while ((s = va_arg(ap, char *)) != NULL && n < 15)
+        argv[n++] = s;
+    va_end(ap);
+    argv[n] = NULL;
+    char *out, *err;
+    int st;
+    cr_assert_eq(pt_run(argv, NULL, 20000, &out, &err, &st), 0);
+    cr_assert_eq(st, 2, "%s %s: exit %d, stderr %s", argv[3], argv[4] ? argv[4] : "", st, err);
+    cr_assert_not_null(strstr(err, want), "stderr should say '%s': %s", want, err);
+    cr_assert_not_null(strstr(err, "usage: portco"), "stderr: %s", err);
+    free(out);
+    free(err);
+}
+
+Test(cli_usage, mistakes_exit_2_and_say_what_to_fix)
+{
+    pt_usage_case("--pool is required", "acquire", "--service", "s", NULL);
+    pt_usage_case("--service is required", "acquire", "--pool", "web", NULL);
+    pt_usage_case("--port wants a port number", "acquire", "--pool", "w", "--service", "s",
+                  "--port", "70000", NULL);
+    pt_usage_case("--wait only applies", "acquire", "--pool", "w", "--service", "s", "--wait", "1",
+                  NULL);
+    pt_usage_case("--wait wants seconds", "acquire", "--pool", "w", "--service", "s", "--port",
+                  "30000", "--wait", "soon", NULL);
+    pt_usage_case("--hold-pid wants a process id", "acquire", "--pool", "w", "--service", "s",
+                  "--hold-pid", "x", NULL);
+    pt_usage_case("exclude each other", "acquire", "--pool", "w", "--service", "s", "--hold-pid",
+                  "1", "--explicit", NULL);
+    pt_usage_case("unknown option", "acquire", "--pool", "w", "--service", "s", "--bogus", NULL);
+    pt_usage_case("needs a value", "acquire", "--pool", NULL);
+    pt_usage_case("which PORT", "release", "--pool", "web", NULL);
+    pt_usage_case("--pool is required", "release", "30000", NULL);
+    pt_usage_case("PORT must be a number", "release", "--pool", "web", "http", NULL);
+    pt_usage_case("unexpected argument", "ls", "extra", NULL);
+}
+
+Test(cli_usage, unreachable_agent_is_exit_1_naming_the_socket)
+{
+    char bin[600];
+    pt_bin("portco", bin, sizeof(bin));
+    char sock[] = "/nonexistent/portco-test.sock";
+    char *argv[] = {bin, "--socket", sock, "ls", NULL};
+    char *out, *err;
+    int st;
+    cr_assert_eq(pt_run(argv, NULL, 20000, &out, &err, &st), 0);
+    cr_assert_eq(st, 1);
+    cr_assert_eq(strncmp(err, "portco: AGENT_UNAVAILABLE: ", 27), 0, "stderr: %s", err);
+    cr_assert_not_null(strstr(err, sock), "stderr: %s", err);
+    free(out);
+    free(err);
+}
