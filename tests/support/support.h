@@ -16,8 +16,9 @@ const char *pt_source_dir(void);
 const char *pt_build_dir(void);
 const char *pt_test_data(void);
 
-/* Path of a built binary: "portco", "portco-agent", "portco-coordinator",
- * or an example; returns a static buffer per call site (copy it to keep it). */
+/* Path of a built binary under $PORTCO_BUILD_DIR: "portco" (cli/portco),
+ * "portco-agent", "portco-coordinator", or an example ("name" or
+ * "example-name": examples/example-name). Writes into buf and returns it. */
 const char *pt_bin(const char *name, char *buf, size_t len);
 
 /* Make a fresh temp dir under $TMPDIR or /tmp; returns a malloc'd path. */
@@ -78,14 +79,31 @@ typedef struct pt_zk {
     int nodes;         /* 1 = standalone, 3 = ensemble */
 } pt_zk;
 
-/* Start a standalone server (nodes 1) or an ensemble (nodes 3) on free loopback ports. */
+/* Start a standalone server (nodes 1) or an ensemble (nodes 3) on free loopback ports.
+ * Returns 0, or a negative code after printing the harness's stderr. */
 int pt_zk_start(pt_zk *zk, int nodes);
 
-/* Stop every server of zk by pid and remove its directory. */
+/* Like pt_zk_start(), listening on `address` (an address of this host, e.g.
+ * the root-side address of pt_hosts so that network namespaces reach it). */
+int pt_zk_start_on(pt_zk *zk, int nodes, const char *address);
+
+/* Pid (from the harness's pid file) and client port of member `node`, or a negative code. */
+int pt_zk_node_pid(pt_zk *zk, int node);
+int pt_zk_node_port(pt_zk *zk, int node);
+
+/*
+ * Send a ZooKeeper four-letter word (e.g. "ruok", "srvr") to address:port and
+ * read the answer into buf (NUL-terminated, truncated to len - 1) until the
+ * server closes. Returns 0, -ETIMEDOUT, or -errno (e.g. -ECONNREFUSED).
+ */
+int pt_4lw(const char *address, int port, const char *cmd, char *buf, size_t len, int timeout_ms);
+
+/* Stop every server of zk by pid and remove its directory; a stopped zk is a no-op. */
 int pt_zk_stop(pt_zk *zk);
 
-/* Kill one member: which is "leader", "follower" or a node number "1".."3".
- * Sets *node to the member killed. Returns 0 or an error. */
+/* Kill one member with SIGKILL: which is "leader", "follower" or a node
+ * number "1".."3". Sets *node to the member killed. Returns 0, -EINVAL for a
+ * bad `which`, or -EIO. */
 int pt_zk_kill(pt_zk *zk, const char *which, int *node);
 
 /* Start member `node` again and wait until it serves. */
@@ -105,5 +123,9 @@ void pt_unique_root(const char *tag, char *buf, size_t len);
 
 /* A TCP port on 127.0.0.1 that was free when asked (bind :0, then close). */
 int pt_free_port(void);
+
+/* Read a small file into buf (NUL-terminated, trailing newlines and blanks
+ * stripped). Returns the length, or -errno. */
+int pt_read_file(const char *path, char *buf, size_t len);
 
 #endif

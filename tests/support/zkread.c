@@ -1,0 +1,427 @@
+/* zkread.c - blocking test-side ZooKeeper calls over libzookeeper_st's async API and a poll() loop. */
+#include <stdbool.h>
+
+#include "zkread.h"
+#include "support.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pt_zkr {
+    zhandle_t *zh;
+    int timeout_ms;
+};
+
+/* State of one call in flight; the completion fills it. */
+typedef struct pending {
+    bool done;
+    int rc;
+    struct Stat stat;
+    bool have_stat;
+    char *data;
+    int len;
+    char **names;
+    int count;
+    bool orphan; /* the caller gave up (deadline): the completion frees it */
+} pending;
+
+static void pt_zkr_free_strings_(char **names, int count);
+
+static void pending_free(pending *p)
+{
+    free(p->data);
+    pt_zkr_free_strings_(p->names, p->count);
+    free(p);
+}
+
+/* Mark the completion as run; frees p when its caller has gone. */
+static void complete(pending *p)
+{
+    p->done = true;
+    if (p->orphan)
+        pending_free(p);
+}
+
+static int map_rc(int zrc)
+{
+    switch (zrc) {
+    case ZOK:
+        return 0;
+    case ZNONODE:
+        return -ENOENT;
+    case ZNODEEXISTS:
+        return -EEXIST;
+    case ZNOTEMPTY:
+        return -ENOTEMPTY;
+    case ZBADARGUMENTS:
+        return -EINVAL;
+    case ZOPERATIONTIMEOUT:
+        return -ETIMEDOUT;
+    case ZCONNECTIONLOSS:
+    case ZSESSIONEXPIRED:
+    case ZINVALIDSTATE:
+        return -ECONNRESET;
+    default:
+        return -EIO;
+    }
+}
+
+/* Errors after which the handle cannot make progress; anything else (a
+ * refused or lost connection, a system error on one socket) is retried by
+ * the library on its next server, so the loop goes on until its deadline. */
+static bool fatal(zhandle_t *zh, int zrc)
+{
+    int state = zoo_state(zh);
+    return zrc == ZBADARGUMENTS || state == ZOO_EXPIRED_SESSION_STATE ||
+           state == ZOO_AUTH_FAILED_STATE;
+}
+
+/*
+ * Drive the handle until *flag becomes true or the deadline passes. Returns
+ * 0, -ETIMEDOUT, -ECONNRESET when the session expired (or authentication
+ * failed), or -errno from poll().
+ */
+static int drive(zhandle_t *zh, const bool *flag, int timeout_ms)
+{
+    long long deadline = pt_now_ms() + timeout_ms;
+    while (!*flag) {
+        long long left = deadline - pt_now_ms();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        int fd = -1, interest = 0;
+        struct timeval tv = {0, 0};
+        int zrc = zookeeper_interest(zh, &fd, &interest, &tv);
+        if (fatal(zh, zrc))
+            return zrc == ZBADARGUMENTS ? -EINVAL : -ECONNRESET;
+        long long wait = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+        if (wait > left || wait < 0)
+            wait = left;
+        if (wait == 0 && fd < 0)
+            wait = 1;
+        struct pollfd p = {.fd = fd, .events = 0};
+        if (interest & ZOOKEEPER_READ)
+            p.events |= POLLIN;
+        if (interest & ZOOKEEPER_WRITE)
+            p.events |= POLLOUT;
+        int pr = poll(&p, fd >= 0 ? 1 : 0, (int)wait);
+        if (pr < 0 && errno != EINTR)
+            return -errno;
+        int events = 0;
+        if (pr > 0) {
+            if (p.revents & (POLLIN | POLLHUP | POLLERR))
+                events |= ZOOKEEPER_READ;
+            if (p.revents & POLLOUT)
+                events |= ZOOKEEPER_WRITE;
+        }
+        if (fd < 0)
+            continue; /* between connection attempts: nothing to process */
+        zrc = zookeeper_process(zh, events);
+        if (fatal(zh, zrc))
+            return zrc == ZBADARGUMENTS ? -EINVAL : -ECONNRESET;
+    }
+    return 0;
+}
+
+static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)zh;
+    (void)path;
+    bool *connected = ctx;
+    if (type == ZOO_SESSION_EVENT && state == ZOO_CONNECTED_STATE)
+        *connected = true;
+}
+
+int pt_zkr_connect(pt_zkr **out, const char *connect, int session_ms, int timeout_ms)
+{
+    static bool quiet;
+    if (!quiet) {
+        zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+        quiet = true;
+    }
+    pt_zkr *z = calloc(1, sizeof *z);
+    bool *connected = calloc(1, sizeof *connected);
+    if (!z || !connected) {
+        free(z);
+        free(connected);
+        return -ENOMEM;
+    }
+    z->timeout_ms = timeout_ms;
+    z->zh = zookeeper_init(connect, session_watcher, session_ms, NULL, connected, 0);
+    if (!z->zh) {
+        int e = errno ? -errno : -EINVAL;
+        free(connected);
+        free(z);
+        return e;
+    }
+    int rc = drive(z->zh, connected, timeout_ms);
+    if (rc != 0) {
+        pt_zkr_close(z); /* frees `connected`, the handle's context */
+        return rc;
+    }
+    /* Later session events only need a place to write; the flag stays true. */
+    *out = z;
+    return 0;
+}
+
+void pt_zkr_close(pt_zkr *z)
+{
+    if (!z)
+        return;
+    bool *connected = (bool *)zoo_get_context(z->zh);
+    zookeeper_close(z->zh);
+    free(connected);
+    free(z);
+}
+
+long long pt_zkr_session_id(pt_zkr *z)
+{
+    const clientid_t *id = zoo_client_id(z->zh);
+    return id ? (long long)id->client_id : 0;
+}
+
+/*
+ * Finish a call: wait for the completion when the request was queued. When
+ * the request was not queued, p is freed here. When the wait fails, the
+ * library still owns a reference to p (its completion runs later, at the
+ * latest from zookeeper_close), so p is handed over to the completion and
+ * the caller must not touch it: callers return at once on any nonzero
+ * result other than p->rc.
+ */
+static int finish(pt_zkr *z, int zrc, pending *p, bool *handed_over)
+{
+    *handed_over = false;
+    if (zrc != ZOK) {
+        pending_free(p);
+        *handed_over = true;
+        return map_rc(zrc);
+    }
+    int rc = drive(z->zh, &p->done, z->timeout_ms);
+    if (rc != 0) {
+        p->orphan = true;
+        *handed_over = true;
+        return rc;
+    }
+    return p->rc;
+}
+
+static void on_strings_stat(int rc, const struct String_vector *sv, const struct Stat *st,
+                            const void *data)
+{
+    pending *p = (pending *)data;
+    p->rc = map_rc(rc);
+    if (rc == ZOK && st) {
+        p->stat = *st;
+        p->have_stat = true;
+    }
+    if (rc == ZOK && sv) {
+        p->names = calloc((size_t)sv->count + 1, sizeof *p->names);
+        if (!p->names) {
+            p->rc = -ENOMEM;
+        } else {
+            for (int i = 0; i < sv->count; i++)
+                p->names[i] = strdup(sv->data[i]);
+            p->count = sv->count;
+        }
+    }
+    complete(p);
+}
+
+void pt_zkr_free_strings(char **names, int count)
+{
+    pt_zkr_free_strings_(names, count);
+}
+
+static void pt_zkr_free_strings_(char **names, int count)
+{
+    if (!names)
+        return;
+    for (int i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
+int pt_zkr_children(pt_zkr *z, const char *path, char ***names, int *count, struct Stat *st)
+{
+    pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    bool gone;
+    int rc = finish(z, zoo_aget_children2(z->zh, path, 0, on_strings_stat, p), p, &gone);
+    if (gone)
+        return rc;
+    if (rc == 0) {
+        *names = p->names;
+        *count = p->count;
+        if (st)
+            *st = p->stat;
+    } else {
+        pt_zkr_free_strings(p->names, p->count);
+    }
+    free(p);
+    return rc;
+}
+
+static void on_data(int rc, const char *value, int len, const struct Stat *st, const void *data)
+{
+    pending *p = (pending *)data;
+    p->rc = map_rc(rc);
+    if (rc == ZOK) {
+        if (st) {
+            p->stat = *st;
+            p->have_stat = true;
+        }
+        int n = (value && len > 0) ? len : 0;
+        p->data = malloc((size_t)n + 1);
+        if (!p->data) {
+            p->rc = -ENOMEM;
+        } else {
+            if (n)
+                memcpy(p->data, value, (size_t)n);
+            p->data[n] = '\0';
+            p->len = n;
+        }
+    }
+    complete(p);
+}
+
+int pt_zkr_get(pt_zkr *z, const char *path, char **data, int *len, struct Stat *st)
+{
+    pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    bool gone;
+    int rc = finish(z, zoo_aget(z->zh, path, 0, on_data, p), p, &gone);
+    if (gone)
+        return rc;
+    if (rc == 0) {
+        if (data)
+            *data = p->data;
+        else
+            free(p->data);
+        if (len)
+            *len = p->len;
+        if (st)
+            *st = p->stat;
+    } else {
+        free(p->data);
+    }
+    free(p);
+    return rc;
+}
+
+static void on_stat(int rc, const struct Stat *st, const void *data)
+{
+    pending *p = (pending *)data;
+    p->rc = map_rc(rc);
+    if (rc == ZOK && st)
+        p->stat = *st;
+    complete(p);
+}
+
+int pt_zkr_exists(pt_zkr *z, const char *path, struct Stat *st)
+{
+    pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    bool gone;
+    int rc = finish(z, zoo_aexists(z->zh, path, 0, on_stat, p), p, &gone);
+    if (gone)
+        return rc;
+    if (rc == 0 && st)
+        *st = p->stat;
+    free(p);
+    return rc;
+}
+
+static void on_string(int rc, const char *value, const void *data)
+{
+    (void)value;
+    pending *p = (pending *)data;
+    p->rc = map_rc(rc);
+    complete(p);
+}
+
+static int create_one(pt_zkr *z, const char *path, const char *data)
+{
+    pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    bool gone;
+    int rc = finish(z,
+                    zoo_acreate(z->zh, path, data, data ? (int)strlen(data) : -1,
+                                &ZOO_OPEN_ACL_UNSAFE, 0, on_string, p),
+                    p, &gone);
+    if (!gone)
+        free(p);
+    return rc;
+}
+
+int pt_zkr_create(pt_zkr *z, const char *path, const char *data, bool parents)
+{
+    if (!path || path[0] != '/')
+        return -EINVAL;
+    if (parents) {
+        char buf[1024];
+        if (strlen(path) >= sizeof buf)
+            return -EINVAL;
+        strcpy(buf, path);
+        for (char *s = strchr(buf + 1, '/'); s; s = strchr(s + 1, '/')) {
+            *s = '\0';
+            int rc = create_one(z, buf, NULL);
+            *s = '/';
+            if (rc != 0 && rc != -EEXIST)
+                return rc;
+        }
+        int rc = create_one(z, path, data);
+        return rc == -EEXIST ? 0 : rc;
+    }
+    return create_one(z, path, data);
+}
+
+static void on_void(int rc, const void *data)
+{
+    pending *p = (pending *)data;
+    p->rc = map_rc(rc);
+    complete(p);
+}
+
+int pt_zkr_delete(pt_zkr *z, const char *path, int version)
+{
+    pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    bool gone;
+    int rc = finish(z, zoo_adelete(z->zh, path, version, on_void, p), p, &gone);
+    if (!gone)
+        free(p);
+    return rc;
+}
+
+int pt_zkr_delete_tree(pt_zkr *z, const char *path)
+{
+    char **names = NULL;
+    int count = 0;
+    int rc = pt_zkr_children(z, path, &names, &count, NULL);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < count && rc == 0; i++) {
+        size_t n = strlen(path) + strlen(names[i]) + 2;
+        char *child = malloc(n);
+        if (!child) {
+            rc = -ENOMEM;
+            break;
+        }
+        snprintf(child, n, "%s/%s", strcmp(path, "/") == 0 ? "" : path, names[i]);
+        rc = pt_zkr_delete_tree(z, child);
+        free(child);
+    }
+    pt_zkr_free_strings(names, count);
+    if (rc == 0)
+        rc = pt_zkr_delete(z, path, -1);
+    return rc == -ENOENT ? 0 : rc;
+}

@@ -1,0 +1,53 @@
+/* zkread.h - a small blocking ZooKeeper client for tests that look at ZooKeeper directly. */
+#ifndef PT_ZKREAD_H
+#define PT_ZKREAD_H
+
+#include <zookeeper/zookeeper.h>
+
+/*
+ * Built on libzookeeper_st: every call runs its own poll() loop around
+ * zookeeper_interest()/zookeeper_process() until the async completion fires
+ * or the handle's operation timeout passes. Not for daemons; tests only.
+ *
+ * Return codes: 0; -ENOENT (no node), -EEXIST (node exists), -ENOTEMPTY
+ * (node has children), -ETIMEDOUT (no answer within the deadline),
+ * -ECONNRESET (connection lost while the call was in flight), -ENOMEM,
+ * -EINVAL (bad path or arguments), -EIO (any other ZooKeeper error).
+ */
+typedef struct pt_zkr pt_zkr;
+
+/* Connect to `connect` (host:port[,host:port...]) with a session timeout of
+ * session_ms, waiting at most timeout_ms for the session; timeout_ms is also
+ * each later call's deadline. *out is set only on success. */
+int pt_zkr_connect(pt_zkr **out, const char *connect, int session_ms, int timeout_ms);
+
+/* Close the session (its ephemeral nodes go away) and free. Accepts NULL. */
+void pt_zkr_close(pt_zkr *z);
+
+/* Session id of a connected handle. */
+long long pt_zkr_session_id(pt_zkr *z);
+
+/* Children of path as a malloc'd array of malloc'd names (*count entries,
+ * free with pt_zkr_free_strings); st, when not NULL, gets the parent's Stat. */
+int pt_zkr_children(pt_zkr *z, const char *path, char ***names, int *count, struct Stat *st);
+void pt_zkr_free_strings(char **names, int count);
+
+/* Data of path as a malloc'd NUL-terminated buffer (*len bytes before the
+ * NUL; a node with no data gives "" and 0); st gets its Stat (czxid etc.). */
+int pt_zkr_get(pt_zkr *z, const char *path, char **data, int *len, struct Stat *st);
+
+/* 0 when path exists (st filled when not NULL), -ENOENT when not. */
+int pt_zkr_exists(pt_zkr *z, const char *path, struct Stat *st);
+
+/* Create a persistent node with data (may be NULL: no data), open ACL. With
+ * parents true, missing ancestors are created first and an existing node is
+ * not an error. */
+int pt_zkr_create(pt_zkr *z, const char *path, const char *data, bool parents);
+
+/* Delete path at `version` (-1: any). */
+int pt_zkr_delete(pt_zkr *z, const char *path, int version);
+
+/* Delete path and everything below it; a missing path is not an error. */
+int pt_zkr_delete_tree(pt_zkr *z, const char *path);
+
+#endif
