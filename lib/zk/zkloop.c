@@ -1,0 +1,575 @@
+/* zkloop.c - drives a libzookeeper_st handle from a libevent loop. */
+#include "zkloop.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+
+struct pc_zk {
+    struct event_base *base;
+    zhandle_t *zh;
+    char *hosts;
+    int timeout_ms;
+    pc_zk_state_cb cb;
+    void *ud;
+
+    pc_zk_state state;    /* last state seen */
+    pc_zk_state reported; /* last state given to cb (0: none yet) */
+
+    struct event *io;    /* read/write interest on the client's socket */
+    int io_fd;           /* fd the io event is armed on, -1 when none */
+    ino_t io_ino;        /* identity of that socket (fds are reused) */
+    short io_what;       /* EV_READ|EV_WRITE armed */
+    struct event *timer; /* zookeeper_interest()'s timeout */
+    struct event *kick;  /* deferred re-arm and initial state report */
+
+    int depth;           /* > 0 while inside zookeeper_process() or a callback */
+    bool close_pending;  /* pc_zk_close() called at depth > 0 */
+    zhandle_t *retired;  /* old handle replaced at depth > 0, closed on unwind */
+};
+
+/* ---- logging of the ZooKeeper client library ---- */
+
+#define PC_ZK_LOG_REPEAT_S 30
+
+/*
+ * The st client formats "time:pid:ZOO_LEVEL@function@line: message". Keep the
+ * level and the message; the rest is noise next to our own log prefix.
+ */
+void pc_zk_log_line(const char *message)
+{
+    int level = PC_LOG_DEBUG;
+    const char *text = message;
+    const char *lv = strstr(message, "ZOO_");
+    if (lv) {
+        if (strncmp(lv, "ZOO_ERROR@", 10) == 0)
+            level = PC_LOG_INFO;
+        const char *at = strchr(lv, '@');
+        at = at ? strchr(at + 1, '@') : NULL;
+        const char *colon = at ? strstr(at, ": ") : NULL;
+        if (colon)
+            text = colon + 2;
+    }
+    size_t n = strcspn(text, "\n");
+    /*
+     * A client that cannot reach its servers retries every few tens of ms and
+     * logs an error each time: repeat the same line at info level at most
+     * every PC_ZK_LOG_REPEAT_S seconds, and at debug level in between.
+     */
+    static char last[256];
+    static time_t last_at;
+    time_t now = time(NULL);
+    if (level == PC_LOG_INFO) {
+        if (n < sizeof(last) && strncmp(last, text, n) == 0 && last[n] == '\0' &&
+            now - last_at < PC_ZK_LOG_REPEAT_S) {
+            level = PC_LOG_DEBUG;
+        } else {
+            snprintf(last, sizeof(last), "%.*s", (int)n, text);
+            last_at = now;
+        }
+    }
+    pc_log(level, "zookeeper: %.*s", (int)n, text);
+}
+
+static char pc_zk_logbuf[1024];
+static size_t pc_zk_loglen;
+
+/* stdio cookie for the library-wide stream: split writes into lines. */
+static ssize_t pc_zk_log_write(void *cookie, const char *buf, size_t size)
+{
+    for (size_t i = 0; i < size; i++) {
+        if (buf[i] == '\n' || pc_zk_loglen == sizeof(pc_zk_logbuf) - 1) {
+            pc_zk_logbuf[pc_zk_loglen] = '\0';
+            if (pc_zk_loglen > 0)
+                pc_zk_log_line(pc_zk_logbuf);
+            pc_zk_loglen = 0;
+            if (buf[i] == '\n')
+                continue;
+        }
+        pc_zk_logbuf[pc_zk_loglen++] = buf[i];
+    }
+    return (ssize_t)size;
+}
+
+void pc_zk_log_setup(void)
+{
+    static FILE *stream;
+    if (!stream) {
+        cookie_io_functions_t fns = {.write = pc_zk_log_write};
+        stream = fopencookie(NULL, "w", fns);
+        if (stream) {
+            setvbuf(stream, NULL, _IOLBF, 0);
+            zoo_set_log_stream(stream);
+        }
+    }
+    /* The client's DEBUG level logs every packet; INFO is plenty for debugging. */
+    zoo_set_debug_level(pc_log_level() <= PC_LOG_DEBUG ? ZOO_LOG_LEVEL_INFO
+                                                        : ZOO_LOG_LEVEL_ERROR);
+}
+
+/* ---- codes and names ---- */
+
+int pc_zk_err(int zrc)
+{
+    switch (zrc) {
+    case ZOK:
+    case ZNOTHING:
+        return 0;
+    case ZCONNECTIONLOSS:
+    case ZSESSIONEXPIRED:
+    case ZOPERATIONTIMEOUT:
+    case ZINVALIDSTATE:
+    case ZCLOSING:
+    case ZSESSIONMOVED:
+    case ZNOTREADONLY:
+    case ZTHROTTLEDOP:
+        return PORTCO_EZKUNAVAIL;
+    case ZNONODE:
+    case ZNOWATCHER:
+        return -ENOENT;
+    case ZNODEEXISTS:
+        return -EEXIST;
+    case ZNOTEMPTY:
+        return -ENOTEMPTY;
+    case ZNOAUTH:
+    case ZAUTHFAILED:
+    case ZSESSIONCLOSEDREQUIRESASLAUTH:
+        return -EACCES;
+    case ZBADVERSION:
+        return -ESTALE;
+    case ZNOCHILDRENFOREPHEMERALS:
+        return -ENOTDIR;
+    case ZMARSHALLINGERROR:
+        return -EBADMSG;
+    case ZBADARGUMENTS:
+    case ZINVALIDACL:
+    case ZINVALIDCALLBACK:
+        return -EINVAL;
+    case ZUNIMPLEMENTED:
+        return -ENOSYS;
+    case ZRUNTIMEINCONSISTENCY:
+    case ZDATAINCONSISTENCY:
+        return -EPROTO;
+    case ZSYSTEMERROR:
+        return -EIO;
+    default:
+        return PORTCO_EINTERNAL;
+    }
+}
+
+const char *pc_zk_state_name(pc_zk_state state)
+{
+    switch (state) {
+    case PC_ZK_CONNECTING:
+        return "connecting";
+    case PC_ZK_CONNECTED:
+        return "connected";
+    case PC_ZK_EXPIRED:
+        return "expired";
+    case PC_ZK_AUTH_FAILED:
+        return "auth-failed";
+    case PC_ZK_CLOSED:
+        return "closed";
+    }
+    return "unknown";
+}
+
+/* ---- the loop ---- */
+
+static void pc_zk_rearm(pc_zk *zk);
+static void pc_zk_unwind(pc_zk *zk);
+
+static void pc_zk_report(pc_zk *zk)
+{
+    if (zk->close_pending || zk->reported == zk->state)
+        return;
+    zk->reported = zk->state;
+    if (zk->state == PC_ZK_CONNECTED)
+        pc_info("zookeeper session 0x%llx connected (timeout %d ms)",
+                (unsigned long long)zoo_client_id(zk->zh)->client_id, zoo_recv_timeout(zk->zh));
+    else if (zk->state == PC_ZK_EXPIRED || zk->state == PC_ZK_AUTH_FAILED)
+        pc_warn("zookeeper session %s", pc_zk_state_name(zk->state));
+    else
+        pc_info("zookeeper %s (%s)", pc_zk_state_name(zk->state), zk->hosts);
+    if (zk->cb)
+        zk->cb(zk, zk->state, zk->ud);
+}
+
+/* Global watcher: session events only (path watches use their own watchers). */
+static void pc_zk_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    pc_zk *zk = ctx;
+    if (type != ZOO_SESSION_EVENT || zh != zk->zh)
+        return;
+    if (state == ZOO_CONNECTED_STATE || state == ZOO_READONLY_STATE)
+        zk->state = PC_ZK_CONNECTED;
+    else if (state == ZOO_EXPIRED_SESSION_STATE)
+        zk->state = PC_ZK_EXPIRED;
+    else if (state == ZOO_AUTH_FAILED_STATE)
+        zk->state = PC_ZK_AUTH_FAILED;
+    else
+        zk->state = PC_ZK_CONNECTING;
+    pc_zk_report(zk);
+}
+
+static void pc_zk_io_disarm(pc_zk *zk)
+{
+    if (zk->io) {
+        event_del(zk->io);
+        event_free(zk->io);
+        zk->io = NULL;
+    }
+    zk->io_fd = -1;
+    zk->io_what = 0;
+}
+
+/* Run zookeeper_process() for `events`; callbacks run inside. */
+static void pc_zk_process(pc_zk *zk, int events)
+{
+    zk->depth++;
+    zhandle_t *zh = zk->zh;
+    int rc = zookeeper_process(zh, events);
+    if (rc != ZOK && rc != ZNOTHING && zh == zk->zh && !zk->close_pending)
+        pc_debug("zookeeper_process: %s", zerror(rc));
+    /* A failed session ends in a state the watcher may not have seen yet. */
+    if (zh == zk->zh && !zk->close_pending && is_unrecoverable(zh) == ZINVALIDSTATE &&
+        zk->state != PC_ZK_EXPIRED && zk->state != PC_ZK_AUTH_FAILED) {
+        zk->state = zoo_state(zh) == ZOO_AUTH_FAILED_STATE ? PC_ZK_AUTH_FAILED : PC_ZK_EXPIRED;
+        pc_zk_report(zk);
+    }
+    zk->depth--;
+    pc_zk_unwind(zk);
+}
+
+static void pc_zk_on_io(evutil_socket_t fd, short what, void *arg)
+{
+    pc_zk *zk = arg;
+    int events = 0;
+    if (what & EV_READ)
+        events |= ZOOKEEPER_READ;
+    if (what & EV_WRITE)
+        events |= ZOOKEEPER_WRITE;
+    pc_zk_process(zk, events);
+}
+
+static void pc_zk_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    pc_zk *zk = arg;
+    /* zookeeper_interest() (in rearm) sends pings, detects timeouts, reconnects. */
+    pc_zk_process(zk, 0);
+}
+
+static void pc_zk_on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    pc_zk *zk = arg;
+    zk->depth++;
+    pc_zk_report(zk);
+    zk->depth--;
+    pc_zk_unwind(zk);
+}
+
+/*
+ * Ask the client what it wants and arm the io event and the timer. A session
+ * that ended (expired, auth failed) wants nothing until pc_zk_reopen().
+ */
+static void pc_zk_rearm(pc_zk *zk)
+{
+    int fd = -1, interest = 0;
+    struct timeval tv = {0, 0};
+    int rc = zookeeper_interest(zk->zh, &fd, &interest, &tv);
+    if (rc == ZINVALIDSTATE || is_unrecoverable(zk->zh) == ZINVALIDSTATE) {
+        pc_zk_io_disarm(zk);
+        event_del(zk->timer);
+        if (zk->state != PC_ZK_EXPIRED && zk->state != PC_ZK_AUTH_FAILED) {
+            zk->state =
+                zoo_state(zk->zh) == ZOO_AUTH_FAILED_STATE ? PC_ZK_AUTH_FAILED : PC_ZK_EXPIRED;
+            event_active(zk->kick, EV_TIMEOUT, 0);
+        }
+        return;
+    }
+    if (rc != ZOK)
+        pc_debug("zookeeper_interest: %s", zerror(rc));
+
+    short what = 0;
+    if (interest & ZOOKEEPER_READ)
+        what |= EV_READ;
+    if (interest & ZOOKEEPER_WRITE)
+        what |= EV_WRITE;
+    ino_t ino = 0;
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0)
+        ino = st.st_ino;
+    /*
+     * The client closes and reopens its socket on reconnect, often under the
+     * same number: compare the socket's inode too, and re-register from
+     * scratch when it differs so the poller sees the new socket.
+     */
+    if (fd != zk->io_fd || ino != zk->io_ino || what != zk->io_what) {
+        pc_zk_io_disarm(zk);
+        if (fd >= 0 && what) {
+            zk->io = event_new(zk->base, fd, what | EV_PERSIST, pc_zk_on_io, zk);
+            if (zk->io && event_add(zk->io, NULL) == 0) {
+                zk->io_fd = fd;
+                zk->io_ino = ino;
+                zk->io_what = what;
+            } else {
+                pc_err("zookeeper: cannot watch fd %d; retrying on the next tick", fd);
+                pc_zk_io_disarm(zk);
+            }
+        }
+    }
+    long ms = (long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    if (ms > PC_ZK_MAX_TICK_MS || ms < 0)
+        ms = PC_ZK_MAX_TICK_MS;
+    struct timeval t = {ms / 1000, (ms % 1000) * 1000};
+    event_add(zk->timer, &t);
+}
+
+static void pc_zk_free(pc_zk *zk)
+{
+    pc_zk_io_disarm(zk);
+    if (zk->timer)
+        event_free(zk->timer);
+    if (zk->kick)
+        event_free(zk->kick);
+    free(zk->hosts);
+    free(zk);
+}
+
+/*
+ * Leave a callback context: finish a close or a handle replacement requested
+ * inside it, then re-arm. Only at depth 0, so zookeeper_close() never runs
+ * inside zookeeper_process() of the same handle.
+ */
+static void pc_zk_unwind(pc_zk *zk)
+{
+    if (zk->depth > 0)
+        return;
+    if (zk->retired) {
+        zhandle_t *old = zk->retired;
+        zk->retired = NULL;
+        zk->depth++;
+        zookeeper_close(old);
+        zk->depth--;
+    }
+    if (zk->close_pending) {
+        zk->depth++;
+        if (zk->zh)
+            zookeeper_close(zk->zh);
+        zk->zh = NULL;
+        zk->depth--;
+        if (zk->retired) {
+            zookeeper_close(zk->retired);
+            zk->retired = NULL;
+        }
+        pc_zk_free(zk);
+        return;
+    }
+    pc_zk_rearm(zk);
+}
+
+static zhandle_t *pc_zk_init(pc_zk *zk, const clientid_t *resume, pc_error *err, int *rc)
+{
+    errno = 0;
+    zhandle_t *zh = zookeeper_init2(zk->hosts, pc_zk_watcher, zk->timeout_ms, resume, zk, 0,
+                                    pc_zk_log_line);
+    if (!zh) {
+        *rc = errno ? -errno : -EINVAL;
+        pc_error_set(err, *rc, "zookeeper_init(%s): %s", zk->hosts, strerror(-*rc));
+    }
+    return zh;
+}
+
+int pc_zk_open(struct event_base *base, const char *hosts, int session_timeout_ms,
+               const clientid_t *resume, pc_zk_state_cb cb, void *ud, pc_zk **out,
+               pc_error *err)
+{
+    if (!base || !hosts || !*hosts || !out || session_timeout_ms <= 0)
+        return pc_error_set(err, -EINVAL, "pc_zk_open: bad arguments");
+    *out = NULL;
+    pc_zk_log_setup();
+    pc_zk *zk = calloc(1, sizeof(*zk));
+    if (!zk)
+        return pc_error_set(err, -ENOMEM, "out of memory");
+    zk->base = base;
+    zk->timeout_ms = session_timeout_ms;
+    zk->cb = cb;
+    zk->ud = ud;
+    zk->io_fd = -1;
+    zk->state = PC_ZK_CONNECTING;
+    zk->hosts = strdup(hosts);
+    zk->timer = evtimer_new(base, pc_zk_on_timer, zk);
+    zk->kick = event_new(base, -1, 0, pc_zk_on_kick, zk);
+    if (!zk->hosts || !zk->timer || !zk->kick) {
+        pc_zk_free(zk);
+        return pc_error_set(err, -ENOMEM, "out of memory");
+    }
+    int rc = 0;
+    zk->zh = pc_zk_init(zk, resume, err, &rc);
+    if (!zk->zh) {
+        pc_zk_free(zk);
+        return rc;
+    }
+    pc_zk_rearm(zk);
+    event_active(zk->kick, EV_TIMEOUT, 0);
+    *out = zk;
+    return 0;
+}
+
+void pc_zk_close(pc_zk *zk)
+{
+    if (!zk || zk->close_pending)
+        return;
+    zk->close_pending = true;
+    zk->state = PC_ZK_CLOSED;
+    pc_zk_unwind(zk);
+}
+
+int pc_zk_reopen(pc_zk *zk, const clientid_t *resume, pc_error *err)
+{
+    if (!zk || zk->close_pending)
+        return pc_error_set(err, -EINVAL, "pc_zk_reopen: handle closed");
+    clientid_t cid;
+    if (resume) {
+        cid = *resume; /* it may point into the handle about to be closed */
+        resume = &cid;
+    }
+    int rc = 0;
+    zhandle_t *zh = pc_zk_init(zk, resume, err, &rc);
+    if (!zh)
+        return rc;
+    zhandle_t *old = zk->zh;
+    zk->zh = zh;
+    zk->state = PC_ZK_CONNECTING;
+    pc_zk_io_disarm(zk);
+    if (zk->depth > 0 && !zk->retired) {
+        zk->retired = old; /* possibly inside its zookeeper_process(): close later */
+    } else {
+        zk->depth++;
+        zookeeper_close(old);
+        zk->depth--;
+    }
+    pc_zk_rearm(zk);
+    event_active(zk->kick, EV_TIMEOUT, 0);
+    return 0;
+}
+
+zhandle_t *pc_zk_handle(pc_zk *zk)
+{
+    return zk ? zk->zh : NULL;
+}
+
+pc_zk_state pc_zk_get_state(const pc_zk *zk)
+{
+    return zk ? zk->state : PC_ZK_CLOSED;
+}
+
+const clientid_t *pc_zk_client_id(const pc_zk *zk)
+{
+    return zk && zk->zh ? zoo_client_id(zk->zh) : NULL;
+}
+
+int pc_zk_recv_timeout(const pc_zk *zk)
+{
+    return zk && zk->zh ? zoo_recv_timeout(zk->zh) : 0;
+}
+
+void pc_zk_kick(pc_zk *zk)
+{
+    if (zk && !zk->close_pending)
+        event_active(zk->kick, EV_TIMEOUT, 0);
+}
+
+/* ---- mkdirs ---- */
+
+typedef struct pc_zk_mkdirs_op {
+    pc_zk *zk;
+    char *path;
+    void (*cb)(int rc, void *ud);
+    void *ud;
+    int pending; /* creates not completed yet */
+    int rc;      /* first failure */
+} pc_zk_mkdirs_op;
+
+static void pc_zk_mkdirs_done(pc_zk_mkdirs_op *op)
+{
+    op->cb(op->rc, op->ud);
+    free(op->path);
+    free(op);
+}
+
+static void pc_zk_mkdirs_created(int zrc, const char *value, const void *data)
+{
+    pc_zk_mkdirs_op *op = (pc_zk_mkdirs_op *)data;
+    if (zrc != ZOK && zrc != ZNODEEXISTS && op->rc == 0)
+        op->rc = pc_zk_err(zrc);
+    if (--op->pending == 0)
+        pc_zk_mkdirs_done(op);
+}
+
+/*
+ * The path is missing somewhere: create every prefix, all in flight at once.
+ * The server handles a session's requests in order, so a parent is created
+ * before its child is tried.
+ */
+static void pc_zk_mkdirs_exists(int zrc, const struct Stat *stat, const void *data)
+{
+    pc_zk_mkdirs_op *op = (pc_zk_mkdirs_op *)data;
+    if (zrc != ZNONODE) {
+        op->rc = pc_zk_err(zrc);
+        pc_zk_mkdirs_done(op);
+        return;
+    }
+    zhandle_t *zh = pc_zk_handle(op->zk);
+    op->pending = 1; /* guard: completions may run before the loop ends */
+    for (char *p = op->path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        int rc = zoo_acreate(zh, op->path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0,
+                             pc_zk_mkdirs_created, op);
+        *p = saved;
+        if (rc != ZOK) {
+            if (op->rc == 0)
+                op->rc = pc_zk_err(rc);
+            break;
+        }
+        op->pending++;
+        if (saved == '\0')
+            break;
+    }
+    if (--op->pending == 0)
+        pc_zk_mkdirs_done(op);
+}
+
+int pc_zk_mkdirs(pc_zk *zk, const char *path, void (*cb)(int rc, void *ud), void *ud)
+{
+    if (!zk || !zk->zh || !path || path[0] != '/' || path[1] == '\0' || !cb ||
+        path[strlen(path) - 1] == '/' || strstr(path, "//"))
+        return -EINVAL;
+    pc_zk_mkdirs_op *op = calloc(1, sizeof(*op));
+    if (!op)
+        return -ENOMEM;
+    op->path = strdup(path);
+    if (!op->path) {
+        free(op);
+        return -ENOMEM;
+    }
+    op->zk = zk;
+    op->cb = cb;
+    op->ud = ud;
+    int rc = zoo_aexists(zk->zh, op->path, 0, pc_zk_mkdirs_exists, op);
+    if (rc != ZOK) {
+        free(op->path);
+        free(op);
+        return pc_zk_err(rc);
+    }
+    return 0;
+}
