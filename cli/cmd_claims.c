@@ -1,4 +1,4 @@
-/* cmd_claims.c - `portco acquire`, `portco release` and `portco ls`: claims through the agent. */
+/* cmd_claims.c - `portco acquire`, `release`, `ls` (claims through libportco) and `status`. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -8,10 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "frame.h"
+#include "message.h"
 #include "portco.h"
+
+/* How long `portco status` waits for the agent. */
+#define PC_STATUS_TIMEOUT_MS 10000
 
 /* Print a library failure the way every portco subcommand does: code name, then detail. */
 static int pc_cli_fail(const portco_status *st, int rc)
@@ -75,18 +83,6 @@ static int pc_cli_parse_wait(const char *s, int *wait_ms)
     double ms = v * 1000.0;
     *wait_ms = (int)ms + (ms > (int)ms); /* round up: never wait less than asked */
     return 0;
-}
-
-static const char *pc_lifetime_name(portco_lifetime lt)
-{
-    switch (lt) {
-    case PORTCO_LIFETIME_PID:
-        return "pid";
-    case PORTCO_LIFETIME_EXPLICIT:
-        return "explicit";
-    default:
-        return "connection";
-    }
 }
 
 /* "2026-11-27T18:00:00Z" for a claim's since_ms; "-" when unknown. */
@@ -400,4 +396,159 @@ int pc_cmd_ls(const pc_cli_globals *g, int argc, char **argv)
     }
     free(cls);
     return pc_cli_print_json(arr);
+}
+
+#define PC_STATUS_SYNOPSIS "status [--json]"
+
+/* Connect to the agent's socket for a raw protocol exchange; fd or exit code < 0 printed. */
+static int pc_status_connect(const char *path)
+{
+    if (!path || !path[0])
+        path = PORTCO_DEFAULT_SOCKET;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "portco: ENAMETOOLONG: agent socket path too long: %s\n", path);
+        return -1;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR)
+            fprintf(stderr,
+                    "portco: AGENT_UNAVAILABLE: no portco agent at %s (%s): start portco-agent, "
+                    "or set PORTCO_SOCKET to the socket of the running agent\n",
+                    path, strerror(e));
+        else
+            fprintf(stderr, "portco: %s: cannot connect to the portco agent at %s: %s\n",
+                    portco_err_name(-e), path, strerror(e));
+        return -1;
+    }
+    return fd;
+}
+
+/* Print one status value: strings bare, arrays comma-separated, the rest as JSON. */
+static void pc_status_print_value(const json_t *v)
+{
+    if (json_is_string(v)) {
+        fputs(json_string_value(v), stdout);
+    } else if (json_is_array(v)) {
+        size_t i;
+        const json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            if (i)
+                fputs(", ", stdout);
+            pc_status_print_value(e);
+        }
+    } else {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        fputs(s ? s : "?", stdout);
+        free(s);
+    }
+}
+
+/*
+ * `portco status`: the agent's own view (host, ZooKeeper state, pools,
+ * claims). libportco has no status call, so this speaks the protocol
+ * directly through the shared codec.
+ */
+int pc_cmd_status(const pc_cli_globals *g, int argc, char **argv)
+{
+    enum { O_JSON = 1, O_HELP };
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, O_HELP},
+        {0},
+    };
+    int json = 0, o;
+    optind = 1;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (o) {
+        case O_JSON:
+            json = 1;
+            break;
+        case 'h':
+        case O_HELP:
+            printf("usage: portco %s\n", PC_STATUS_SYNOPSIS);
+            return PC_EXIT_OK;
+        default:
+            return pc_cli_usage("status", PC_STATUS_SYNOPSIS, "unknown option '%s'",
+                                argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return pc_cli_usage("status", PC_STATUS_SYNOPSIS, "unexpected argument '%s'",
+                            argv[optind]);
+    const char *path = g->socket && g->socket[0] ? g->socket : getenv("PORTCO_SOCKET");
+    int fd = pc_status_connect(path);
+    if (fd < 0)
+        return PC_EXIT_FAIL;
+    path = path && path[0] ? path : PORTCO_DEFAULT_SOCKET;
+
+    json_t *req = json_pack("{s:i, s:i, s:s}", "v", PC_PROTO_VERSION, "id", 1, "op", "status");
+    char *line = NULL;
+    size_t len = 0;
+    int rc = req ? pc_json_line(req, &line, &len) : -ENOMEM;
+    json_decref(req);
+    if (rc == 0)
+        rc = pc_frame_send_all(fd, line, len, -1, PC_STATUS_TIMEOUT_MS);
+    free(line);
+    pc_linebuf lb;
+    pc_linebuf_init(&lb, 0, 0);
+    pc_answer a = {0};
+    pc_error err = {0};
+    while (rc == 0) {
+        char *l;
+        size_t ll;
+        int r = pc_frame_read_line(&lb, fd, PC_STATUS_TIMEOUT_MS, &l, &ll);
+        if (r != 1) {
+            rc = r == 0 ? PORTCO_ENOAGENT : r == PORTCO_ETOOBIG ? PORTCO_EPROTO : r;
+            pc_error_set(&err, rc, "%s from the agent at %s",
+                         r == 0 ? "no answer" : portco_strerror(r), path);
+            break;
+        }
+        rc = pc_answer_parse(l, ll, &a, &err);
+        if (rc == 0 && a.is_event) { /* not ours: skip */
+            pc_answer_free(&a);
+            continue;
+        }
+        break;
+    }
+    pc_linebuf_free(&lb);
+    close(fd);
+    if (rc != 0) {
+        fprintf(stderr, "portco: %s: %s\n", portco_err_name(rc),
+                err.msg[0] ? err.msg : portco_strerror(rc));
+        return PC_EXIT_FAIL;
+    }
+    if (!a.ok) {
+        fprintf(stderr, "portco: %s: %s\n", portco_err_name(a.code), a.message);
+        pc_answer_free(&a);
+        return PC_EXIT_FAIL;
+    }
+    json_t *view = json_deep_copy(a.root);
+    pc_answer_free(&a);
+    if (!view) {
+        fprintf(stderr, "portco: out of memory\n");
+        return PC_EXIT_FAIL;
+    }
+    json_object_del(view, "v");
+    json_object_del(view, "id");
+    json_object_del(view, "ok");
+    if (json)
+        return pc_cli_print_json(view);
+    const char *key;
+    json_t *v;
+    json_object_foreach(view, key, v)
+    {
+        printf("%s: ", key);
+        pc_status_print_value(v);
+        putchar('\n');
+    }
+    json_decref(view);
+    return fflush(stdout) == 0 ? PC_EXIT_OK : PC_EXIT_FAIL;
 }

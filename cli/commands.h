@@ -21,6 +21,7 @@ int pc_cmd_who(const pc_cli_globals *g, int argc, char **argv);
 int pc_cmd_acquire(const pc_cli_globals *g, int argc, char **argv);
 int pc_cmd_release(const pc_cli_globals *g, int argc, char **argv);
 int pc_cmd_ls(const pc_cli_globals *g, int argc, char **argv);
+int pc_cmd_status(const pc_cli_globals *g, int argc, char **argv);
 int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv);
 
 #endif

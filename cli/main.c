@@ -14,9 +14,11 @@ static const struct {
     {"who", pc_cmd_who, "who PORT [--json]"},
     {"lint", pc_cmd_lint, "lint FILE..."},
     {"acquire", pc_cmd_acquire,
-     "acquire --pool P --service S [--port N] [--wait SECS] [--hold-pid PID] [--json]"},
+     "acquire --pool P --service S [--instance I] [--port N] [--wait SECS] [--hold-pid PID]\n"
+     "                 [--explicit] [--json]"},
     {"release", pc_cmd_release, "release --pool P PORT"},
     {"ls", pc_cmd_ls, "ls [--pool P] [--json]"},
+    {"status", pc_cmd_status, "status [--json]"},
     {"run", pc_cmd_run, "run --pool P --service S [--port N] -- CMD ARGS..."},
 };
 

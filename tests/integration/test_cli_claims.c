@@ -1,4 +1,4 @@
-/* test_cli_claims.c - `portco acquire/release/ls` against a real agent and ZooKeeper. */
+/* test_cli_claims.c - `portco acquire/release/ls/status` against a real agent and ZooKeeper. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <jansson.h>
@@ -377,6 +377,29 @@ Test(cli_claims, taken_port_with_wait_times_out)
     free(err);
 }
 
+Test(cli_claims, status_shows_the_agent)
+{
+    char *out, *err;
+    int st = pt_cli(&out, &err, "status", "--json", NULL);
+    cr_assert_eq(st, 0, "status: %s", err);
+    json_error_t je;
+    json_t *o = json_loads(out, 0, &je);
+    cr_assert(json_is_object(o), "not a JSON object: %s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "host")), A.host);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "zookeeper")), "connected");
+    cr_assert_null(json_object_get(o, "id"), "protocol fields are left out");
+    json_decref(o);
+    free(out);
+    free(err);
+    st = pt_cli(&out, &err, "status", NULL);
+    cr_assert_eq(st, 0, "status: %s", err);
+    char want[100];
+    snprintf(want, sizeof(want), "host: %s\n", A.host);
+    cr_assert_not_null(strstr(out, want), "%s", out);
+    free(out);
+    free(err);
+}
+
 /* ---------- command-line mistakes: exit 2, no agent needed ---------- */
 
 static void pt_usage_case(const char *want, ...)
@@ -422,6 +445,7 @@ Test(cli_usage, mistakes_exit_2_and_say_what_to_fix)
     pt_usage_case("--pool is required", "release", "30000", NULL);
     pt_usage_case("PORT must be a number", "release", "--pool", "web", "http", NULL);
     pt_usage_case("unexpected argument", "ls", "extra", NULL);
+    pt_usage_case("unexpected argument", "status", "extra", NULL);
 }
 
 Test(cli_usage, unreachable_agent_is_exit_1_naming_the_socket)
