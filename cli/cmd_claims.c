@@ -102,8 +102,8 @@ static json_t *pc_cli_claim_json(const portco_claim *cl)
     return json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I}", "pool",
                      cl->pool, "port", (int)cl->port, "host", cl->host, "service", cl->service,
                      "instance", cl->instance, "address", cl->address, "proto", cl->proto, "claim",
-                     cl->claim, "czxid", (json_int_t)cl->czxid, "pid", (json_int_t)cl->pid,
-                     "since", pc_cli_format_since(cl->since_ms, since, sizeof(since)), "since_ms",
+                     cl->claim, "czxid", (json_int_t)cl->czxid, "pid", (json_int_t)cl->pid, "since",
+                     pc_cli_format_since(cl->since_ms, since, sizeof(since)), "since_ms",
                      (json_int_t)cl->since_ms);
 }
 
@@ -133,7 +133,7 @@ static int pc_cli_connect(const pc_cli_globals *g, portco_client **c)
 }
 
 #define PC_ACQUIRE_SYNOPSIS                                                                        \
-    "acquire --pool P --service S [--instance I] [--port N] [--wait SECS] [--hold-pid PID] "     \
+    "acquire --pool P --service S [--instance I] [--port N] [--wait SECS] [--hold-pid PID] "       \
     "[--explicit] [--json]"
 
 /*
@@ -281,8 +281,8 @@ int pc_cmd_release(const pc_cli_globals *g, int argc, char **argv)
     if (optind >= argc)
         return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "which PORT?");
     if (optind + 1 < argc)
-        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS,
-                            "one PORT at a time; unexpected '%s'", argv[optind + 1]);
+        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "one PORT at a time; unexpected '%s'",
+                            argv[optind + 1]);
     uint16_t port;
     if (pc_cli_parse_port(argv[optind], &port) != 0)
         return pc_cli_usage("release", PC_RELEASE_SYNOPSIS,
@@ -481,8 +481,7 @@ int pc_cmd_status(const pc_cli_globals *g, int argc, char **argv)
         }
     }
     if (optind < argc)
-        return pc_cli_usage("status", PC_STATUS_SYNOPSIS, "unexpected argument '%s'",
-                            argv[optind]);
+        return pc_cli_usage("status", PC_STATUS_SYNOPSIS, "unexpected argument '%s'", argv[optind]);
     const char *path = g->socket && g->socket[0] ? g->socket : getenv("PORTCO_SOCKET");
     int fd = pc_status_connect(path);
     if (fd < 0)

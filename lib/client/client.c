@@ -11,7 +11,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-
 /* Events read during one call, delivered once the lock is released. */
 typedef struct pc_evq {
     portco_event *ev;
@@ -123,8 +122,7 @@ static int pc_evq_dispatch(portco_client *c, pc_evq *q)
  * is an event, drop it (with its descriptor) when it is a stray answer.
  * Returns 0, or PORTCO_EPROTO / PORTCO_EVERSION for an unparsable line.
  */
-static int pc_client_side_line(portco_client *c, char *line, size_t len, pc_evq *q,
-                               pc_error *err)
+static int pc_client_side_line(portco_client *c, char *line, size_t len, pc_evq *q, pc_error *err)
 {
     pc_answer a;
     int rc = pc_answer_parse(line, len, &a, err);
@@ -174,8 +172,8 @@ static void pc_client_fix_fd(portco_client *c, int fd)
 }
 
 /* The locked part of pc_client_call(). */
-static int pc_client_exchange(portco_client *c, json_t *req, pc_answer *ans, int *fd_out,
-                              pc_evq *q, pc_error *err)
+static int pc_client_exchange(portco_client *c, json_t *req, pc_answer *ans, int *fd_out, pc_evq *q,
+                              pc_error *err)
 {
     if (c->broken)
         return pc_error_set(err, PORTCO_ENOAGENT,
@@ -219,7 +217,8 @@ static int pc_client_exchange(portco_client *c, json_t *req, pc_answer *ans, int
             if (ans->is_event)
                 pc_client_take_event(c, ans, q);
             else
-                pc_client_log(c, PORTCO_LOG_WARN, "dropping an answer to request %lld, waiting for %lld",
+                pc_client_log(c, PORTCO_LOG_WARN,
+                              "dropping an answer to request %lld, waiting for %lld",
                               (long long)ans->id, (long long)id);
             pc_answer_free(ans);
             if (fd) {

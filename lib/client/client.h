@@ -21,10 +21,10 @@
 struct portco_client {
     pthread_mutex_t mu;
     int fd;
-    char path[108];   /* socket path, for messages */
-    int64_t next_id;  /* last request id used */
-    bool broken;      /* the stream is unusable: every call fails with ENOAGENT */
-    pc_linebuf lb;    /* bytes and descriptors read from the agent */
+    char path[108];  /* socket path, for messages */
+    int64_t next_id; /* last request id used */
+    bool broken;     /* the stream is unusable: every call fails with ENOAGENT */
+    pc_linebuf lb;   /* bytes and descriptors read from the agent */
     portco_event_cb event_cb;
     void *event_ud;
     portco_log_cb log_cb;

@@ -10,8 +10,7 @@
 #define PC_KNOWN_FLAGS (PORTCO_ACQ_SOCKET | PORTCO_ACQ_LISTEN | PORTCO_ACQ_V6ONLY)
 
 /* Check a name field: required or not, at most max-1 bytes. */
-static int pc_check_name(const char *what, const char *s, size_t max, bool required,
-                         pc_error *err)
+static int pc_check_name(const char *what, const char *s, size_t max, bool required, pc_error *err)
 {
     if (!s || !s[0]) {
         if (required)
@@ -49,8 +48,7 @@ static int pc_acquire_request(const portco_acquire_opts *o, json_t **out, pc_err
         return pc_error_set(err, PORTCO_EBADREQ,
                             "hold_pid is only meaningful with lifetime PORTCO_LIFETIME_PID");
     if (o->flags & ~PC_KNOWN_FLAGS)
-        return pc_error_set(err, PORTCO_EBADREQ, "unknown flags 0x%x",
-                            o->flags & ~PC_KNOWN_FLAGS);
+        return pc_error_set(err, PORTCO_EBADREQ, "unknown flags 0x%x", o->flags & ~PC_KNOWN_FLAGS);
     if ((o->flags & (PORTCO_ACQ_LISTEN | PORTCO_ACQ_V6ONLY)) && !(o->flags & PORTCO_ACQ_SOCKET))
         return pc_error_set(err, PORTCO_EBADREQ,
                             "PORTCO_ACQ_LISTEN and PORTCO_ACQ_V6ONLY need PORTCO_ACQ_SOCKET");
@@ -86,8 +84,10 @@ static void pc_acquire_undo(portco_client *c, const portco_claim *cl)
     int rc = portco_release(c, cl->pool, cl->port, &st);
     if (rc != 0) {
         pthread_mutex_lock(&c->mu);
-        pc_client_log(c, PORTCO_LOG_ERROR, "could not release port %u of pool %s after a failed "
-                      "acquire: %s", (unsigned)cl->port, cl->pool, st.message);
+        pc_client_log(c, PORTCO_LOG_ERROR,
+                      "could not release port %u of pool %s after a failed "
+                      "acquire: %s",
+                      (unsigned)cl->port, cl->pool, st.message);
         pthread_mutex_unlock(&c->mu);
     }
 }

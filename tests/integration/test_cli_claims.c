@@ -241,8 +241,8 @@ Test(cli_claims, acquire_prints_the_port_and_release_frees_it)
 Test(cli_claims, acquire_json_has_the_claim)
 {
     char *out, *err;
-    int st = pt_cli(&out, &err, "acquire", "--pool", "web", "--service", "api", "--instance",
-                    "i-7", "--json", NULL);
+    int st = pt_cli(&out, &err, "acquire", "--pool", "web", "--service", "api", "--instance", "i-7",
+                    "--json", NULL);
     cr_assert_eq(st, 0, "acquire: %s", err);
     json_error_t je;
     json_t *o = json_loads(out, 0, &je);

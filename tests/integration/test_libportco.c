@@ -237,7 +237,8 @@ Test(libportco, listening_socket_is_handed_over)
     int other = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(other, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in lo = {.sin_family = AF_INET, .sin_port = htons(cl.port),
+    struct sockaddr_in lo = {.sin_family = AF_INET,
+                             .sin_port = htons(cl.port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     cr_assert_neq(bind(other, (struct sockaddr *)&lo, sizeof(lo)), 0);
     close(other);
@@ -369,7 +370,8 @@ Test(libportco, example_serves_a_connection)
     cr_assert(port >= (unsigned)A.base && port <= (unsigned)A.base + 19);
 
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     cr_assert_eq(connect(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
     char buf[512] = {0};

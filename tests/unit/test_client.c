@@ -126,9 +126,9 @@ static void pt_fa_send_fd(pt_conn *c, int fd, const char *fmt, ...)
 #define pt_fa_send(c, ...) pt_fa_send_fd((c), -1, __VA_ARGS__)
 
 #define PT_CLAIM_FMT                                                                               \
-    "{\"pool\":\"%s\",\"port\":%d,\"proto\":\"tcp\",\"address\":\"127.0.0.1\",\"host\":\"h1\","  \
-    "\"service\":\"api\",\"instance\":\"a-1\",\"claim\":\"_c_0123-lock-0000000007\","            \
-    "\"czxid\":4294967301,\"pid\":4242,\"uid\":1000,\"since_ms\":1795809600000,"                  \
+    "{\"pool\":\"%s\",\"port\":%d,\"proto\":\"tcp\",\"address\":\"127.0.0.1\",\"host\":\"h1\","    \
+    "\"service\":\"api\",\"instance\":\"a-1\",\"claim\":\"_c_0123-lock-0000000007\","              \
+    "\"czxid\":4294967301,\"pid\":4242,\"uid\":1000,\"since_ms\":1795809600000,"                   \
     "\"lifetime\":\"connection\"}"
 
 static void pt_connect(pt_fa *f, portco_client **c)
@@ -212,8 +212,8 @@ static void pt_script_acquire(pt_conn *c, void *arg)
     cr_assert_str_eq(json_string_value(json_object_get(req, "instance")), "a-1");
     cr_assert_str_eq(json_string_value(json_object_get(req, "lifetime")), "connection");
     cr_assert(json_is_false(json_object_get(req, "socket")));
-    pt_fa_send(c, "{\"v\":1,\"id\":%lld,\"ok\":true,\"claim\":" PT_CLAIM_FMT "}", pt_id(req),
-               "web", 30001);
+    pt_fa_send(c, "{\"v\":1,\"id\":%lld,\"ok\":true,\"claim\":" PT_CLAIM_FMT "}", pt_id(req), "web",
+               30001);
     json_decref(req);
     cr_assert_null(pt_fa_recv(c));
 }
@@ -365,14 +365,16 @@ static void pt_script_events_between(pt_conn *c, void *arg)
 {
     json_t *req = pt_fa_recv(c);
     cr_assert_not_null(req);
-    pt_fa_send(c, "{\"v\":1,\"event\":\"conflict\",\"claim\":" PT_CLAIM_FMT
-                  ",\"message\":\"port 30005 of pool web was taken by host h2\"}",
+    pt_fa_send(c,
+               "{\"v\":1,\"event\":\"conflict\",\"claim\":" PT_CLAIM_FMT
+               ",\"message\":\"port 30005 of pool web was taken by host h2\"}",
                "web", 30005);
     pt_fa_send(c, "{\"v\":1,\"event\":\"some-future-event\",\"message\":\"ignored\"}");
     pt_fa_send(c, "{\"v\":1,\"id\":%lld,\"ok\":true}", pt_id(req));
     /* An event right behind the answer, in the same write. */
-    pt_fa_send(c, "{\"v\":1,\"event\":\"reasserted\",\"claim\":" PT_CLAIM_FMT
-                  ",\"message\":\"claim re-created after a session loss\"}",
+    pt_fa_send(c,
+               "{\"v\":1,\"event\":\"reasserted\",\"claim\":" PT_CLAIM_FMT
+               ",\"message\":\"claim re-created after a session loss\"}",
                "web", 30006);
     json_decref(req);
     cr_assert_null(pt_fa_recv(c));
@@ -411,8 +413,8 @@ Test(client, events_between_answers_reach_the_callback)
 
 static void pt_script_unprompted_event(pt_conn *c, void *arg)
 {
-    pt_fa_send(c, "{\"v\":1,\"event\":\"conflict\",\"claim\":" PT_CLAIM_FMT
-                  ",\"message\":\"lost\"}",
+    pt_fa_send(c,
+               "{\"v\":1,\"event\":\"conflict\",\"claim\":" PT_CLAIM_FMT ",\"message\":\"lost\"}",
                "web", 30007);
     cr_assert_null(pt_fa_recv(c));
 }
@@ -629,7 +631,8 @@ static void pt_script_list(pt_conn *c, void *arg)
     cr_assert_not_null(req);
     cr_assert_str_eq(json_string_value(json_object_get(req, "op")), "list");
     cr_assert_str_eq(json_string_value(json_object_get(req, "pool")), "web");
-    pt_fa_send(c, "{\"v\":1,\"id\":%lld,\"ok\":true,\"claims\":[" PT_CLAIM_FMT "," PT_CLAIM_FMT "]}",
+    pt_fa_send(c,
+               "{\"v\":1,\"id\":%lld,\"ok\":true,\"claims\":[" PT_CLAIM_FMT "," PT_CLAIM_FMT "]}",
                pt_id(req), "web", 30001, "web", 30002);
     json_decref(req);
     req = pt_fa_recv(c);
@@ -672,7 +675,7 @@ Test(client, list_returns_every_claim)
 /* ---------- threads ---------- */
 
 #define PT_THREADS 8
-#define PT_CALLS 50
+#define PT_CALLS   50
 
 /* Answers each acquire with the port it asked for, so every caller can check
  * that it got its own answer. */
@@ -685,8 +688,9 @@ static void pt_script_echo(pt_conn *c, void *arg)
         pt_fa_send(c, "{\"v\":1,\"id\":%lld,\"ok\":true,\"claim\":" PT_CLAIM_FMT "}", pt_id(req),
                    "web", port);
         if (port % 7 == 0) /* and some events in between */
-            pt_fa_send(c, "{\"v\":1,\"event\":\"reasserted\",\"claim\":" PT_CLAIM_FMT
-                          ",\"message\":\"m\"}",
+            pt_fa_send(c,
+                       "{\"v\":1,\"event\":\"reasserted\",\"claim\":" PT_CLAIM_FMT
+                       ",\"message\":\"m\"}",
                        "web", port);
         json_decref(req);
         (*served)++;
