@@ -124,15 +124,16 @@ static int pc_bind_findings(const pc_probe_opts *o, uint16_t port, const pc_kpor
                 "%u/%s: bind to %s fails even with SO_REUSEADDR: the TIME_WAIT sockets "
                 "were left by a socket without SO_REUSEADDR",
                 (unsigned)port, pn, t->address);
-        } else if (t->rc == -EADDRINUSE) {
+        } else if (t->rc == -EADDRINUSE && proto == PC_PROTO_TCP) {
             rc = pc_probe_add_finding(r, "bind-failed", proto, true,
                                       "%u/%s: bind to %s%s failed: %s (held by a socket that is "
                                       "bound but not listening, which /proc/net does not list)",
                                       (unsigned)port, pn, t->address, pc_v6only_label(t),
                                       strerror(-t->rc));
         } else {
-            rc = pc_probe_add_finding(r, "bind-failed", proto, true, "%u/%s: bind to %s failed: %s",
-                                      (unsigned)port, pn, t->address, strerror(-t->rc));
+            rc = pc_probe_add_finding(r, "bind-failed", proto, true,
+                                      "%u/%s: bind to %s%s failed: %s", (unsigned)port, pn,
+                                      t->address, pc_v6only_label(t), strerror(-t->rc));
         }
         if (rc < 0)
             return rc;
