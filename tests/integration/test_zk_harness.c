@@ -1,4 +1,5 @@
-/* test_zk_harness.c - deploy/zk/zk-harness, the pt_zk/pt_zkr helpers and network-namespace hosts. */
+/* test_zk_harness.c - deploy/zk/zk-harness, the pt_zk/pt_zkr helpers and network-namespace hosts.
+ */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -204,8 +205,8 @@ Test(zk_harness, usage_and_failure_paths, .timeout = 60)
     char *err = NULL;
     char zkdir[600];
     snprintf(zkdir, sizeof zkdir, "%s/zk", dir);
-    int st = harness_status((char *[]){"start", "--dir", zkdir, "--address", "192.0.2.1", NULL},
-                            &err);
+    int st =
+        harness_status((char *[]){"start", "--dir", zkdir, "--address", "192.0.2.1", NULL}, &err);
     cr_assert_eq(st, 1);
     cr_assert(strstr(err, "192.0.2.1") && strstr(err, "cannot"), "stderr: %s", err);
     cr_assert_lt(pt_now_ms() - t0, 60000);
@@ -241,10 +242,11 @@ static const char *PY_BIND = "import socket,sys\n"
                              "except OSError as e:\n"
                              "    print('bind failed',e.errno); sys.exit(1)\n"
                              "print('bound')\n";
-static const char *PY_RUOK = "import socket,sys\n"
-                             "s=socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=5)\n"
-                             "s.sendall(b'ruok')\n"
-                             "print(s.recv(16).decode())\n";
+static const char *PY_RUOK =
+    "import socket,sys\n"
+    "s=socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=5)\n"
+    "s.sendall(b'ruok')\n"
+    "print(s.recv(16).decode())\n";
 
 static int run_in(pt_hosts *h, int i, char *const argv[], char **out)
 {
@@ -272,8 +274,8 @@ Test(zk_harness, netns_hosts_separate_sockets_and_reach_zk, .timeout = 90)
     char *tmp = pt_tmpdir("portco-netns");
     char readyf[600];
     snprintf(readyf, sizeof readyf, "%s/listener.out", tmp);
-    char **largv = pt_hosts_exec_argv(h, 0, (char *[]){"python3", "-c", (char *)PY_LISTEN, port,
-                                                       NULL});
+    char **largv =
+        pt_hosts_exec_argv(h, 0, (char *[]){"python3", "-c", (char *)PY_LISTEN, port, NULL});
     pid_t lpid = pt_spawn(largv, NULL, readyf, NULL);
     free(largv);
     cr_assert_gt(lpid, 0);

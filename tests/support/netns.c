@@ -62,8 +62,8 @@ void pt_hosts_sweep(void)
         for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
             char name[64];
             int pid = 0, used = 0;
-            if (sscanf(line, "%63s", name) != 1 || sscanf(name, "portco-t%d-%n", &pid, &used) != 1 ||
-                used == 0 || !pid_gone(pid))
+            if (sscanf(line, "%63s", name) != 1 ||
+                sscanf(name, "portco-t%d-%n", &pid, &used) != 1 || used == 0 || !pid_gone(pid))
                 continue;
             ip_run(true, NULL, "netns", "del", name, NULL);
         }

@@ -53,8 +53,8 @@ int pt_zk_start_on(pt_zk *zk, int nodes, const char *address)
     zk->nodes = nodes;
     char nodes_s[16];
     snprintf(nodes_s, sizeof nodes_s, "%d", nodes);
-    char *args[] = {"start", "--dir", zk->dir, "--nodes", nodes_s, "--address", (char *)address,
-                    NULL};
+    char *args[] = {"start", "--dir",     zk->dir,         "--nodes",
+                    nodes_s, "--address", (char *)address, NULL};
     char *out = NULL;
     int rc = harness(args, &out);
     free(out);

@@ -1,4 +1,5 @@
-/* zkread.c - blocking test-side ZooKeeper calls over libzookeeper_st's async API and a poll() loop. */
+/* zkread.c - blocking test-side ZooKeeper calls over libzookeeper_st's async API and a poll() loop.
+ */
 #include <stdbool.h>
 
 #include "zkread.h"
