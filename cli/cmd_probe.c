@@ -113,8 +113,10 @@ int pc_cmd_check(const pc_cli_globals *g, int argc, char **argv)
             break;
         case 'a':
             if (!pc_cli_numeric_addr(optarg)) {
-                fprintf(stderr, "portco check: --addr needs a numeric IPv4 or IPv6 address, "
-                                "not '%s'\n", optarg);
+                fprintf(stderr,
+                        "portco check: --addr needs a numeric IPv4 or IPv6 address, "
+                        "not '%s'\n",
+                        optarg);
                 return PC_EXIT_USAGE;
             }
             o.address = optarg;
@@ -173,8 +175,7 @@ int pc_cmd_check(const pc_cli_globals *g, int argc, char **argv)
         return PC_EXIT_USAGE;
     }
     if (pc_cli_port(argv[optind], &port) < 0) {
-        fprintf(stderr, "portco check: '%s' is not a port: give a number 1-65535\n",
-                argv[optind]);
+        fprintf(stderr, "portco check: '%s' is not a port: give a number 1-65535\n", argv[optind]);
         return PC_EXIT_USAGE;
     }
 

@@ -130,8 +130,7 @@ static int pc_bind_socket(pc_proto proto, const struct sockaddr_storage *ss, soc
     int one = 1;
     if (reuseaddr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
         goto fail;
-    if (v6only >= 0 &&
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0)
+    if (v6only >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0)
         goto fail;
     if (bind(fd, (const struct sockaddr *)ss, len) < 0)
         goto fail;
@@ -299,8 +298,7 @@ out:
     return rc;
 }
 
-int pc_probe_hold_socket(pc_proto proto, const char *address, uint16_t port, int *fd,
-                         pc_error *err)
+int pc_probe_hold_socket(pc_proto proto, const char *address, uint16_t port, int *fd, pc_error *err)
 {
     struct sockaddr_storage ss;
     socklen_t len;

@@ -1,4 +1,4 @@
-/* probe.h - is a port really usable on this host, and why not: bind tests, /proc/net, kernel ranges. */
+/* probe.h - is a port usable on this host, and why not: bind tests, /proc/net, kernel ranges. */
 #ifndef PC_PROBE_H
 #define PC_PROBE_H
 
@@ -26,9 +26,9 @@ typedef struct pc_probe_opts {
     bool allow_privileged;          /* ports below ip_unprivileged_port_start may be usable */
     const char *const *extra_addrs; /* more addresses to bind-test; borrowed */
     size_t n_extra;
-    bool hold;                 /* when usable, keep a hold socket per protocol (see below) */
+    bool hold; /* when usable, keep a hold socket per protocol (see below) */
     pc_owner_mode owners;
-    const char *procroot;      /* NULL = "/proc"; a fixture tree in tests */
+    const char *procroot; /* NULL = "/proc"; a fixture tree in tests */
 } pc_probe_opts;
 
 /* A stable reason code and a sentence. Codes: "listen", "in-use", "time-wait",
@@ -36,8 +36,8 @@ typedef struct pc_probe_opts {
  * "hold-failed". */
 typedef struct pc_finding {
     char code[16];
-    pc_proto proto;   /* protocol concerned; the probe's protocol for port-wide findings */
-    bool blocking;    /* true when it makes the port unusable; false for a note */
+    pc_proto proto; /* protocol concerned; the probe's protocol for port-wide findings */
+    bool blocking;  /* true when it makes the port unusable; false for a note */
     char message[320];
 } pc_finding;
 
@@ -62,9 +62,9 @@ typedef struct pc_probe_result {
     char summary[512];     /* "30081/tcp: usable on 0.0.0.0 (note: ...)" */
     pc_finding *findings;  /* in the order found; owned */
     size_t n_findings, cap_findings;
-    pc_bind_test *tests;   /* owned */
+    pc_bind_test *tests; /* owned */
     size_t n_tests, cap_tests;
-    pc_sockvec socks;      /* sockets on the port for the probed protocol(s); owned */
+    pc_sockvec socks;       /* sockets on the port for the probed protocol(s); owned */
     int hold_tcp, hold_udp; /* hold sockets (opts.hold, usable), else -1; owned */
 } pc_probe_result;
 
@@ -82,8 +82,9 @@ void pc_probe_take_holds(pc_probe_result *r, int *tcp_fd, int *udp_fd);
  * reserved ports, unprivileged port start), bind tests on the address and
  * the wildcards, one read of /proc/net for the port, the verdict, owners when
  * opts->owners asks, then the hold sockets when opts->hold and usable.
- * Returns 0 when the probe ran (r->usable is the answer; r must be freed
- * with pc_probe_result_free() in every case), -EINVAL for port 0 or a bad
+ * `r` must have been set up with pc_probe_result_init() (a previous result in
+ * it is freed first). Returns 0 when the probe ran (r->usable is the answer;
+ * r must be freed with pc_probe_result_free() in every case), -EINVAL for port 0 or a bad
  * address, -ENOMEM, or -errno when /proc could not be read.
  */
 int pc_probe(const pc_probe_opts *opts, uint16_t port, pc_probe_result *r, pc_error *err);

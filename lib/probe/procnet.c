@@ -40,9 +40,8 @@ int pc_sockvec_push(pc_sockvec *sv, const pc_sock *s)
 const char *pc_sock_state_name(pc_proto proto, pc_sock_state st)
 {
     static const char *const names[] = {
-        "UNKNOWN",   "ESTABLISHED", "SYN_SENT",   "SYN_RECV", "FIN_WAIT1",
-        "FIN_WAIT2", "TIME_WAIT",   "CLOSE",      "CLOSE_WAIT", "LAST_ACK",
-        "LISTEN",    "CLOSING",     "NEW_SYN_RECV",
+        "UNKNOWN", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",    "TIME_WAIT",
+        "CLOSE",   "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV",
     };
     if (proto == PC_PROTO_UDP && st == PC_SS_CLOSE)
         return "UNCONN";
@@ -57,8 +56,8 @@ const char *pc_sock_state_name(pc_proto proto, pc_sock_state st)
  * byte order: copying the parsed word back into memory restores the
  * network-order bytes on the host that wrote the file.
  */
-static int pc_decode_endpoint(const char *tok, bool v6, char *addr, size_t addrlen,
-                              uint16_t *port, bool *any)
+static int pc_decode_endpoint(const char *tok, bool v6, char *addr, size_t addrlen, uint16_t *port,
+                              bool *any)
 {
     const char *colon = strchr(tok, ':');
     size_t hexlen = v6 ? 32 : 8;
@@ -125,10 +124,9 @@ static int pc_parse_line(char *line, pc_procnet_kind kind, pc_sock *s)
     s->proto = (kind == PC_PROCNET_TCP || kind == PC_PROCNET_TCP6) ? PC_PROTO_TCP : PC_PROTO_UDP;
     s->family = v6 ? AF_INET6 : AF_INET;
     bool rany;
-    if (pc_decode_endpoint(tok[1], v6, s->local, sizeof(s->local), &s->local_port,
-                           &s->local_any) < 0 ||
-        pc_decode_endpoint(tok[2], v6, s->remote, sizeof(s->remote), &s->remote_port, &rany) <
-            0)
+    if (pc_decode_endpoint(tok[1], v6, s->local, sizeof(s->local), &s->local_port, &s->local_any) <
+            0 ||
+        pc_decode_endpoint(tok[2], v6, s->remote, sizeof(s->remote), &s->remote_port, &rany) < 0)
         return -EINVAL;
 
     char *end;
@@ -148,8 +146,7 @@ static int pc_parse_line(char *line, pc_procnet_kind kind, pc_sock *s)
     return 1;
 }
 
-int pc_procnet_parse(FILE *f, pc_procnet_kind kind, uint16_t port, pc_sockvec *out,
-                     pc_error *err)
+int pc_procnet_parse(FILE *f, pc_procnet_kind kind, uint16_t port, pc_sockvec *out, pc_error *err)
 {
     char *line = NULL;
     size_t cap = 0;
@@ -230,8 +227,7 @@ int pc_procnet_scan(const char *procroot, pc_proto proto, uint16_t port, pc_sock
     return 0;
 }
 
-const char *pc_sock_endpoint(const char *addr, uint16_t port, bool remote, char *buf,
-                             size_t len)
+const char *pc_sock_endpoint(const char *addr, uint16_t port, bool remote, char *buf, size_t len)
 {
     bool v6 = strchr(addr, ':') != NULL;
     if (remote && port == 0)

@@ -41,19 +41,19 @@ typedef enum pc_procnet_kind {
 
 /* One socket. Addresses are text; IPv4-mapped IPv6 addresses are shown as IPv4. */
 typedef struct pc_sock {
-    pc_proto proto;             /* PC_PROTO_TCP or PC_PROTO_UDP */
-    int family;                 /* AF_INET or AF_INET6: the file it was listed in */
-    char local[PC_ADDRSTRLEN];  /* "0.0.0.0", "::", "127.0.0.1", "::1" */
+    pc_proto proto;            /* PC_PROTO_TCP or PC_PROTO_UDP */
+    int family;                /* AF_INET or AF_INET6: the file it was listed in */
+    char local[PC_ADDRSTRLEN]; /* "0.0.0.0", "::", "127.0.0.1", "::1" */
     uint16_t local_port;
     char remote[PC_ADDRSTRLEN];
     uint16_t remote_port;
-    bool local_any;             /* local address is 0.0.0.0 or :: */
+    bool local_any; /* local address is 0.0.0.0 or :: */
     pc_sock_state state;
     uid_t uid;
-    unsigned long inode;        /* 0 for TIME_WAIT and other orphaned sockets */
-    pid_t pid;                  /* owner (lowest pid holding it), 0 when unknown */
-    char comm[32];              /* owner's /proc/PID/comm, "" when unknown */
-    bool owner_unreadable;      /* an owner may exist among processes we may not inspect */
+    unsigned long inode;   /* 0 for TIME_WAIT and other orphaned sockets */
+    pid_t pid;             /* owner (lowest pid holding it), 0 when unknown */
+    char comm[32];         /* owner's /proc/PID/comm, "" when unknown */
+    bool owner_unreadable; /* an owner may exist among processes we may not inspect */
 } pc_sock;
 
 /* A growable array of sockets. */
@@ -62,7 +62,10 @@ typedef struct pc_sockvec {
     size_t n, cap;
 } pc_sockvec;
 
-#define PC_SOCKVEC_INIT {NULL, 0, 0}
+#define PC_SOCKVEC_INIT                                                                            \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void pc_sockvec_init(pc_sockvec *sv);
 void pc_sockvec_free(pc_sockvec *sv);
@@ -84,8 +87,7 @@ const char *pc_sock_state_name(pc_proto proto, pc_sock_state st);
  * returns -EBADMSG with err naming the first bad line. Returns 0, -EBADMSG,
  * -ENOMEM.
  */
-int pc_procnet_parse(FILE *f, pc_procnet_kind kind, uint16_t port, pc_sockvec *out,
-                     pc_error *err);
+int pc_procnet_parse(FILE *f, pc_procnet_kind kind, uint16_t port, pc_sockvec *out, pc_error *err);
 
 /* Same, on a buffer of `len` bytes (need not be NUL-terminated). */
 int pc_procnet_parse_buf(const char *buf, size_t len, pc_procnet_kind kind, uint16_t port,
@@ -110,7 +112,6 @@ int pc_procnet_scan(const char *procroot, pc_proto proto, uint16_t port, pc_sock
 const char *pc_sock_format(const pc_sock *s, char *buf, size_t len);
 
 /* "addr:port" (IPv6 in brackets; port 0 of a remote shown as "*"). Returns buf. */
-const char *pc_sock_endpoint(const char *addr, uint16_t port, bool remote, char *buf,
-                             size_t len);
+const char *pc_sock_endpoint(const char *addr, uint16_t port, bool remote, char *buf, size_t len);
 
 #endif

@@ -83,9 +83,8 @@ static int pc_sock_findings(const pc_probe_opts *o, uint16_t port, pc_proto prot
         pc_sock_endpoint(first_tw->remote, first_tw->remote_port, true, rem, sizeof(rem));
         bool avoid = o->timewait == PC_TIMEWAIT_AVOID;
         if (pc_probe_add_finding(r, "time-wait", proto, avoid,
-                                 "%u/%s: %zu TIME_WAIT socket%s (e.g. %s -> %s)%s",
-                                 (unsigned)port, pn, *n_tw, *n_tw == 1 ? "" : "s",
-                                 first_tw->local, rem,
+                                 "%u/%s: %zu TIME_WAIT socket%s (e.g. %s -> %s)%s", (unsigned)port,
+                                 pn, *n_tw, *n_tw == 1 ? "" : "s", first_tw->local, rem,
                                  avoid ? "; avoided by the time-wait policy"
                                        : "; a server must set SO_REUSEADDR") < 0)
             return -ENOMEM;
@@ -181,8 +180,7 @@ static int pc_port_findings(const pc_probe_opts *o, uint16_t port, const pc_kpor
         pc_probe_add_finding(r, "ephemeral", r->proto, o->ephemeral == PC_EPHEMERAL_AVOID,
                              "%u/%s: inside the ephemeral range %u-%u and not reserved%s",
                              (unsigned)port, pl, (unsigned)k->eph_lo, (unsigned)k->eph_hi,
-                             o->ephemeral == PC_EPHEMERAL_AVOID ? "; avoided by policy" : "") <
-            0)
+                             o->ephemeral == PC_EPHEMERAL_AVOID ? "; avoided by policy" : "") < 0)
         return -ENOMEM;
     return 0;
 }
@@ -191,8 +189,8 @@ static int pc_port_findings(const pc_probe_opts *o, uint16_t port, const pc_kpor
 static const char *pc_note_text(const pc_finding *f, const pc_kports *k, char *buf, size_t len)
 {
     if (strcmp(f->code, "ephemeral") == 0)
-        snprintf(buf, len, "inside the ephemeral range %u-%u and not reserved",
-                 (unsigned)k->eph_lo, (unsigned)k->eph_hi);
+        snprintf(buf, len, "inside the ephemeral range %u-%u and not reserved", (unsigned)k->eph_lo,
+                 (unsigned)k->eph_hi);
     else if (strcmp(f->code, "time-wait") == 0)
         snprintf(buf, len, "TIME_WAIT sockets on the port: the server must set SO_REUSEADDR");
     else if (strcmp(f->code, "reserved") == 0)
@@ -206,8 +204,7 @@ static const char *pc_note_text(const pc_finding *f, const pc_kports *k, char *b
     return buf;
 }
 
-int pc_probe_decide(const pc_probe_opts *o, uint16_t port, const pc_kports *k,
-                    pc_probe_result *r)
+int pc_probe_decide(const pc_probe_opts *o, uint16_t port, const pc_kports *k, pc_probe_result *r)
 {
     static const pc_proto protos[] = {PC_PROTO_TCP, PC_PROTO_UDP};
     r->n_findings = 0;
@@ -242,9 +239,9 @@ int pc_probe_decide(const pc_probe_opts *o, uint16_t port, const pc_kports *k,
     for (size_t i = 0; i < r->n_findings; i++)
         if (r->findings[i].blocking)
             r->usable = false;
-    int n = snprintf(r->summary, sizeof(r->summary), "%u/%s: %s on %s", (unsigned)port,
-                     pc_probe_proto_label(r->proto), r->usable ? "usable" : "not usable",
-                     r->address);
+    int n =
+        snprintf(r->summary, sizeof(r->summary), "%u/%s: %s on %s", (unsigned)port,
+                 pc_probe_proto_label(r->proto), r->usable ? "usable" : "not usable", r->address);
     if (r->usable) {
         bool first = true;
         for (size_t i = 0; i < r->n_findings && n > 0 && (size_t)n < sizeof(r->summary); i++) {

@@ -1,4 +1,4 @@
-/* test_probe.c - `portco check` / `portco who` against real sockets, checked against `ss`; hold sockets. */
+/* test_probe.c - portco check / who against real sockets, checked against ss; hold sockets. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -494,6 +494,20 @@ Test(check, bad_arguments_exit_2)
         cr_assert(r.err && strlen(r.err) > 0, "case %zu says what to fix", i);
         run_free(&r);
     }
+}
+
+Test(check, ephemeral_policy)
+{
+    /* Ports from bind(:0) come from the ephemeral range. */
+    uint16_t p = free_port();
+    run_result r = portco("check", portstr(p), "--ephemeral", "warn", NULL, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    cr_assert(strstr(r.out, "inside the ephemeral range"), "%s", r.out);
+    run_free(&r);
+    r = portco("check", portstr(p), "--ephemeral", "avoid", "--json", NULL);
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    cr_assert(has_code(r.out, "ephemeral"));
+    run_free(&r);
 }
 
 Test(check, privileged_port_policy)

@@ -233,8 +233,12 @@ static void add_test(pc_probe_result *r, pc_proto proto, const char *addr, bool 
 static void add_sock(pc_probe_result *r, pc_proto proto, const char *local, uint16_t port,
                      pc_sock_state st, pid_t pid, const char *comm)
 {
-    pc_sock s = {.proto = proto, .family = AF_INET, .local_port = port, .state = st,
-                 .inode = pid ? 99 : 0, .pid = pid};
+    pc_sock s = {.proto = proto,
+                 .family = AF_INET,
+                 .local_port = port,
+                 .state = st,
+                 .inode = pid ? 99 : 0,
+                 .pid = pid};
     snprintf(s.local, sizeof(s.local), "%s", local);
     snprintf(s.remote, sizeof(s.remote), "0.0.0.0");
     if (st == PC_SS_TIME_WAIT || st == PC_SS_ESTABLISHED) {
@@ -527,8 +531,8 @@ Test(probe, free_port_with_hold_then_free_closes)
 {
     char *root = fixture_root();
     uint16_t port = free_port();
-    pc_probe_opts o = {.proto = PC_PROTO_BOTH, .procroot = root, .hold = true,
-                       .ephemeral = PC_EPHEMERAL_WARN};
+    pc_probe_opts o = {
+        .proto = PC_PROTO_BOTH, .procroot = root, .hold = true, .ephemeral = PC_EPHEMERAL_WARN};
     pc_probe_result r;
     pc_probe_result_init(&r);
     cr_assert_eq(pc_probe(&o, port, &r, NULL), 0);

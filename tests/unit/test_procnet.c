@@ -201,8 +201,14 @@ Test(procnet, scan_skips_missing_tables)
 
 Test(procnet, format_like_ss)
 {
-    pc_sock s = {.proto = PC_PROTO_TCP, .family = AF_INET6, .local = "::", .local_port = 30080,
-                 .remote = "::", .state = PC_SS_LISTEN, .inode = 5, .pid = 4242,
+    pc_sock s = {.proto = PC_PROTO_TCP,
+                 .family = AF_INET6,
+                 .local = "::",
+                 .local_port = 30080,
+                 .remote = "::",
+                 .state = PC_SS_LISTEN,
+                 .inode = 5,
+                 .pid = 4242,
                  .comm = "nginx"};
     char buf[256];
     pc_sock_format(&s, buf, sizeof(buf));
