@@ -225,7 +225,7 @@ def plots(outdir, res, meta):
     tp_dat = os.path.join(outdir, "throughput.dat")
     with open(tp_dat, "w") as f:
         for r in tp_rows:
-            f.write(" ".join([str(r["inflight"])] + ["NaN" if r[s[0]] is None else "%g" % r[s[0]]
+            f.write(" ".join([str(r["inflight"])] + ["NaN" if not r[s[0]] else "%g" % r[s[0]]
                                                      for s in series]) + "\n")
     fill_dat = os.path.join(outdir, "fill.dat")
     with open(fill_dat, "w") as f:
@@ -242,10 +242,13 @@ set title 'Throughput against requests in flight'
 set xlabel 'requests in flight'
 set ylabel 'operations per second'
 set logscale x 2
-set key top left
+set logscale y 10
+set key bottom right
+
 set grid
 plot {plot_lines}
 unset logscale x
+unset logscale y
 set output '{fill_png}'
 set title 'Acquire latency while the pool ({size} ports) fills'
 set xlabel 'pool occupancy (%)'

@@ -45,8 +45,8 @@ if [ "$mode" = quick ]; then
     : "${reps:=1}"
     dur=0.4 warm=0.15 inflight=(1 16 64) agents=2 peer_inflight=(1 16)
     pipe_inflight=256 multi_batch=16 multi_inflight=16
-    fill_size=400 fill_range=41000-41399 fill_reps=1
-    scale_agents=4 scale_claims=400 probe_count=100 probe_listeners=0
+    fill_size=200 fill_range=41000-41199 fill_reps=1
+    scale_agents=4 scale_claims=100 probe_count=100 probe_listeners=0
 else
     : "${reps:=5}"
     dur=3 warm=0.5 inflight=(1 16 64) agents=4 peer_inflight=(1 16)

@@ -13,7 +13,13 @@
 
 void pb_zk_quiet(void)
 {
+    /* Even at ERROR level the client prints every refused connection attempt,
+       twenty a second; the drivers report failures themselves. The stream
+       stays open (and reachable from the client) until exit. */
     zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+    FILE *devnull = fopen("/dev/null", "we");
+    if (devnull)
+        zoo_set_log_stream(devnull);
 }
 
 static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
