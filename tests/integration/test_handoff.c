@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "portco.h"
@@ -439,7 +440,15 @@ static const char *const pt_kind_name[PT_KINDS] = {
 typedef struct {
     long attempts[PT_KINDS];
     long wins[PT_KINDS];
+    long long first_win_us, last_win_us; /* after the start signal; -1: no win */
 } compete_result;
+
+static long long now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* One bind attempt; 1 = the competitor got the port, 0 = refused, -1 = not attempted. */
 static int compete_once(int kind, int port)
@@ -489,13 +498,19 @@ static pid_t start_competitor(int port, int *go_w, int *res_r)
             _exit(1);
         compete_result r;
         memset(&r, 0, sizeof(r));
-        long long end = pt_now_ms() + 60000;
+        r.first_win_us = r.last_win_us = -1;
+        long long start = now_us(), end = pt_now_ms() + 60000;
         for (unsigned round = 0;; round++) {
             for (int k = 0; k < PT_KINDS; k++) {
                 int w = compete_once(k, port);
                 if (w >= 0) {
                     r.attempts[k]++;
                     r.wins[k] += w;
+                }
+                if (w == 1) {
+                    r.last_win_us = now_us() - start;
+                    if (r.first_win_us < 0)
+                        r.first_win_us = r.last_win_us;
                 }
             }
             if (round % 16 == 0) {
@@ -535,8 +550,10 @@ Test(handoff, competitor_never_binds_the_port_during_the_handoff)
         pt_nap_ms(1);
     cr_assert_gt(zk_claims(port, NULL), 0, "no claim on port %d", port);
     cr_assert_eq(write(go, "g", 1), 1);
+    long long go_us = now_us();
 
     json_t *ready = wait_json_line(out, run, err);
+    cr_log_info("server ready within %lld us of the start signal", now_us() - go_us);
     cr_assert_eq(jint(ready, "port"), port);
     char body[4096];
     for (int i = 0; i < 20; i++) /* and while it serves */
@@ -548,6 +565,9 @@ Test(handoff, competitor_never_binds_the_port_during_the_handoff)
     close(res);
     int cst;
     cr_assert_eq(pt_wait_pid(comp, 10000, &cst), 0);
+    if (r.first_win_us >= 0)
+        cr_log_error("competitor won from %lld us to %lld us after the start signal",
+                     r.first_win_us, r.last_win_us);
     long total = 0;
     for (int k = 0; k < PT_KINDS; k++) {
         cr_log_info("competitor %-28s attempts %ld wins %ld", pt_kind_name[k], r.attempts[k],
