@@ -790,6 +790,40 @@ Test(handoff, refused_claims_exit_1_with_the_agent_error_and_do_not_run_the_comm
     json_decref(ready);
 }
 
+static bool two_claims_pred(void *arg)
+{
+    return zk_claims(*(int *)arg, NULL) == 2;
+}
+
+Test(handoff, wait_queues_for_a_held_port_and_runs_when_it_is_released)
+{
+    char out[700], err[700], portarg[16];
+    json_t *ready;
+    pid_t first = start_serve_fd3(out, err, sizeof(out), &ready, "first");
+    int port = (int)jint(ready, "port");
+    snprintf(portarg, sizeof(portarg), "%d", port);
+
+    char out2[700], err2[700];
+    char *argv[] = {bin_portco, "--socket", E.sock, "run", "--pool", PT_POOL, "--service", "next",
+                    "--port", portarg, "--wait", "30", "--", "sh", "-c", "echo \"{\\\"port\\\": $PORT}\"",
+                    NULL};
+    pid_t second = start_run(argv, out2, err2, sizeof(out2), "second");
+    /* Queued: its claim node waits behind the holder's; its command has not run. */
+    cr_assert(pt_wait_until(two_claims_pred, &port, 10000), "second claim never queued");
+    char buf[256] = "";
+    cr_assert_leq(pt_read_file(out2, buf, sizeof(buf)), 0, "ran while the port was held: %s", buf);
+
+    cr_assert_eq(pt_stop_pid(first, SIGTERM, 10000), 0);
+    json_t *got = wait_json_line(out2, second, err2);
+    cr_assert_eq(jint(got, "port"), port);
+    int status = -1;
+    cr_assert_eq(pt_wait_pid(second, 10000, &status), 0);
+    cr_assert_eq(status, 0);
+    cr_assert(pt_wait_until(claim_gone_pred, &port, 10000));
+    json_decref(got);
+    json_decref(ready);
+}
+
 Test(handoff, a_command_that_cannot_start_exits_127_and_releases_the_claim)
 {
     char *argv[] = {bin_portco, "--socket", E.sock, "run", "--pool", PT_POOL, "--service", "none",
