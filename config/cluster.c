@@ -257,6 +257,12 @@ static void pc_load_statics(pc_ydoc *y, yaml_node_t *seq, pc_cluster *c,
         return;
     }
     size_t n = pc_yseq_len(seq);
+    if (n > PC_CLUSTER_MAX_STATICS) {
+        pc_yerr(y, seq, PC_DIAG_BAD_VALUE,
+                "static: %zu assignments are more than the %d supported", n,
+                PC_CLUSTER_MAX_STATICS);
+        return;
+    }
     c->statics = calloc(n ? n : 1, sizeof(*c->statics));
     if (!c->statics) {
         y->errors++;
@@ -375,6 +381,9 @@ static int pc_cluster_from_doc(pc_ydoc *y, pc_cluster *c)
     if (pools && !pc_yis_null(pools) && pools->type != YAML_SEQUENCE_NODE) {
         pc_yerr(y, pools, PC_DIAG_BAD_TYPE, "pools: expected a list of pool mappings; got %s",
                 pc_ykind(pools, kind, sizeof(kind)));
+    } else if (pools && pc_yseq_len(pools) > PC_CLUSTER_MAX_POOLS) {
+        pc_yerr(y, pools, PC_DIAG_BAD_VALUE, "pools: %zu pools are more than the %d supported",
+                pc_yseq_len(pools), PC_CLUSTER_MAX_POOLS);
     } else if (pools) {
         size_t n = pc_yseq_len(pools);
         c->pools = calloc(n ? n : 1, sizeof(*c->pools));

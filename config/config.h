@@ -54,6 +54,10 @@ typedef struct pc_cluster {
     size_t nstatics;
 } pc_cluster;
 
+/* Most pools and static assignments in one cluster file (the checks compare pairs). */
+#define PC_CLUSTER_MAX_POOLS 1000
+#define PC_CLUSTER_MAX_STATICS 10000
+
 /* Largest configuration file accepted, in bytes. */
 #define PC_CONFIG_MAX_BYTES (4u << 20)
 

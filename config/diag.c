@@ -59,6 +59,10 @@ int pc_diags_add(pc_diags *d, pc_diag_code code, const char *file, int line, int
 {
     if (!d)
         return 0;
+    if (d->n >= PC_DIAGS_MAX) {
+        d->dropped++;
+        return 0;
+    }
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 8;
         pc_diag *v = realloc(d->v, cap * sizeof(*v));
@@ -133,6 +137,8 @@ void pc_diags_print(FILE *f, const pc_diags *d)
         else
             fprintf(f, "%s: error[%s]: %s\n", e->file, pc_diag_code_name(e->code), e->msg);
     }
+    if (d && d->dropped)
+        fprintf(f, "(%zu more errors not shown)\n", d->dropped);
     if (d && d->oom)
         fprintf(f, "(some errors were lost: out of memory)\n");
 }

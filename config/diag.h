@@ -50,14 +50,18 @@ typedef struct pc_diag {
     char *msg;
 } pc_diag;
 
-/* A growing list of diagnostics, in the order they were found. */
+/* Most entries a list keeps; later ones are only counted, so junk input stays cheap. */
+#define PC_DIAGS_MAX 1000
+
+/* A growing list of diagnostics, in the order they were found (or sorted by position). */
 typedef struct pc_diags {
     pc_diag *v;
     size_t n, cap;
-    int oom; /* set when an entry could not be stored */
+    size_t dropped; /* entries beyond PC_DIAGS_MAX, counted but not stored */
+    int oom;        /* set when an entry could not be stored for lack of memory */
 } pc_diags;
 
-#define PC_DIAGS_INIT {NULL, 0, 0, 0}
+#define PC_DIAGS_INIT {NULL, 0, 0, 0, 0}
 
 void pc_diags_init(pc_diags *d);
 
@@ -73,7 +77,8 @@ int pc_diag_code_from_name(const char *name);
 
 /*
  * Append an entry (file is copied; may be NULL). Accepts d == NULL (drops it).
- * Returns 0, or -ENOMEM (d->oom is set and the entry is lost).
+ * Beyond PC_DIAGS_MAX entries only d->dropped grows. Returns 0, or -ENOMEM
+ * (d->oom is set and the entry is lost).
  */
 int pc_diags_add(pc_diags *d, pc_diag_code code, const char *file, int line, int col,
                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
@@ -87,7 +92,7 @@ size_t pc_diags_count(const pc_diags *d, pc_diag_code code);
 /* Write "FILE:LINE:COL: error[CODE]: MESSAGE" into buf (truncating); returns buf. */
 const char *pc_diag_format(const pc_diag *e, char *buf, size_t len);
 
-/* Print every entry, one line each, in the format above. */
+/* Print every entry, one line each, in the format above, then a count of dropped ones. */
 void pc_diags_print(FILE *f, const pc_diags *d);
 
 /*

@@ -125,25 +125,27 @@ bool pc_address_is_wildcard(const char *s)
 
 int pc_edit_distance(const char *a, const char *b)
 {
+    /* Optimal string alignment: insertions, deletions, substitutions and adjacent swaps. */
     size_t na = strlen(a), nb = strlen(b);
     if (na > 64 || nb > 64)
         return 100;
-    int row[65];
+    int d[65][65];
+    for (size_t i = 0; i <= na; i++)
+        d[i][0] = (int)i;
     for (size_t j = 0; j <= nb; j++)
-        row[j] = (int)j;
+        d[0][j] = (int)j;
     for (size_t i = 1; i <= na; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
         for (size_t j = 1; j <= nb; j++) {
-            int up = row[j];
-            int best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
         }
     }
-    return row[nb];
+    return d[na][nb];
 }

@@ -13,24 +13,75 @@
 #include "config.h"
 #include "names.h"
 
+static void pc_ysyntax(pc_diags *d, const char *file, const yaml_parser_t *parser)
+{
+    pc_diags_add(d, PC_DIAG_YAML_SYNTAX, file, (int)parser->problem_mark.line + 1,
+                 (int)parser->problem_mark.column + 1, "%s%s%s; fix the YAML syntax",
+                 parser->context ? parser->context : "", parser->context ? ": " : "",
+                 parser->problem ? parser->problem : "malformed YAML");
+}
+
+/*
+ * First pass over the events: libyaml's scanner does work proportional to
+ * the nesting depth for every token, so a deeply nested file would take
+ * minutes to load. No valid file nests deeper than a few levels; stop early.
+ */
+static int pc_ydoc_precheck(const char *file, const char *text, size_t len, pc_diags *d)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return -ENOMEM;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int rc = 0, depth = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            if (parser.error == YAML_MEMORY_ERROR)
+                rc = -ENOMEM;
+            else {
+                pc_ysyntax(d, file, &parser);
+                rc = PORTCO_ECONFIG;
+            }
+            break;
+        }
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT)
+            depth++;
+        else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT)
+            depth--;
+        if (depth > PC_YAML_MAX_DEPTH) {
+            pc_diags_add(d, PC_DIAG_YAML_SYNTAX, file, (int)ev.start_mark.line + 1,
+                         (int)ev.start_mark.column + 1,
+                         "nesting deeper than %d levels; the configuration schema needs at "
+                         "most 4",
+                         PC_YAML_MAX_DEPTH);
+            rc = PORTCO_ECONFIG;
+        }
+        yaml_event_delete(&ev);
+        if (rc < 0 || t == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 int pc_ydoc_load(pc_ydoc *y, const char *file, const char *text, size_t len, pc_diags *d)
 {
     memset(y, 0, sizeof(*y));
     y->file = file;
     y->d = d;
+    int rc = pc_ydoc_precheck(file, text, len, d);
+    if (rc < 0)
+        return rc;
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return -ENOMEM;
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    int rc = 0;
     if (!yaml_parser_load(&parser, &y->doc)) {
         if (parser.error == YAML_MEMORY_ERROR) {
             rc = -ENOMEM;
         } else {
-            pc_diags_add(d, PC_DIAG_YAML_SYNTAX, file, (int)parser.problem_mark.line + 1,
-                         (int)parser.problem_mark.column + 1, "%s%s%s; fix the YAML syntax",
-                         parser.context ? parser.context : "", parser.context ? ": " : "",
-                         parser.problem ? parser.problem : "malformed YAML");
+            pc_ysyntax(d, file, &parser);
             rc = PORTCO_ECONFIG;
         }
         yaml_parser_delete(&parser);
@@ -43,10 +94,7 @@ int pc_ydoc_load(pc_ydoc *y, const char *file, const char *text, size_t len, pc_
         if (parser.error == YAML_MEMORY_ERROR)
             rc = -ENOMEM;
         else {
-            pc_diags_add(d, PC_DIAG_YAML_SYNTAX, file, (int)parser.problem_mark.line + 1,
-                         (int)parser.problem_mark.column + 1, "%s%s%s; fix the YAML syntax",
-                         parser.context ? parser.context : "", parser.context ? ": " : "",
-                         parser.problem ? parser.problem : "malformed YAML");
+            pc_ysyntax(d, file, &parser);
             rc = PORTCO_ECONFIG;
         }
     } else {

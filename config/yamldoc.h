@@ -23,8 +23,12 @@ typedef struct pc_ydoc {
     int errors;       /* number of problems reported through this document */
 } pc_ydoc;
 
+/* Deepest nesting of sequences and mappings accepted (the schema needs 4). */
+#define PC_YAML_MAX_DEPTH 32
+
 /*
- * Parse the first document of text. Returns 0 (the root may still be NULL
+ * Parse the first document of text. Nesting deeper than PC_YAML_MAX_DEPTH
+ * and a second document are yaml-syntax errors. Returns 0 (the root may still be NULL
  * for an empty document), PORTCO_ECONFIG after a yaml-syntax diagnostic, or
  * -ENOMEM.
  */
