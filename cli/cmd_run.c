@@ -59,6 +59,24 @@ typedef struct pc_run_opts {
 static volatile sig_atomic_t pc_run_child;
 /* Write end of the self-pipe that wakes the parent's loop on SIGCHLD. */
 static int pc_run_wake_fd = -1;
+/*
+ * Until the socket is handed to the child, a forwarded signal or the child's
+ * death aborts the claim: the handler shuts the agent connection down, which
+ * ends a pending (possibly waiting) acquire at once and makes the agent drop
+ * it. pc_run_abort_sig records the signal (-1: the child died first).
+ */
+static volatile sig_atomic_t pc_run_handed;
+static volatile sig_atomic_t pc_run_abort_sig;
+static int pc_run_agent_fd = -1;
+
+static void pc_run_abort_claim(int sig)
+{
+    if (pc_run_handed || pc_run_agent_fd < 0)
+        return;
+    if (pc_run_abort_sig == 0)
+        pc_run_abort_sig = sig;
+    shutdown(pc_run_agent_fd, SHUT_RDWR);
+}
 
 static void pc_run_usage(FILE *f)
 {
@@ -189,6 +207,7 @@ static void pc_run_on_forward(int sig, siginfo_t *si, void *uctx)
 {
     int saved = errno;
     pid_t pid = (pid_t)pc_run_child;
+    pc_run_abort_claim(sig); /* first: the child's death must not be taken for the cause */
     if (pid > 0 && !(si && si->si_code == SI_KERNEL))
         kill(pid, sig);
     errno = saved;
@@ -202,6 +221,7 @@ static void pc_run_on_chld(int sig)
         ssize_t n = write(pc_run_wake_fd, &b, 1); /* a full pipe already wakes the loop */
         (void)n;
     }
+    pc_run_abort_claim(-1);
     errno = saved;
 }
 
@@ -455,10 +475,13 @@ int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv)
 
     pc_run_child = child;
     pc_run_wake_fd = wake[1];
+    pc_run_handed = 0;
+    pc_run_abort_sig = 0;
+    pc_run_agent_fd = portco_fd(c);
     struct sigaction sa = {0};
     sa.sa_sigaction = pc_run_on_forward;
     sa.sa_flags = SA_RESTART | SA_SIGINFO;
-    sigemptyset(&sa.sa_mask);
+    sa.sa_mask = block; /* the handlers do not interrupt each other */
     for (size_t i = 0; i < PC_RUN_NFWD; i++)
         sigaction(pc_run_forwarded[i], &sa, NULL);
     sa.sa_handler = pc_run_on_chld;
@@ -483,7 +506,28 @@ int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv)
     memset(&claim, 0, sizeof(claim));
     claim.fd = -1;
     rc = portco_acquire(c, &ao, &claim, &st);
+    /* From here on signals go to the command only; one that came during the
+     * acquire has left its mark in pc_run_abort_sig. */
+    pc_run_handed = 1;
     int exit_code;
+    int abort_sig = pc_run_abort_sig;
+    if (abort_sig != 0) {
+        /* Interrupted before the handoff: nothing was run, nothing is kept. */
+        if (rc == 0) {
+            close(claim.fd);
+            portco_release(c, claim.pool, claim.port, NULL);
+        }
+        pc_run_reap_unstarted(child);
+        if (abort_sig > 0) {
+            fprintf(stderr, "portco run: interrupted by signal %d before the command started\n",
+                    abort_sig);
+            exit_code = 128 + abort_sig;
+        } else {
+            fprintf(stderr, "portco run: the command's process ended before it started\n");
+            exit_code = PC_EXIT_FAIL;
+        }
+        goto out;
+    }
     if (rc < 0) {
         fprintf(stderr, "portco run: cannot claim a port of pool %s: %s: %s\n", o.pool,
                 portco_err_name(rc), st.message[0] ? st.message : portco_strerror(rc));
@@ -522,6 +566,8 @@ int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv)
                 portco_err_name(rc), st.message[0] ? st.message : portco_strerror(rc));
 
 out:
+    pc_run_handed = 1;
+    pc_run_agent_fd = -1;
     pc_run_child = 0;
     if (sp[0] >= 0)
         close(sp[0]);

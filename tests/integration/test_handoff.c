@@ -824,6 +824,37 @@ Test(handoff, wait_queues_for_a_held_port_and_runs_when_it_is_released)
     json_decref(ready);
 }
 
+static bool one_claim_pred(void *arg)
+{
+    return zk_claims(*(int *)arg, NULL) == 1;
+}
+
+Test(handoff, a_signal_while_waiting_gives_up_without_running_the_command)
+{
+    char out[700], err[700], portarg[16];
+    json_t *ready;
+    pid_t first = start_serve_fd3(out, err, sizeof(out), &ready, "holder2");
+    int port = (int)jint(ready, "port");
+    snprintf(portarg, sizeof(portarg), "%d", port);
+    char out2[700], err2[700];
+    char *argv[] = {bin_portco, "--socket", E.sock, "run", "--pool", PT_POOL, "--service", "next",
+                    "--port", portarg, "--wait", "-1", "--", "sh", "-c", "echo ran", NULL};
+    pid_t second = start_run(argv, out2, err2, sizeof(out2), "waiter");
+    cr_assert(pt_wait_until(two_claims_pred, &port, 10000), "second claim never queued");
+
+    cr_assert_eq(kill(second, SIGTERM), 0);
+    int status = -1;
+    cr_assert_eq(pt_wait_pid(second, 10000, &status), 0);
+    cr_assert_eq(status, 128 + SIGTERM);
+    char buf[256] = "";
+    cr_assert_leq(pt_read_file(out2, buf, sizeof(buf)), 0, "the command ran: %s", buf);
+    cr_assert(pt_wait_until(one_claim_pred, &port, 10000), "the queued claim node stayed");
+    char body[4096];
+    cr_assert_eq(http_get(port, "/", body, sizeof(body)), 200, "the holder lost its port");
+    cr_assert_eq(pt_stop_pid(first, SIGTERM, 10000), 0);
+    json_decref(ready);
+}
+
 Test(handoff, a_command_that_cannot_start_exits_127_and_releases_the_claim)
 {
     char *argv[] = {bin_portco, "--socket", E.sock, "run", "--pool", PT_POOL, "--service", "none",
