@@ -1,4 +1,4 @@
-/* cmd_run.c - `portco run`: claim a port, hand its bound socket to a command as fd 3, release on exit. */
+/* cmd_run.c - `portco run`: claim a port, give its bound socket to a command as fd 3. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -80,16 +80,15 @@ static void pc_run_abort_claim(int sig)
 
 static void pc_run_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: portco run --pool P --service S [--port N] [--instance I] [--wait SECS]\n"
-            "                  [--no-listen] [--backlog N] [--v6only] -- CMD ARGS...\n"
-            "\n"
-            "Claims a port and runs CMD with the claimed, bound socket as fd 3\n"
-            "(LISTEN_FDS=1, LISTEN_PID, LISTEN_FDNAMES=S) and PORT, PORTCO_PORT,\n"
-            "PORTCO_POOL, PORTCO_HOST, PORTCO_CLAIM, PORTCO_ADDRESS set. The socket\n"
-            "already listens unless --no-listen. The claim lasts as long as CMD.\n"
-            "Exit status: CMD's (128+signal if killed), 1 if the claim failed,\n"
-            "2 on a usage error.\n");
+    fprintf(f, "usage: portco run --pool P --service S [--port N] [--instance I] [--wait SECS]\n"
+               "                  [--no-listen] [--backlog N] [--v6only] -- CMD ARGS...\n"
+               "\n"
+               "Claims a port and runs CMD with the claimed, bound socket as fd 3\n"
+               "(LISTEN_FDS=1, LISTEN_PID, LISTEN_FDNAMES=S) and PORT, PORTCO_PORT,\n"
+               "PORTCO_POOL, PORTCO_HOST, PORTCO_CLAIM, PORTCO_ADDRESS set. The socket\n"
+               "already listens unless --no-listen. The claim lasts as long as CMD.\n"
+               "Exit status: CMD's (128+signal if killed), 1 if the claim failed,\n"
+               "2 on a usage error.\n");
 }
 
 static int pc_run_parse_int(const char *s, long min, long max, long *out)
@@ -107,16 +106,11 @@ static int pc_run_parse_int(const char *s, long min, long max, long *out)
 static int pc_run_parse(int argc, char **argv, pc_run_opts *o)
 {
     static const struct option longopts[] = {
-        {"pool", required_argument, NULL, 'p'},
-        {"service", required_argument, NULL, 's'},
-        {"port", required_argument, NULL, 'P'},
-        {"instance", required_argument, NULL, 'i'},
-        {"wait", required_argument, NULL, 'w'},
-        {"backlog", required_argument, NULL, 'b'},
-        {"no-listen", no_argument, NULL, 'n'},
-        {"v6only", no_argument, NULL, '6'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"pool", required_argument, NULL, 'p'}, {"service", required_argument, NULL, 's'},
+        {"port", required_argument, NULL, 'P'}, {"instance", required_argument, NULL, 'i'},
+        {"wait", required_argument, NULL, 'w'}, {"backlog", required_argument, NULL, 'b'},
+        {"no-listen", no_argument, NULL, 'n'},  {"v6only", no_argument, NULL, '6'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
     *o = (pc_run_opts){.listen = true};
     long v;
@@ -144,7 +138,8 @@ static int pc_run_parse(int argc, char **argv, pc_run_opts *o)
             break;
         case 'w':
             if (pc_run_parse_int(optarg, -1, 86400, &v) < 0) {
-                fprintf(stderr, "portco run: --wait wants seconds (0-86400, -1 forever), not '%s'\n",
+                fprintf(stderr,
+                        "portco run: --wait wants seconds (0-86400, -1 forever), not '%s'\n",
                         optarg);
                 return PC_EXIT_USAGE;
             }
@@ -250,8 +245,10 @@ static void pc_run_child_main(int sp, const pc_run_opts *o, const sigset_t *orig
         char buf[CMSG_SPACE(sizeof(int))];
     } ctl;
     struct iovec iov = {.iov_base = &claim, .iov_len = sizeof(claim)};
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctl.buf,
+                         .msg_controllen = sizeof(ctl.buf)};
 
     /* Signals the parent forwards get their default effect again; nothing is blocked. */
     for (size_t i = 0; i < PC_RUN_NFWD; i++)
@@ -335,8 +332,10 @@ static int pc_run_send_claim(int sp, const portco_claim *claim)
     } ctl;
     memset(&ctl, 0, sizeof(ctl));
     struct iovec iov = {.iov_base = (void *)claim, .iov_len = sizeof(*claim)};
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctl.buf,
+                         .msg_controllen = sizeof(ctl.buf)};
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
@@ -467,7 +466,8 @@ int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv)
         close(sp[0]);
         close(wake[0]);
         close(wake[1]);
-        /* The agent connection is close-on-exec; close the child's copy now, the parent keeps it. */
+        /* The agent connection is close-on-exec; close the child's copy now, the parent keeps it.
+         */
         close(portco_fd(c));
         pc_run_child_main(sp[1], &o, &orig);
     }

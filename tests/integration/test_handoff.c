@@ -1,4 +1,4 @@
-/* test_handoff.c - the socket handoff end to end: portco run, the documented examples, and a bind competitor that never wins. */
+/* test_handoff.c - socket handoff end to end: portco run, the examples, a bind competitor. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -27,11 +27,11 @@
  * the agent socket passed through --socket or $PORTCO_SOCKET.
  */
 
-#define PT_POOL "web"       /* tcp, E.lo-E.hi */
-#define PT_UDP_POOL "dns"   /* udp, the PT_UDP_SIZE ports after E.hi */
-#define PT_POOL_SIZE 20     /* both pools together */
-#define PT_UDP_SIZE 5
-#define PT_HOST_ID "handoff-host"
+#define PT_POOL      "web" /* tcp, E.lo-E.hi */
+#define PT_UDP_POOL  "dns" /* udp, the PT_UDP_SIZE ports after E.hi */
+#define PT_POOL_SIZE 20    /* both pools together */
+#define PT_UDP_SIZE  5
+#define PT_HOST_ID   "handoff-host"
 
 static struct {
     char *dir;
@@ -178,7 +178,8 @@ static int http_get(int port, const char *path, char *body, size_t len)
     struct timeval tv = {.tv_sec = 5};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         int e = errno;
@@ -284,8 +285,8 @@ static void handoff_setup(void)
     path_in(E.sock, sizeof(E.sock), "agent.sock");
     path_in(E.agent_log, sizeof(E.agent_log), "agent.log");
     snprintf(E.env_sock, sizeof(E.env_sock), "PORTCO_SOCKET=%s", E.sock);
-    char *argv[] = {bin_agent, "--zk", (char *)zk, "--host-id", PT_HOST_ID, "--socket", E.sock,
-                    "--root", E.root, NULL};
+    char *argv[] = {bin_agent,  "--zk", (char *)zk, "--host-id", PT_HOST_ID,
+                    "--socket", E.sock, "--root",   E.root,      NULL};
     E.agent = pt_spawn(argv, NULL, E.agent_log, E.agent_log);
     cr_assert_gt(E.agent, 0);
     cr_assert(pt_wait_unix_socket(E.sock, 20000), "agent socket %s never appeared", E.sock);
@@ -330,13 +331,14 @@ TestSuite(handoff, .init = handoff_setup, .fini = handoff_teardown, .timeout = 1
 
 /* ---- portco run with the Python server of the docs ---- */
 
-/* docs/handoff.md: portco run --pool web --service hello -- python3 examples/handoff/serve_fd3.py */
+/* docs/handoff.md: portco run --pool web --service hello -- python3 examples/handoff/serve_fd3.py
+ */
 static pid_t start_serve_fd3(char *out, char *err, size_t len, json_t **ready, const char *tag)
 {
     char script[512];
     example("serve_fd3.py", script, sizeof(script));
-    char *argv[] = {bin_portco, "--socket", E.sock, "run", "--pool", PT_POOL, "--service", "hello",
-                    "--", "python3", script, NULL};
+    char *argv[] = {bin_portco,  "--socket", E.sock, "run",     "--pool", PT_POOL,
+                    "--service", "hello",    "--",   "python3", script,   NULL};
     pid_t pid = start_run(argv, out, err, len, tag);
     *ready = wait_json_line(out, pid, err);
     return pid;
@@ -434,8 +436,8 @@ Test(handoff, claim_follows_the_server_when_portco_run_itself_is_killed)
 
 enum { PT_KINDS = 6 };
 static const char *const pt_kind_name[PT_KINDS] = {
-    "0.0.0.0 plain",   "0.0.0.0 SO_REUSEADDR", "127.0.0.1 plain", "127.0.0.1 SO_REUSEADDR",
-    "[::] dual-stack plain", "[::] dual-stack SO_REUSEADDR"};
+    "0.0.0.0 plain",          "0.0.0.0 SO_REUSEADDR",  "127.0.0.1 plain",
+    "127.0.0.1 SO_REUSEADDR", "[::] dual-stack plain", "[::] dual-stack SO_REUSEADDR"};
 
 typedef struct {
     long attempts[PT_KINDS];
@@ -463,8 +465,8 @@ static int compete_once(int kind, int port)
     int rc;
     if (v6) {
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-        struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
-                                  .sin6_addr = in6addr_any};
+        struct sockaddr_in6 sa = {
+            .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = in6addr_any};
         rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
     } else {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -538,8 +540,8 @@ Test(handoff, competitor_never_binds_the_port_during_the_handoff)
     char script[512], portarg[16], out[700], err[700];
     example("serve_fd3.py", script, sizeof(script));
     snprintf(portarg, sizeof(portarg), "%d", port);
-    char *argv[] = {bin_portco, "--socket", E.sock, "run", "--pool", PT_POOL, "--service", "hello",
-                    "--port", portarg, "--", "python3", script, NULL};
+    char *argv[] = {bin_portco, "--socket", E.sock,  "run", "--pool",  PT_POOL, "--service",
+                    "hello",    "--port",   portarg, "--",  "python3", script,  NULL};
     pid_t run = start_run(argv, out, err, sizeof(out), "race");
 
     /* Start the competitor the moment the claim exists: from then on the port
@@ -573,8 +575,8 @@ Test(handoff, competitor_never_binds_the_port_during_the_handoff)
         cr_log_info("competitor %-28s attempts %ld wins %ld", pt_kind_name[k], r.attempts[k],
                     r.wins[k]);
         total += r.attempts[k];
-        cr_expect_eq(r.wins[k], 0, "competitor (%s) bound port %d %ld times", pt_kind_name[k],
-                     port, r.wins[k]);
+        cr_expect_eq(r.wins[k], 0, "competitor (%s) bound port %d %ld times", pt_kind_name[k], port,
+                     r.wins[k]);
     }
     cr_assert_gt(r.attempts[0], 0);
     cr_assert_gt(r.attempts[1], 0, "no SO_REUSEADDR attempts");
@@ -726,8 +728,9 @@ Test(handoff, sigterm_sigint_sighup_are_forwarded_and_the_exit_status_kept)
     for (size_t i = 0; i < 3; i++) {
         char out[700], err[700], tag[16];
         snprintf(tag, sizeof(tag), "sig%d", sigs[i]);
-        char *argv[] = {bin_portco, "--socket", E.sock, "run", "--pool", PT_POOL, "--service",
-                        "sig", "--", "python3", "-c", (char *)pt_sig_probe, NULL};
+        char *argv[] = {bin_portco, "--socket",           E.sock, "run", "--pool",
+                        PT_POOL,    "--service",          "sig",  "--",  "python3",
+                        "-c",       (char *)pt_sig_probe, NULL};
         pid_t run = start_run(argv, out, err, sizeof(out), tag);
         json_decref(wait_json_line(out, run, err));
         cr_assert_eq(kill(run, sigs[i]), 0);
@@ -804,8 +807,10 @@ Test(handoff, wait_queues_for_a_held_port_and_runs_when_it_is_released)
     snprintf(portarg, sizeof(portarg), "%d", port);
 
     char out2[700], err2[700];
-    char *argv[] = {bin_portco, "--socket", E.sock, "run", "--pool", PT_POOL, "--service", "next",
-                    "--port", portarg, "--wait", "30", "--", "sh", "-c", "echo \"{\\\"port\\\": $PORT}\"",
+    char *argv[] = {bin_portco, "--socket", E.sock,      "run",
+                    "--pool",   PT_POOL,    "--service", "next",
+                    "--port",   portarg,    "--wait",    "30",
+                    "--",       "sh",       "-c",        "echo \"{\\\"port\\\": $PORT}\"",
                     NULL};
     pid_t second = start_run(argv, out2, err2, sizeof(out2), "second");
     /* Queued: its claim node waits behind the holder's; its command has not run. */
@@ -837,8 +842,9 @@ Test(handoff, a_signal_while_waiting_gives_up_without_running_the_command)
     int port = (int)jint(ready, "port");
     snprintf(portarg, sizeof(portarg), "%d", port);
     char out2[700], err2[700];
-    char *argv[] = {bin_portco, "--socket", E.sock, "run", "--pool", PT_POOL, "--service", "next",
-                    "--port", portarg, "--wait", "-1", "--", "sh", "-c", "echo ran", NULL};
+    char *argv[] = {bin_portco,  "--socket", E.sock,   "run",      "--pool", PT_POOL,
+                    "--service", "next",     "--port", portarg,    "--wait", "-1",
+                    "--",        "sh",       "-c",     "echo ran", NULL};
     pid_t second = start_run(argv, out2, err2, sizeof(out2), "waiter");
     cr_assert(pt_wait_until(two_claims_pred, &port, 10000), "second claim never queued");
 
@@ -857,8 +863,9 @@ Test(handoff, a_signal_while_waiting_gives_up_without_running_the_command)
 
 Test(handoff, a_command_that_cannot_start_exits_127_and_releases_the_claim)
 {
-    char *argv[] = {bin_portco, "--socket", E.sock, "run", "--pool", PT_POOL, "--service", "none",
-                    "--", "/nonexistent/server", NULL};
+    char *argv[] = {bin_portco, "--socket",  E.sock, "run", "--pool",
+                    PT_POOL,    "--service", "none", "--",  "/nonexistent/server",
+                    NULL};
     char *err = NULL;
     int status = -1;
     cr_assert_eq(pt_run(argv, NULL, 20000, NULL, &err, &status), 0);
@@ -909,9 +916,20 @@ Test(handoff, no_listen_example_serves_a_program_that_binds_PORT_itself)
     /* docs/handoff.md: portco run --no-listen --pool web --service files -- \
      *     sh -c 'exec python3 -m http.server --bind "$PORTCO_ADDRESS" "$PORT"' */
     char out[700], err[700];
-    char *argv[] = {bin_portco, "--socket", E.sock, "run", "--no-listen", "--pool", PT_POOL,
-                    "--service", "files", "--", "sh", "-c",
-                    "exec python3 -m http.server --bind \"$PORTCO_ADDRESS\" \"$PORT\"", NULL};
+    char *argv[] = {bin_portco,
+                    "--socket",
+                    E.sock,
+                    "run",
+                    "--no-listen",
+                    "--pool",
+                    PT_POOL,
+                    "--service",
+                    "files",
+                    "--",
+                    "sh",
+                    "-c",
+                    "exec python3 -m http.server --bind \"$PORTCO_ADDRESS\" \"$PORT\"",
+                    NULL};
     pid_t run = start_run(argv, out, err, sizeof(out), "files");
     int port = wait_listed_service("files");
     if (!pt_wait_until(http_ok_pred, &port, 20000)) {
@@ -953,7 +971,8 @@ Test(handoff, c_example_serves_on_the_socket_it_received)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct timeval tv = {.tv_sec = 5};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     char buf[512];
@@ -972,7 +991,8 @@ Test(handoff, c_example_serves_on_the_socket_it_received)
 
 Test(handoff, python_example_acquires_from_the_agent_and_serves)
 {
-    /* docs/handoff.md: PORTCO_SOCKET=... python3 examples/handoff/acquire.py --pool web --service hello-py */
+    /* docs/handoff.md: PORTCO_SOCKET=... python3 examples/handoff/acquire.py --pool web --service
+     * hello-py */
     char script[512], out[700], err[700];
     example("acquire.py", script, sizeof(script));
     char *argv[] = {"python3", script, "--pool", PT_POOL, "--service", "hello-py", NULL};
@@ -1040,9 +1060,9 @@ Test(run_cli, usage_errors_exit_2_before_the_agent_is_asked)
     run_cli((char *[]){"run", "--service", "s", "--", "true", NULL}, 2, "required");
     run_cli((char *[]){"run", "--pool", "p", "--", "true", NULL}, 2, "required");
     run_cli((char *[]){"run", "--pool", "p", "--service", "s", NULL}, 2, "no command");
-    run_cli((char *[]){"run", "--pool", "p", "--service", "s", "--port", "70000", "--", "true",
-                       NULL},
-            2, "--port");
+    run_cli(
+        (char *[]){"run", "--pool", "p", "--service", "s", "--port", "70000", "--", "true", NULL},
+        2, "--port");
     run_cli((char *[]){"run", "--pool", "p", "--service", "s", "--wait", "3", "--", "true", NULL},
             2, "--wait needs --port");
     run_cli((char *[]){"run", "--pool", "p", "--service", "s", "--no-listen", "--backlog", "5",
@@ -1061,15 +1081,21 @@ Test(run_cli, no_agent_exits_1_and_runs_nothing)
 
 Test(run_cli, serve_fd3_speaks_plain_systemd_socket_activation)
 {
-    /* docs/handoff.md: systemd-socket-activate -l 127.0.0.1:8080 --fdname=hello python3 serve_fd3.py */
+    /* docs/handoff.md: systemd-socket-activate -l 127.0.0.1:8080 --fdname=hello python3
+     * serve_fd3.py */
     if (access("/usr/bin/systemd-socket-activate", X_OK) != 0)
         cr_skip_test("systemd-socket-activate is not installed");
     char script[512], listen[64], body[4096];
     example("serve_fd3.py", script, sizeof(script));
     int port = pt_free_port();
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-    char *argv[] = {"/usr/bin/systemd-socket-activate", "-l", listen, "--fdname=hello", "python3",
-                    script, NULL};
+    char *argv[] = {"/usr/bin/systemd-socket-activate",
+                    "-l",
+                    listen,
+                    "--fdname=hello",
+                    "python3",
+                    script,
+                    NULL};
     pid_t pid = track(pt_spawn(argv, NULL, "/dev/null", "/dev/null"));
     cr_assert_gt(pid, 0);
     /* It listens at once and starts the program on the first connection. */
