@@ -50,7 +50,7 @@ static int pc_json_parse_obj(const char *buf, size_t len, const char *what, json
         return pc_error_set(err, PORTCO_ECONFIG, "%s: %zu bytes is more than the %u allowed",
                             what, len, PC_POOL_JSON_MAX);
     json_error_t je;
-    json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!o)
         return pc_error_set(err, PORTCO_ECONFIG, "%s: not valid JSON: %s at line %d column %d",
                             what, je.text, je.line, je.column);
