@@ -110,8 +110,17 @@ static bool pc_connect_valid(const char *s, const char **why)
 static int pc_agent_from_doc(pc_ydoc *y, pc_agent_config *c)
 {
     enum {
-        F_ZK, F_HOST, F_SOCKET, F_ROOT, F_TIMEOUT, F_PROBE, F_TIMEWAIT, F_EPHEMERAL, F_STATE,
-        F_METRICS, F_N
+        F_ZK,
+        F_HOST,
+        F_SOCKET,
+        F_ROOT,
+        F_TIMEOUT,
+        F_PROBE,
+        F_TIMEWAIT,
+        F_EPHEMERAL,
+        F_STATE,
+        F_METRICS,
+        F_N
     };
     pc_yfield f[F_N] = {
         [F_ZK] = {"zookeeper", false, NULL, NULL},
@@ -223,7 +232,8 @@ static int pc_agent_from_doc(pc_ydoc *y, pc_agent_config *c)
             /* IP:PORT, with brackets around an IPv6 literal. */
             char *m = c->metrics_listen, host[128];
             char *colon = strrchr(m, ':');
-            bool ok = colon && pc_hostport_valid(m, strlen(m)) && (size_t)(colon - m) < sizeof(host);
+            bool ok =
+                colon && pc_hostport_valid(m, strlen(m)) && (size_t)(colon - m) < sizeof(host);
             if (ok) {
                 memcpy(host, m, (size_t)(colon - m));
                 host[colon - m] = '\0';
@@ -250,8 +260,8 @@ static int pc_agent_from_doc(pc_ydoc *y, pc_agent_config *c)
     return y->errors ? -1 : 0;
 }
 
-int pc_agent_config_load_string(const char *name, const char *text, size_t len,
-                                pc_agent_config *c, pc_diags *d)
+int pc_agent_config_load_string(const char *name, const char *text, size_t len, pc_agent_config *c,
+                                pc_diags *d)
 {
     int rc = pc_agent_config_defaults(c);
     if (rc < 0)

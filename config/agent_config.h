@@ -7,11 +7,11 @@
 #include "diag.h"
 #include "types.h"
 
-#define PC_AGENT_DEFAULT_ZOOKEEPER "127.0.0.1:2181"
-#define PC_AGENT_DEFAULT_STATE_FILE "/var/lib/portco/agent.state"
+#define PC_AGENT_DEFAULT_ZOOKEEPER          "127.0.0.1:2181"
+#define PC_AGENT_DEFAULT_STATE_FILE         "/var/lib/portco/agent.state"
 #define PC_AGENT_DEFAULT_SESSION_TIMEOUT_MS 10000
-#define PC_AGENT_MIN_SESSION_TIMEOUT_MS 1000
-#define PC_AGENT_MAX_SESSION_TIMEOUT_MS 600000
+#define PC_AGENT_MIN_SESSION_TIMEOUT_MS     1000
+#define PC_AGENT_MAX_SESSION_TIMEOUT_MS     600000
 
 /* The agent's settings. Every string is owned (malloc'd) and never NULL once loaded. */
 typedef struct pc_agent_config {
@@ -43,8 +43,8 @@ int pc_agent_config_defaults(pc_agent_config *c);
 int pc_agent_config_load_file(const char *path, pc_agent_config *c, pc_diags *d);
 
 /* Same, from memory; `name` is used in diagnostics. */
-int pc_agent_config_load_string(const char *name, const char *text, size_t len,
-                                pc_agent_config *c, pc_diags *d);
+int pc_agent_config_load_string(const char *name, const char *text, size_t len, pc_agent_config *c,
+                                pc_diags *d);
 
 /* Free everything and leave *c zeroed. Accepts NULL. */
 void pc_agent_config_free(pc_agent_config *c);

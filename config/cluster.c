@@ -236,16 +236,15 @@ static void pc_check_pools(pc_ydoc *y, pc_cluster *c, const pc_pool_state *st)
                              "%s) and protocols; make the ranges disjoint or bind the pools to "
                              "different specific addresses",
                              pc_pool_label(wb, sizeof(wb), j, b->name),
-                             pc_pool_label(wa, sizeof(wa), i, a->name), a->line, port,
-                             b->address, a->address);
+                             pc_pool_label(wa, sizeof(wa), i, a->name), a->line, port, b->address,
+                             a->address);
                 y->errors++;
             }
         }
     }
 }
 
-static void pc_load_statics(pc_ydoc *y, yaml_node_t *seq, pc_cluster *c,
-                            const pc_pool_state *st)
+static void pc_load_statics(pc_ydoc *y, yaml_node_t *seq, pc_cluster *c, const pc_pool_state *st)
 {
     char kind[80], where[64], w[96];
     if (!seq || pc_yis_null(seq))
@@ -258,9 +257,8 @@ static void pc_load_statics(pc_ydoc *y, yaml_node_t *seq, pc_cluster *c,
     }
     size_t n = pc_yseq_len(seq);
     if (n > PC_CLUSTER_MAX_STATICS) {
-        pc_yerr(y, seq, PC_DIAG_BAD_VALUE,
-                "static: %zu assignments are more than the %d supported", n,
-                PC_CLUSTER_MAX_STATICS);
+        pc_yerr(y, seq, PC_DIAG_BAD_VALUE, "static: %zu assignments are more than the %d supported",
+                n, PC_CLUSTER_MAX_STATICS);
         return;
     }
     c->statics = calloc(n ? n : 1, sizeof(*c->statics));
@@ -272,9 +270,8 @@ static void pc_load_statics(pc_ydoc *y, yaml_node_t *seq, pc_cluster *c,
     }
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *it = pc_yseq_item(y, seq, i);
-        pc_yfield f[] = {{"pool", true, NULL, NULL},
-                         {"port", true, NULL, NULL},
-                         {"service", true, NULL, NULL}};
+        pc_yfield f[] = {
+            {"pool", true, NULL, NULL}, {"port", true, NULL, NULL}, {"service", true, NULL, NULL}};
         snprintf(where, sizeof(where), "static[%zu]", i);
         int before = y->errors;
         if (pc_ymap(y, it, where, f, 3) < 0)
@@ -353,9 +350,8 @@ static int pc_cluster_from_doc(pc_ydoc *y, pc_cluster *c)
     char kind[80];
     yaml_node_t *root = pc_ydoc_root(y);
     enum { F_ROOT, F_POOLS, F_STATIC, F_N };
-    pc_yfield f[F_N] = {{"root", false, NULL, NULL},
-                        {"pools", true, NULL, NULL},
-                        {"static", false, NULL, NULL}};
+    pc_yfield f[F_N] = {
+        {"root", false, NULL, NULL}, {"pools", true, NULL, NULL}, {"static", false, NULL, NULL}};
     snprintf(c->root, sizeof(c->root), "%s", PC_DEFAULT_ROOT);
     if (!root) {
         pc_yerr(y, NULL, PC_DIAG_BAD_TYPE,
@@ -370,8 +366,7 @@ static int pc_cluster_from_doc(pc_ydoc *y, pc_cluster *c)
         if (pc_ystr(y, f[F_ROOT].val, "root", r, sizeof(r)) == 0) {
             if (!pc_root_valid(r, &why))
                 pc_yerr(y, f[F_ROOT].val, PC_DIAG_BAD_ROOT,
-                        "root: '%.80s' is not a usable ZooKeeper path: %s (e.g. /portco)", r,
-                        why);
+                        "root: '%.80s' is not a usable ZooKeeper path: %s (e.g. /portco)", r, why);
             else
                 snprintf(c->root, sizeof(c->root), "%.200s", r);
         }

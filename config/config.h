@@ -15,7 +15,7 @@
 #define PC_POOL_NAME_MAX 63
 /* Longest service name and host id (printable ASCII without '/' or blanks). */
 #define PC_SERVICE_NAME_MAX 127
-#define PC_HOST_ID_MAX 127
+#define PC_HOST_ID_MAX      127
 /* Longest ZooKeeper root path. */
 #define PC_ROOT_MAX 200
 /* Room for any IPv4 or IPv6 literal (INET6_ADDRSTRLEN). */
@@ -55,7 +55,7 @@ typedef struct pc_cluster {
 } pc_cluster;
 
 /* Most pools and static assignments in one cluster file (the checks compare pairs). */
-#define PC_CLUSTER_MAX_POOLS 1000
+#define PC_CLUSTER_MAX_POOLS   1000
 #define PC_CLUSTER_MAX_STATICS 10000
 
 /* Largest configuration file accepted, in bytes. */

@@ -150,9 +150,8 @@ json_t *pc_diags_to_json(const pc_diags *d)
         return NULL;
     for (size_t i = 0; d && i < d->n; i++) {
         const pc_diag *e = &d->v[i];
-        json_t *o = json_pack("{s:s, s:i, s:i, s:s, s:s}", "file", e->file, "line", e->line,
-                              "col", e->col, "code", pc_diag_code_name(e->code), "message",
-                              e->msg);
+        json_t *o = json_pack("{s:s, s:i, s:i, s:s, s:s}", "file", e->file, "line", e->line, "col",
+                              e->col, "code", pc_diag_code_name(e->code), "message", e->msg);
         if (!o || json_array_append_new(arr, o) < 0) {
             json_decref(arr);
             return NULL;

@@ -1,4 +1,4 @@
-/* diag.h - configuration diagnostics: every error found in a file, with a stable code and position. */
+/* diag.h - configuration diagnostics: every error in a file, with a stable code and position. */
 #ifndef PC_DIAG_H
 #define PC_DIAG_H
 
@@ -11,27 +11,27 @@
  * printed as `error[CODE]` and in JSON; it never changes once released.
  * config/README.md explains each one. This list is the only definition.
  */
-#define PC_DIAG_CODES(XX)                                                                  \
-    XX(IO, "io-error", "the file cannot be read")                                          \
-    XX(YAML_SYNTAX, "yaml-syntax", "the file is not well-formed YAML")                     \
-    XX(BAD_TYPE, "bad-type", "a value has the wrong YAML type")                            \
-    XX(UNKNOWN_KEY, "unknown-key", "a mapping has a key the schema does not know")         \
-    XX(MISSING_KEY, "missing-key", "a required key is absent")                             \
-    XX(DUPLICATE_KEY, "duplicate-key", "a key appears twice in one mapping")               \
-    XX(BAD_VALUE, "bad-value", "a value is not one of the accepted ones")                  \
-    XX(BAD_NAME, "bad-name", "a pool, service or host name cannot be used")                \
-    XX(BAD_ADDRESS, "bad-address", "an address is not an IP literal")                      \
-    XX(BAD_ROOT, "bad-root", "the ZooKeeper root is not a usable absolute path")           \
-    XX(RANGE_INVALID, "range-invalid", "a port range is not N or A-B")                     \
-    XX(RANGE_REVERSED, "range-reversed", "a port range has its ends swapped")              \
-    XX(RANGE_OUT_OF_BOUNDS, "range-out-of-bounds", "a port is outside 1-65535")            \
-    XX(POOL_DUPLICATE, "pool-duplicate", "two pools have the same name")                   \
-    XX(POOL_OVERLAP, "pool-overlap", "two pools share a port on overlapping addresses")    \
-    XX(POOL_EMPTY, "pool-empty", "a pool has no port left after its excludes")             \
-    XX(PRIVILEGED_PORT, "privileged-port", "a pool has ports below 1024 without consent") \
-    XX(STATIC_UNKNOWN_POOL, "static-unknown-pool", "a static assignment names no pool")    \
-    XX(STATIC_OUTSIDE_POOL, "static-outside-pool", "a static port is not in its pool")     \
-    XX(STATIC_EXCLUDED, "static-excluded", "a static port is in its pool's exclude list")  \
+#define PC_DIAG_CODES(XX)                                                                          \
+    XX(IO, "io-error", "the file cannot be read")                                                  \
+    XX(YAML_SYNTAX, "yaml-syntax", "the file is not well-formed YAML")                             \
+    XX(BAD_TYPE, "bad-type", "a value has the wrong YAML type")                                    \
+    XX(UNKNOWN_KEY, "unknown-key", "a mapping has a key the schema does not know")                 \
+    XX(MISSING_KEY, "missing-key", "a required key is absent")                                     \
+    XX(DUPLICATE_KEY, "duplicate-key", "a key appears twice in one mapping")                       \
+    XX(BAD_VALUE, "bad-value", "a value is not one of the accepted ones")                          \
+    XX(BAD_NAME, "bad-name", "a pool, service or host name cannot be used")                        \
+    XX(BAD_ADDRESS, "bad-address", "an address is not an IP literal")                              \
+    XX(BAD_ROOT, "bad-root", "the ZooKeeper root is not a usable absolute path")                   \
+    XX(RANGE_INVALID, "range-invalid", "a port range is not N or A-B")                             \
+    XX(RANGE_REVERSED, "range-reversed", "a port range has its ends swapped")                      \
+    XX(RANGE_OUT_OF_BOUNDS, "range-out-of-bounds", "a port is outside 1-65535")                    \
+    XX(POOL_DUPLICATE, "pool-duplicate", "two pools have the same name")                           \
+    XX(POOL_OVERLAP, "pool-overlap", "two pools share a port on overlapping addresses")            \
+    XX(POOL_EMPTY, "pool-empty", "a pool has no port left after its excludes")                     \
+    XX(PRIVILEGED_PORT, "privileged-port", "a pool has ports below 1024 without consent")          \
+    XX(STATIC_UNKNOWN_POOL, "static-unknown-pool", "a static assignment names no pool")            \
+    XX(STATIC_OUTSIDE_POOL, "static-outside-pool", "a static port is not in its pool")             \
+    XX(STATIC_EXCLUDED, "static-excluded", "a static port is in its pool's exclude list")          \
     XX(STATIC_DUPLICATE, "static-duplicate", "a port is statically assigned twice")
 
 typedef enum pc_diag_code {
@@ -61,7 +61,10 @@ typedef struct pc_diags {
     int oom;        /* set when an entry could not be stored for lack of memory */
 } pc_diags;
 
-#define PC_DIAGS_INIT {NULL, 0, 0, 0, 0}
+#define PC_DIAGS_INIT                                                                              \
+    {                                                                                              \
+        NULL, 0, 0, 0, 0                                                                           \
+    }
 
 void pc_diags_init(pc_diags *d);
 

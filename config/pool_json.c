@@ -47,8 +47,8 @@ static int pc_json_parse_obj(const char *buf, size_t len, const char *what, json
     if (!buf)
         return pc_error_set(err, PORTCO_ECONFIG, "%s: no data", what);
     if (len > PC_POOL_JSON_MAX)
-        return pc_error_set(err, PORTCO_ECONFIG, "%s: %zu bytes is more than the %u allowed",
-                            what, len, PC_POOL_JSON_MAX);
+        return pc_error_set(err, PORTCO_ECONFIG, "%s: %zu bytes is more than the %u allowed", what,
+                            len, PC_POOL_JSON_MAX);
     json_error_t je;
     json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!o)
@@ -69,8 +69,7 @@ static int pc_json_str(json_t *o, const char *key, size_t max, const char **out,
     if (!v)
         return pc_error_set(err, PORTCO_ECONFIG, "pool JSON: missing field \"%s\"", key);
     if (!json_is_string(v))
-        return pc_error_set(err, PORTCO_ECONFIG, "pool JSON: field \"%s\" must be a string",
-                            key);
+        return pc_error_set(err, PORTCO_ECONFIG, "pool JSON: field \"%s\" must be a string", key);
     if (json_string_length(v) > max || strlen(json_string_value(v)) != json_string_length(v))
         return pc_error_set(err, PORTCO_ECONFIG,
                             "pool JSON: field \"%s\" is too long or contains a NUL byte", key);
@@ -149,8 +148,8 @@ int pc_pool_from_json(const char *buf, size_t len, pc_pool *out, pc_error *err)
         goto fail;
     }
     if (!out->allow_privileged && out->ports.v[0].lo < 1024) {
-        pc_error_set(err, rc, "pool %s: port %u is privileged and allow_privileged is false",
-                     name, out->ports.v[0].lo);
+        pc_error_set(err, rc, "pool %s: port %u is privileged and allow_privileged is false", name,
+                     out->ports.v[0].lo);
         goto fail;
     }
     json_decref(o);
@@ -185,8 +184,8 @@ int pc_static_from_json(const char *buf, size_t len, const char *pool, uint32_t 
     if (!pool || !pc_pool_name_valid(pool))
         return pc_error_set(err, PORTCO_ECONFIG, "static assignment: bad pool name");
     if (port < 1 || port > 65535)
-        return pc_error_set(err, PORTCO_ECONFIG, "static assignment of pool %s: bad port %u",
-                            pool, port);
+        return pc_error_set(err, PORTCO_ECONFIG, "static assignment of pool %s: bad port %u", pool,
+                            port);
     json_t *o;
     int rc = pc_json_parse_obj(buf, len, "static assignment JSON", &o, err);
     if (rc < 0)

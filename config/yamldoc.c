@@ -217,12 +217,11 @@ const char *pc_ykind(const yaml_node_t *n, char *buf, size_t len)
         long l;
         bool big;
         bool plain = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-        const char *kind = !plain                            ? "a string"
-                           : pc_is_bool_text(pc_yval(n), &b) ? "a boolean"
+        const char *kind = !plain                                 ? "a string"
+                           : pc_is_bool_text(pc_yval(n), &b)      ? "a boolean"
                            : pc_is_int_text(pc_yval(n), &l, &big) ? "a number"
                                                                   : "a string";
-        snprintf(buf, len, "%s '%.40s%s'", kind, pc_yval(n),
-                 strlen(pc_yval(n)) > 40 ? "..." : "");
+        snprintf(buf, len, "%s '%.40s%s'", kind, pc_yval(n), strlen(pc_yval(n)) > 40 ? "..." : "");
     }
     return buf;
 }
@@ -251,8 +250,8 @@ int pc_ymap(pc_ydoc *y, yaml_node_t *map, const char *where, pc_yfield *fields, 
         yaml_node_t *k = yaml_document_get_node(&y->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(&y->doc, p->value);
         if (!k || k->type != YAML_SCALAR_NODE) {
-            pc_yerr(y, k, PC_DIAG_BAD_TYPE, "%s: keys must be plain words; got %s",
-                    pc_where(where), pc_ykind(k, kind, sizeof(kind)));
+            pc_yerr(y, k, PC_DIAG_BAD_TYPE, "%s: keys must be plain words; got %s", pc_where(where),
+                    pc_ykind(k, kind, sizeof(kind)));
             continue;
         }
         const char *name = pc_yval(k);
@@ -292,8 +291,8 @@ int pc_ymap(pc_ydoc *y, yaml_node_t *map, const char *where, pc_yfield *fields, 
     }
     for (size_t i = 0; i < n; i++)
         if (fields[i].required && !fields[i].key)
-            pc_yerr(y, map, PC_DIAG_MISSING_KEY, "%s: missing required key '%s'",
-                    pc_where(where), fields[i].name);
+            pc_yerr(y, map, PC_DIAG_MISSING_KEY, "%s: missing required key '%s'", pc_where(where),
+                    fields[i].name);
     return 0;
 }
 
@@ -447,8 +446,8 @@ static int pc_yranges_scalar(pc_ydoc *y, yaml_node_t *n, const char *where, bool
             bad = 1;
         } else if (r1 == 2 || r2 == 2) {
             pc_yerr(y, n, PC_DIAG_RANGE_OUT_OF_BOUNDS,
-                    "%s: '%.*s' is out of bounds; ports are 1 to 65535", where,
-                    len > 60 ? 60 : len, p);
+                    "%s: '%.*s' is out of bounds; ports are 1 to 65535", where, len > 60 ? 60 : len,
+                    p);
             bad = 1;
         } else if (lo > hi) {
             pc_yerr(y, n, PC_DIAG_RANGE_REVERSED,

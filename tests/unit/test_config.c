@@ -105,7 +105,8 @@ static void pt_dump(const pc_diags *d, char *buf, size_t len)
     buf[0] = '\0';
     for (size_t i = 0; i < d->n && off < len; i++) {
         char line[1024];
-        int w = snprintf(buf + off, len - off, "\n    %s", pc_diag_format(&d->v[i], line, sizeof(line)));
+        int w = snprintf(buf + off, len - off, "\n    %s",
+                         pc_diag_format(&d->v[i], line, sizeof(line)));
         if (w < 0)
             break;
         off += (size_t)w;
@@ -162,8 +163,7 @@ static bool pt_check_case(const char *name)
             size_t j = 0;
             for (; j < d.n; j++)
                 if (!used[j] && d.v[j].line == line && d.v[j].col == col &&
-                    strcmp(pc_diag_code_name(d.v[j].code), code) == 0 &&
-                    strstr(d.v[j].msg, sub))
+                    strcmp(pc_diag_code_name(d.v[j].code), code) == 0 && strstr(d.v[j].msg, sub))
                     break;
             if (j < d.n) {
                 used[j] = true;
@@ -172,8 +172,7 @@ static bool pt_check_case(const char *name)
                 ok = false;
             }
         }
-        cr_expect_eq(d.n, nexp, "case %s: %zu diagnostics, expected %zu:%s", name, d.n, nexp,
-                     dump);
+        cr_expect_eq(d.n, nexp, "case %s: %zu diagnostics, expected %zu:%s", name, d.n, nexp, dump);
         ok = ok && d.n == nexp;
         free(used);
     }
@@ -322,8 +321,7 @@ Test(config, failed_load_leaves_cluster_empty_and_accepts_null_diags)
 {
     const char *text = "pools:\n  - {name: p, range: 30001-30000}\n";
     pc_cluster c;
-    cr_assert_eq(pc_cluster_load_string("mem.yaml", text, strlen(text), &c, NULL),
-                 PORTCO_ECONFIG);
+    cr_assert_eq(pc_cluster_load_string("mem.yaml", text, strlen(text), &c, NULL), PORTCO_ECONFIG);
     cr_assert_eq(c.npools, 0);
     cr_assert_null(c.pools);
     pc_cluster_free(&c);

@@ -103,9 +103,10 @@ Test(pool_json, many_ranges_round_trip_without_truncation)
 
 Test(pool_json, unknown_fields_are_ignored_and_addresses_canonicalised)
 {
-    const char *text = "{\"name\":\"a\",\"ranges\":\"1024-1030\",\"exclude\":\"\",\"proto\":\"both\","
-                       "\"scope\":\"host\",\"address\":\"0:0::0\",\"allow_privileged\":false,"
-                       "\"future\":{\"x\":[1,2,3]}}";
+    const char *text =
+        "{\"name\":\"a\",\"ranges\":\"1024-1030\",\"exclude\":\"\",\"proto\":\"both\","
+        "\"scope\":\"host\",\"address\":\"0:0::0\",\"allow_privileged\":false,"
+        "\"future\":{\"x\":[1,2,3]}}";
     pc_pool p;
     cr_assert_eq(pt_parse(text, &p, NULL), 0);
     cr_assert_str_eq(p.address, "::");
@@ -173,8 +174,8 @@ Test(pool_json, rejects_what_is_not_a_json_object)
 
 Test(pool_json, rejects_missing_fields)
 {
-    const char *fields[] = {"name", "ranges", "exclude", "proto", "scope", "address",
-                            "allow_privileged"};
+    const char *fields[] = {"name",  "ranges",  "exclude",         "proto",
+                            "scope", "address", "allow_privileged"};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         pt_rejects_field(fields[i], NULL, fields[i]);
 }
@@ -304,8 +305,8 @@ Test(static_json, rejections)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         pc_error_clear(&err);
-        int rc = pc_static_from_json(bad[i].text, strlen(bad[i].text), bad[i].pool, bad[i].port,
-                                     &s, &err);
+        int rc = pc_static_from_json(bad[i].text, strlen(bad[i].text), bad[i].pool, bad[i].port, &s,
+                                     &err);
         cr_expect_eq(rc, PORTCO_ECONFIG, "case %zu accepted", i);
         cr_expect(strstr(err.msg, bad[i].want), "case %zu: '%s' lacks '%s'", i, err.msg,
                   bad[i].want);
