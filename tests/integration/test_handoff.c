@@ -76,6 +76,42 @@ static const char *example(const char *name, char *buf, size_t len)
     return buf;
 }
 
+/* Closes every inherited fd above 2 before exec'ing argv[1:], so the command
+ * sees only what portco run itself passes on. */
+static const char pt_closer[] =
+    "import os,sys; os.closerange(3, 65536); os.execv(sys.argv[1], sys.argv[1:])";
+
+typedef struct {
+    char *v[40];
+} pt_argv;
+
+/*
+ * Fill a with `portco --socket S run OPTS... -- CMD...` (both lists
+ * NULL-terminated), behind the fd closer when `closer` is set; returns a->v.
+ */
+static char **run_argv(pt_argv *a, bool closer, char *const *opts, char *const *cmd)
+{
+    int i = 0;
+    if (closer) {
+        a->v[i++] = "python3";
+        a->v[i++] = "-c";
+        a->v[i++] = (char *)pt_closer;
+    }
+    a->v[i++] = bin_portco;
+    a->v[i++] = "--socket";
+    a->v[i++] = E.sock;
+    a->v[i++] = "run";
+    for (; *opts; opts++)
+        a->v[i++] = *opts;
+    a->v[i++] = "--";
+    for (; *cmd; cmd++)
+        a->v[i++] = *cmd;
+    a->v[i] = NULL;
+    return a->v;
+}
+
+#define PT_LIST(...) ((char *[]){__VA_ARGS__, NULL})
+
 /* Number of claim nodes under the port's node in ZooKeeper (0 when it is gone). */
 static int zk_claims(int port, char **first_data)
 {
@@ -337,8 +373,9 @@ static pid_t start_serve_fd3(char *out, char *err, size_t len, json_t **ready, c
 {
     char script[512];
     example("serve_fd3.py", script, sizeof(script));
-    char *argv[] = {bin_portco,  "--socket", E.sock, "run",     "--pool", PT_POOL,
-                    "--service", "hello",    "--",   "python3", script,   NULL};
+    pt_argv a;
+    char **argv = run_argv(&a, false, PT_LIST("--pool", PT_POOL, "--service", "hello"),
+                           PT_LIST("python3", script));
     pid_t pid = start_run(argv, out, err, len, tag);
     *ready = wait_json_line(out, pid, err);
     return pid;
@@ -540,8 +577,10 @@ Test(handoff, competitor_never_binds_the_port_during_the_handoff)
     char script[512], portarg[16], out[700], err[700];
     example("serve_fd3.py", script, sizeof(script));
     snprintf(portarg, sizeof(portarg), "%d", port);
-    char *argv[] = {bin_portco, "--socket", E.sock,  "run", "--pool",  PT_POOL, "--service",
-                    "hello",    "--port",   portarg, "--",  "python3", script,  NULL};
+    pt_argv a;
+    char **argv =
+        run_argv(&a, false, PT_LIST("--pool", PT_POOL, "--service", "hello", "--port", portarg),
+                 PT_LIST("python3", script));
     pid_t run = start_run(argv, out, err, sizeof(out), "race");
 
     /* Start the competitor the moment the claim exists: from then on the port
@@ -591,11 +630,6 @@ Test(handoff, competitor_never_binds_the_port_during_the_handoff)
 
 /* ---- the contract with the command: fd 3, variables, exit status ---- */
 
-/* Closes every inherited fd above 2 before exec'ing argv[1:], so the command
- * sees only what portco run itself passes on. */
-static const char pt_closer[] =
-    "import os,sys; os.closerange(3, 65536); os.execv(sys.argv[1], sys.argv[1:])";
-
 static const char pt_env_probe[] =
     "import json, os, socket, subprocess, sys\n"
     "fds = []\n"
@@ -617,30 +651,10 @@ static const char pt_env_probe[] =
     "sys.exit(7)\n";
 
 /* Run the probe under portco run with extra options; returns its JSON and exit status. */
-static json_t *run_env_probe(const char *pool, const char *opt1, const char *opt2, int *status)
+static json_t *run_env_probe(char *const *opts, int *status)
 {
-    char *argv[24];
-    int i = 0;
-    argv[i++] = "python3";
-    argv[i++] = "-c";
-    argv[i++] = (char *)pt_closer;
-    argv[i++] = bin_portco;
-    argv[i++] = "--socket";
-    argv[i++] = E.sock;
-    argv[i++] = "run";
-    argv[i++] = "--pool";
-    argv[i++] = (char *)pool;
-    argv[i++] = "--service";
-    argv[i++] = "probe";
-    if (opt1)
-        argv[i++] = (char *)opt1;
-    if (opt2)
-        argv[i++] = (char *)opt2;
-    argv[i++] = "--";
-    argv[i++] = "python3";
-    argv[i++] = "-c";
-    argv[i++] = (char *)pt_env_probe;
-    argv[i] = NULL;
+    pt_argv a;
+    char **argv = run_argv(&a, true, opts, PT_LIST("python3", "-c", (char *)pt_env_probe));
     char *out = NULL, *err = NULL;
     cr_assert_eq(pt_run(argv, NULL, 20000, &out, &err, status), 0);
     json_t *v = json_loads(out, 0, NULL);
@@ -653,7 +667,8 @@ static json_t *run_env_probe(const char *pool, const char *opt1, const char *opt
 Test(handoff, command_gets_fd3_the_systemd_variables_and_nothing_else)
 {
     int status = -1;
-    json_t *v = run_env_probe(PT_POOL, "--backlog", "7", &status);
+    json_t *v =
+        run_env_probe(PT_LIST("--pool", PT_POOL, "--service", "probe", "--backlog", "7"), &status);
     cr_assert_eq(status, 7, "portco run passes the command's exit status on");
     json_t *env = json_object_get(v, "env");
     char pid[32], port[16];
@@ -691,7 +706,8 @@ Test(handoff, command_gets_fd3_the_systemd_variables_and_nothing_else)
 Test(handoff, no_listen_hands_over_a_bound_socket_that_a_server_can_share)
 {
     int status = -1;
-    json_t *v = run_env_probe(PT_POOL, "--no-listen", NULL, &status);
+    json_t *v =
+        run_env_probe(PT_LIST("--pool", PT_POOL, "--service", "probe", "--no-listen"), &status);
     cr_assert_eq(status, 7);
     cr_assert_eq(jint(v, "type"), SOCK_STREAM);
     cr_assert_eq(jint(v, "listening"), 0, "--no-listen: fd 3 is bound, not listening");
@@ -704,7 +720,8 @@ Test(handoff, udp_pool_hands_over_a_bound_datagram_socket)
 {
     /* docs/handoff.md: portco run --no-listen --pool dns --service resolver -- CMD */
     int status = -1;
-    json_t *v = run_env_probe(PT_UDP_POOL, "--no-listen", NULL, &status);
+    json_t *v =
+        run_env_probe(PT_LIST("--pool", PT_UDP_POOL, "--service", "probe", "--no-listen"), &status);
     cr_assert_eq(status, 7);
     cr_assert_eq(jint(v, "type"), SOCK_DGRAM);
     long port = jint(v, "port");
@@ -728,9 +745,9 @@ Test(handoff, sigterm_sigint_sighup_are_forwarded_and_the_exit_status_kept)
     for (size_t i = 0; i < 3; i++) {
         char out[700], err[700], tag[16];
         snprintf(tag, sizeof(tag), "sig%d", sigs[i]);
-        char *argv[] = {bin_portco, "--socket",           E.sock, "run", "--pool",
-                        PT_POOL,    "--service",          "sig",  "--",  "python3",
-                        "-c",       (char *)pt_sig_probe, NULL};
+        pt_argv a;
+        char **argv = run_argv(&a, false, PT_LIST("--pool", PT_POOL, "--service", "sig"),
+                               PT_LIST("python3", "-c", (char *)pt_sig_probe));
         pid_t run = start_run(argv, out, err, sizeof(out), tag);
         json_decref(wait_json_line(out, run, err));
         cr_assert_eq(kill(run, sigs[i]), 0);
@@ -748,25 +765,12 @@ static void expect_refused(const char *port, const char *pool, const char *code)
     path_in(marker, sizeof(marker), "ran");
     char touch[700];
     snprintf(touch, sizeof(touch), "touch '%s'", marker);
-    char *argv[16];
-    int i = 0;
-    argv[i++] = bin_portco;
-    argv[i++] = "--socket";
-    argv[i++] = E.sock;
-    argv[i++] = "run";
-    argv[i++] = "--pool";
-    argv[i++] = (char *)pool;
-    argv[i++] = "--service";
-    argv[i++] = "late";
-    if (port) {
-        argv[i++] = "--port";
-        argv[i++] = (char *)port;
-    }
-    argv[i++] = "--";
-    argv[i++] = "sh";
-    argv[i++] = "-c";
-    argv[i++] = touch;
-    argv[i] = NULL;
+    pt_argv a;
+    char **argv =
+        run_argv(&a, false,
+                 port ? PT_LIST("--pool", (char *)pool, "--service", "late", "--port", (char *)port)
+                      : PT_LIST("--pool", (char *)pool, "--service", "late"),
+                 PT_LIST("sh", "-c", touch));
     char *err = NULL;
     int status = -1;
     cr_assert_eq(pt_run(argv, NULL, 20000, NULL, &err, &status), 0);
@@ -807,11 +811,11 @@ Test(handoff, wait_queues_for_a_held_port_and_runs_when_it_is_released)
     snprintf(portarg, sizeof(portarg), "%d", port);
 
     char out2[700], err2[700];
-    char *argv[] = {bin_portco, "--socket", E.sock,      "run",
-                    "--pool",   PT_POOL,    "--service", "next",
-                    "--port",   portarg,    "--wait",    "30",
-                    "--",       "sh",       "-c",        "echo \"{\\\"port\\\": $PORT}\"",
-                    NULL};
+    pt_argv a;
+    char **argv =
+        run_argv(&a, false,
+                 PT_LIST("--pool", PT_POOL, "--service", "next", "--port", portarg, "--wait", "30"),
+                 PT_LIST("sh", "-c", "echo \"{\\\"port\\\": $PORT}\""));
     pid_t second = start_run(argv, out2, err2, sizeof(out2), "second");
     /* Queued: its claim node waits behind the holder's; its command has not run. */
     cr_assert(pt_wait_until(two_claims_pred, &port, 10000), "second claim never queued");
@@ -842,9 +846,11 @@ Test(handoff, a_signal_while_waiting_gives_up_without_running_the_command)
     int port = (int)jint(ready, "port");
     snprintf(portarg, sizeof(portarg), "%d", port);
     char out2[700], err2[700];
-    char *argv[] = {bin_portco,  "--socket", E.sock,   "run",      "--pool", PT_POOL,
-                    "--service", "next",     "--port", portarg,    "--wait", "-1",
-                    "--",        "sh",       "-c",     "echo ran", NULL};
+    pt_argv a;
+    char **argv =
+        run_argv(&a, false,
+                 PT_LIST("--pool", PT_POOL, "--service", "next", "--port", portarg, "--wait", "-1"),
+                 PT_LIST("sh", "-c", "echo ran"));
     pid_t second = start_run(argv, out2, err2, sizeof(out2), "waiter");
     cr_assert(pt_wait_until(two_claims_pred, &port, 10000), "second claim never queued");
 
@@ -863,9 +869,9 @@ Test(handoff, a_signal_while_waiting_gives_up_without_running_the_command)
 
 Test(handoff, a_command_that_cannot_start_exits_127_and_releases_the_claim)
 {
-    char *argv[] = {bin_portco, "--socket",  E.sock, "run", "--pool",
-                    PT_POOL,    "--service", "none", "--",  "/nonexistent/server",
-                    NULL};
+    pt_argv a;
+    char **argv = run_argv(&a, false, PT_LIST("--pool", PT_POOL, "--service", "none"),
+                           PT_LIST("/nonexistent/server"));
     char *err = NULL;
     int status = -1;
     cr_assert_eq(pt_run(argv, NULL, 20000, NULL, &err, &status), 0);
@@ -916,20 +922,10 @@ Test(handoff, no_listen_example_serves_a_program_that_binds_PORT_itself)
     /* docs/handoff.md: portco run --no-listen --pool web --service files -- \
      *     sh -c 'exec python3 -m http.server --bind "$PORTCO_ADDRESS" "$PORT"' */
     char out[700], err[700];
-    char *argv[] = {bin_portco,
-                    "--socket",
-                    E.sock,
-                    "run",
-                    "--no-listen",
-                    "--pool",
-                    PT_POOL,
-                    "--service",
-                    "files",
-                    "--",
-                    "sh",
-                    "-c",
-                    "exec python3 -m http.server --bind \"$PORTCO_ADDRESS\" \"$PORT\"",
-                    NULL};
+    pt_argv a;
+    char **argv = run_argv(
+        &a, false, PT_LIST("--no-listen", "--pool", PT_POOL, "--service", "files"),
+        PT_LIST("sh", "-c", "exec python3 -m http.server --bind \"$PORTCO_ADDRESS\" \"$PORT\""));
     pid_t run = start_run(argv, out, err, sizeof(out), "files");
     int port = wait_listed_service("files");
     if (!pt_wait_until(http_ok_pred, &port, 20000)) {
