@@ -10,16 +10,18 @@ static const struct {
     int (*fn)(const pc_cli_globals *, int, char **);
     const char *synopsis;
 } pc_cmds[] = {
-    {"check", pc_cmd_check, "check PORT [--proto tcp|udp|both] [--addr IP] [--json]"},
+    {"check", pc_cmd_check, "check PORT [--proto tcp|udp|both] [--addr IP] [--timewait reuseaddr|avoid]\n"
+     "                 [--ephemeral warn|avoid] [--allow-privileged] [--json]"},
     {"who", pc_cmd_who, "who PORT [--json]"},
-    {"lint", pc_cmd_lint, "lint FILE..."},
+    {"lint", pc_cmd_lint, "lint [--json] [--agent FILE]... [FILE...]"},
     {"acquire", pc_cmd_acquire,
      "acquire --pool P --service S [--instance I] [--port N] [--wait SECS] [--hold-pid PID]\n"
      "                 [--explicit] [--json]"},
     {"release", pc_cmd_release, "release --pool P PORT"},
     {"ls", pc_cmd_ls, "ls [--pool P] [--json]"},
     {"status", pc_cmd_status, "status [--json]"},
-    {"run", pc_cmd_run, "run --pool P --service S [--port N] -- CMD ARGS..."},
+    {"run", pc_cmd_run, "run --pool P --service S [--port N] [--instance I] [--wait SECS] [--no-listen]\n"
+     "                 [--backlog N] [--v6only] -- CMD ARGS..."},
 };
 
 #define PC_NCMDS (sizeof(pc_cmds) / sizeof(pc_cmds[0]))
