@@ -195,15 +195,20 @@ static int pc_run_parse(int argc, char **argv, pc_run_opts *o)
 
 /*
  * Forward a signal to the command. A signal the kernel raised for the
- * terminal (Ctrl-C, hangup) already reached the command, which shares our
- * process group, so it is not sent a second time.
+ * terminal (Ctrl-C, or SIGHUP when the session ends) went to the whole
+ * foreground process group, the command included, so it is not sent a
+ * second time. The exception is a hangup sent to us as session leader: the
+ * kernel sends that one to the leader alone.
  */
+static volatile sig_atomic_t pc_run_session_leader;
+
 static void pc_run_on_forward(int sig, siginfo_t *si, void *uctx)
 {
     int saved = errno;
     pid_t pid = (pid_t)pc_run_child;
     pc_run_abort_claim(sig); /* first: the child's death must not be taken for the cause */
-    if (pid > 0 && !(si && si->si_code == SI_KERNEL))
+    bool from_tty = si && si->si_code == SI_KERNEL && !(sig == SIGHUP && pc_run_session_leader);
+    if (pid > 0 && !from_tty)
         kill(pid, sig);
     errno = saved;
 }
@@ -478,6 +483,7 @@ int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv)
     pc_run_handed = 0;
     pc_run_abort_sig = 0;
     pc_run_agent_fd = portco_fd(c);
+    pc_run_session_leader = getsid(0) == getpid();
     struct sigaction sa = {0};
     sa.sa_sigaction = pc_run_on_forward;
     sa.sa_flags = SA_RESTART | SA_SIGINFO;

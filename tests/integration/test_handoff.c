@@ -757,6 +757,49 @@ Test(handoff, sigterm_sigint_sighup_are_forwarded_and_the_exit_status_kept)
     }
 }
 
+/*
+ * Ctrl-C on a terminal: the kernel sends SIGINT to the whole foreground
+ * process group, so portco run must not forward it a second time. The driver
+ * runs portco run on a pseudo-terminal and types ^C; the command counts the
+ * SIGINTs it gets within 300 ms of the first and exits with 10 + count.
+ */
+static const char pt_tty_driver[] =
+    "import os, pty, select, sys\n"
+    "child = '''\n"
+    "import os, signal\n"
+    "n = 0\n"
+    "def h(s, f):\n"
+    "    global n\n"
+    "    n += 1\n"
+    "    if n == 1: signal.setitimer(signal.ITIMER_REAL, 0.3)\n"
+    "signal.signal(signal.SIGINT, h)\n"
+    "signal.signal(signal.SIGALRM, lambda s, f: os._exit(10 + n))\n"
+    "print('ready', flush=True)\n"
+    "while True: signal.pause()\n"
+    "'''\n"
+    "pid, fd = pty.fork()\n"
+    "if pid == 0:\n"
+    "    os.execv(sys.argv[1], sys.argv[1:] + ['--', 'python3', '-c', child])\n"
+    "buf = b''\n"
+    "while b'ready' not in buf:\n"
+    "    if not select.select([fd], [], [], 15)[0]: sys.exit(99)\n"
+    "    buf += os.read(fd, 1024)\n"
+    "os.write(fd, b'\\x03')\n"
+    "sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n";
+
+Test(handoff, ctrl_c_on_a_terminal_reaches_the_command_once)
+{
+    char *argv[] = {
+        "python3", "-c",    (char *)pt_tty_driver, bin_portco, "--socket", E.sock, "run",
+        "--pool",  PT_POOL, "--service",           "tty",      NULL};
+    char *err = NULL;
+    int status = -1;
+    cr_assert_eq(pt_run(argv, NULL, 20000, NULL, &err, &status), 0);
+    cr_assert_eq(status, 11, "the command counted %d SIGINTs (exit %d); stderr: %s", status - 10,
+                 status, err);
+    free(err);
+}
+
 /* ---- failures: the command never runs without its claim ---- */
 
 static void expect_refused(const char *port, const char *pool, const char *code)
