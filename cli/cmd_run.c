@@ -408,6 +408,32 @@ static int pc_run_wait_child(portco_client *c, pid_t child, int wake_rd)
     }
 }
 
+/*
+ * Release the claim after the command exited. The agent also ends it by
+ * itself when it sees the pid exit, and a request waiting for the port may
+ * be granted right after that; since a release names only pool and port,
+ * the claim is first looked up by its node name so that a successor's claim
+ * is never released. NOT_OWNER means the agent was first.
+ */
+static void pc_run_release(portco_client *c, const portco_claim *claim)
+{
+    portco_status st = {0};
+    portco_claim *cls = NULL;
+    size_t n = 0;
+    if (portco_list(c, claim->pool, &cls, &n, &st) == 0) {
+        bool ours = false;
+        for (size_t i = 0; i < n; i++)
+            ours |= cls[i].port == claim->port && strcmp(cls[i].claim, claim->claim) == 0;
+        free(cls);
+        if (!ours)
+            return;
+    }
+    int rc = portco_release(c, claim->pool, claim->port, &st);
+    if (rc < 0 && rc != PORTCO_ENOTOWNER)
+        fprintf(stderr, "portco run: release of port %u: %s: %s\n", (unsigned)claim->port,
+                portco_err_name(rc), st.message[0] ? st.message : portco_strerror(rc));
+}
+
 static void pc_run_reap_unstarted(pid_t child)
 {
     /* The child has not exec'd: it sits in recvmsg and dies on SIGKILL at once. */
@@ -564,12 +590,7 @@ int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv)
 
     exit_code = pc_run_exit_code(pc_run_wait_child(c, child, wake[0]));
 
-    /* The agent also ends the claim when it sees the pid exit; releasing now
-     * makes that immediate. NOT_OWNER means the agent was first. */
-    rc = portco_release(c, claim.pool, claim.port, &st);
-    if (rc < 0 && rc != PORTCO_ENOTOWNER)
-        fprintf(stderr, "portco run: release of port %u: %s: %s\n", (unsigned)claim.port,
-                portco_err_name(rc), st.message[0] ? st.message : portco_strerror(rc));
+    pc_run_release(c, &claim);
 
 out:
     pc_run_handed = 1;
