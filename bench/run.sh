@@ -45,14 +45,14 @@ if [ "$mode" = quick ]; then
     : "${reps:=1}"
     dur=0.4 warm=0.15 inflight=(1 16 64) agents=2 peer_inflight=(1 16)
     pipe_inflight=256 multi_batch=16 multi_inflight=16
-    fill_size=200 fill_range=41000-41199 fill_reps=1
+    fill_size=200 fill_range=10000-10199 fill_reps=1
     scale_agents=4 scale_claims=100 probe_count=100 probe_listeners=0
 else
     : "${reps:=5}"
     dur=3 warm=0.5 inflight=(1 16 64) agents=4 peer_inflight=(1 16)
     pipe_inflight=256 multi_batch=16 multi_inflight=16
-    fill_size=10000 fill_range=40000-49999 fill_reps=3
-    scale_agents=32 scale_claims=10000 probe_count=1000 probe_listeners=5000
+    fill_size=10000 fill_range=10000-19999 fill_reps=2
+    scale_agents=32 scale_claims=10000 probe_count=300 probe_listeners=5000
 fi
 [[ $reps =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --reps must be a positive number" >&2; exit 2; }
 
@@ -115,12 +115,15 @@ zk=$("$HARNESS" start --dir "$zkdir" | tail -1)
 log "ZooKeeper at $zk"
 zkroot=/portco-bench
 
+# The pools stay below the kernel's ephemeral range (32768-60999 by default),
+# where outgoing connections and the servers' own ports would make some
+# candidates unusable, and apart from each other and from the portserver's.
 cat >"$work/cluster.yaml" <<YAML
 # Pools of the benchmark run.
 root: $zkroot
 pools:
   - name: tp
-    range: 20000-22999
+    range: 9000-9999
     proto: tcp
     scope: cluster
   - name: fill
@@ -128,7 +131,7 @@ pools:
     proto: tcp
     scope: cluster
   - name: scale
-    range: 23000-33999
+    range: 20000-32000
     proto: tcp
     scope: cluster
 YAML
@@ -193,7 +196,7 @@ for ((rep = 1; rep <= reps; rep++)); do
         emit "$PY" "$ROOT/bench/peers/kazoo_lock.py" --zk "$zk" --inflight "$n" \
             --duration "$dur" --warmup "$warm" --label "kazoo.n$n"
         emit "$PY" "$ROOT/bench/peers/portserver_bench.py" --inflight "$n" --duration "$dur" \
-            --warmup "$warm" --pool 5000-14999 --log "$out/portserver.log" --label "portserver.n$n"
+            --warmup "$warm" --pool 1100-8999 --log "$out/portserver.log" --label "portserver.n$n"
     done
 done
 
