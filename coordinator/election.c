@@ -30,9 +30,9 @@ struct pc_elect {
     bool leader;
     char watching[PC_ZKP_PATH_MAX]; /* predecessor watched, "" when none */
 
-    bool busy;     /* a step chain is in flight */
-    bool again;    /* something changed meanwhile: run once more when done */
-    unsigned gen;  /* session generation: completions of older ones are ignored */
+    bool busy;    /* a step chain is in flight */
+    bool again;   /* something changed meanwhile: run once more when done */
+    unsigned gen; /* session generation: completions of older ones are ignored */
     int search_pending;
     char search_found[PC_ZKP_PATH_MAX];
 
@@ -216,10 +216,10 @@ static void pc_elect_created(int zrc, const char *value, const void *data)
 static void pc_elect_create(pc_elect *e)
 {
     pc_elect_op *op = pc_elect_op_new(e);
-    int zrc = op ? zoo_acreate(pc_zk_handle(e->zk), e->prefix, e->data, (int)strlen(e->data),
-                               &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL | ZOO_SEQUENCE,
-                               pc_elect_created, op)
-                 : ZSYSTEMERROR;
+    int zrc =
+        op ? zoo_acreate(pc_zk_handle(e->zk), e->prefix, e->data, (int)strlen(e->data),
+                         &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL | ZOO_SEQUENCE, pc_elect_created, op)
+           : ZSYSTEMERROR;
     if (zrc != ZOK) {
         free(op);
         pc_elect_fail(e, zrc, "create candidate under", e->dir);
@@ -232,8 +232,7 @@ static void pc_elect_dir_ready(int rc, void *ud)
     if (!e)
         return;
     if (rc < 0) {
-        pc_elect_fail(e, rc == PORTCO_EZKUNAVAIL ? ZCONNECTIONLOSS : ZAPIERROR, "create",
-                      e->dir);
+        pc_elect_fail(e, rc == PORTCO_EZKUNAVAIL ? ZCONNECTIONLOSS : ZAPIERROR, "create", e->dir);
         return;
     }
     if (!e->maybe_orphan) {
@@ -335,8 +334,8 @@ static void pc_elect_listed(int zrc, const struct String_vector *kids, const voi
 static void pc_elect_list(pc_elect *e)
 {
     pc_elect_op *op = pc_elect_op_new(e);
-    int rc = op ? zoo_aget_children(pc_zk_handle(e->zk), e->dir, 0, pc_elect_listed, op)
-                : ZSYSTEMERROR;
+    int rc =
+        op ? zoo_aget_children(pc_zk_handle(e->zk), e->dir, 0, pc_elect_listed, op) : ZSYSTEMERROR;
     if (rc != ZOK) {
         free(op);
         pc_elect_fail(e, rc, "list", e->dir);
@@ -414,8 +413,7 @@ static void pc_elect_leader_written(int zrc, const char *value, const void *data
         return;
     }
     pc_elect_op *op = pc_elect_op_new(e);
-    int rc = op ? zoo_aexists(pc_zk_handle(e->zk), e->leader_path, 0, pc_elect_leader_checked,
-                              op)
+    int rc = op ? zoo_aexists(pc_zk_handle(e->zk), e->leader_path, 0, pc_elect_leader_checked, op)
                 : ZSYSTEMERROR;
     if (rc != ZOK) {
         free(op);
@@ -433,9 +431,9 @@ static char *pc_elect_leader_json(const pc_elect *e)
     gmtime_r(&ts.tv_sec, &tm);
     char since[32];
     strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:I}", "id", e->id, "host", host, "pid",
-                          (int)getpid(), "since", since, "since_ms",
-                          (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    json_t *o =
+        json_pack("{s:s, s:s, s:i, s:s, s:I}", "id", e->id, "host", host, "pid", (int)getpid(),
+                  "since", since, "since_ms", (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;

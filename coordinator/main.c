@@ -15,9 +15,9 @@
 #include "zkloop.h"
 #include "zkpath.h"
 
-#define PC_COORD_DEFAULT_ZK "127.0.0.1:2181"
+#define PC_COORD_DEFAULT_ZK         "127.0.0.1:2181"
 #define PC_COORD_DEFAULT_SESSION_MS 10000
-#define PC_COORD_REOPEN_RETRY_S 1
+#define PC_COORD_REOPEN_RETRY_S     1
 
 typedef struct coord {
     struct event_base *base;
@@ -156,11 +156,13 @@ static void coord_on_signal(evutil_socket_t sig, short what, void *arg)
 
 static int coord_parse(coord *c, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},  {"zk", required_argument, NULL, 'z'},
-        {"root", required_argument, NULL, 'r'},    {"session-timeout", required_argument, NULL, 's'},
-        {"id", required_argument, NULL, 'i'},      {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"zk", required_argument, NULL, 'z'},
+                                         {"root", required_argument, NULL, 'r'},
+                                         {"session-timeout", required_argument, NULL, 's'},
+                                         {"id", required_argument, NULL, 'i'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "c:z:r:s:i:h", opts, NULL)) != -1) {
         switch (o) {
@@ -236,8 +238,7 @@ static int coord_setup(coord *c)
     c->reopen_timer = evtimer_new(c->base, coord_on_reopen_timer, c);
     if (!c->reopen_timer)
         return -ENOMEM;
-    int rc = pc_zk_open(c->base, c->zk_hosts, c->session_ms, NULL, coord_zk_state, c, &c->zk,
-                        &err);
+    int rc = pc_zk_open(c->base, c->zk_hosts, c->session_ms, NULL, coord_zk_state, c, &c->zk, &err);
     if (rc == 0)
         rc = pc_pub_new(c->base, c->zk, c->root, coord_published, c, &c->pub, &err);
     if (rc == 0)
@@ -283,8 +284,8 @@ int main(int argc, char **argv)
     pc_log_set_ident("portco-coordinator");
     signal(SIGPIPE, SIG_IGN);
     if (!c.zk_hosts)
-        c.zk_hosts = getenv("PORTCO_ZK") && *getenv("PORTCO_ZK") ? getenv("PORTCO_ZK")
-                                                                  : PC_COORD_DEFAULT_ZK;
+        c.zk_hosts =
+            getenv("PORTCO_ZK") && *getenv("PORTCO_ZK") ? getenv("PORTCO_ZK") : PC_COORD_DEFAULT_ZK;
     if (!c.id[0]) {
         char host[100] = "coordinator";
         gethostname(host, sizeof(host) - 1);

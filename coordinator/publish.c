@@ -148,8 +148,7 @@ static void pc_cycle_end(pc_pub_cycle *c, bool ok)
 static void pc_cycle_fail(pc_pub_cycle *c, int zrc, const char *what, const char *path)
 {
     if (zrc != ZCLOSING)
-        pc_warn("publish: %s %s: %s; retrying in %d ms", what, path, zerror(zrc),
-                PC_PUB_RETRY_MS);
+        pc_warn("publish: %s %s: %s; retrying in %d ms", what, path, zerror(zrc), PC_PUB_RETRY_MS);
     pc_cycle_end(c, false);
 }
 
@@ -508,15 +507,14 @@ static void pc_cycle_log(const pc_pub_cycle *c)
     pc_cycle_count(&d, c->w, c->nw);
     const pc_cluster *cfg = &c->p->cfg;
     if (c->nw == 0) {
-        pc_info("publish: ZooKeeper already matches the file (%zu pools, %zu statics)",
-                cfg->npools, cfg->nstatics);
+        pc_info("publish: ZooKeeper already matches the file (%zu pools, %zu statics)", cfg->npools,
+                cfg->nstatics);
         return;
     }
     pc_info("publish: pools +%lu ~%lu -%lu, statics +%lu ~%lu -%lu, %u unchanged; %zu writes "
             "(now %zu pools, %zu statics)",
-            d.pools_created, d.pools_updated, d.pools_removed, d.statics_created,
-            d.statics_updated, d.statics_removed, c->unchanged, c->nw, cfg->npools,
-            cfg->nstatics);
+            d.pools_created, d.pools_updated, d.pools_removed, d.statics_created, d.statics_updated,
+            d.statics_removed, c->unchanged, c->nw, cfg->npools, cfg->nstatics);
 }
 
 static void pc_cycle_send(pc_pub_cycle *c);
@@ -570,14 +568,12 @@ static void pc_cycle_send(pc_pub_cycle *c)
             zoo_create_op_init(op, w->path, w->data, w->data ? (int)strlen(w->data) : -1,
                                &ZOO_OPEN_ACL_UNSAFE, 0, c->pathbuf, sizeof(c->pathbuf));
         else if (w->type == ZOO_SETDATA_OP)
-            zoo_set_op_init(op, w->path, w->data, (int)strlen(w->data), w->version,
-                            &c->statbuf);
+            zoo_set_op_init(op, w->path, w->data, (int)strlen(w->data), w->version, &c->statbuf);
         else
             zoo_delete_op_init(op, w->path, w->version);
     }
     memset(c->results, 0, sizeof(c->results));
-    int zrc = zoo_amulti(pc_zk_handle(p->zk), (int)n + 1, c->ops, c->results, pc_cycle_written,
-                         c);
+    int zrc = zoo_amulti(pc_zk_handle(p->zk), (int)n + 1, c->ops, c->results, pc_cycle_written, c);
     if (zrc != ZOK) {
         pc_cycle_fail(c, zrc, "multi under", p->root);
         return;

@@ -33,9 +33,9 @@ typedef struct pc_pub pc_pub;
 
 /* Counts of what was written, over the life of the publisher. */
 typedef struct pc_pub_stats {
-    unsigned long cycles;       /* cycles that ended with ZooKeeper matching the file */
-    unsigned long writes;       /* multi-ops committed */
-    unsigned long failures;     /* cycles that failed and were retried */
+    unsigned long cycles;   /* cycles that ended with ZooKeeper matching the file */
+    unsigned long writes;   /* multi-ops committed */
+    unsigned long failures; /* cycles that failed and were retried */
     unsigned long pools_created, pools_updated, pools_removed;
     unsigned long statics_created, statics_updated, statics_removed;
 } pc_pub_stats;

@@ -29,9 +29,9 @@ struct pc_zk {
     struct event *timer; /* zookeeper_interest()'s timeout */
     struct event *kick;  /* deferred re-arm and initial state report */
 
-    int depth;           /* > 0 while inside zookeeper_process() or a callback */
-    bool close_pending;  /* pc_zk_close() called at depth > 0 */
-    zhandle_t *retired;  /* old handle replaced at depth > 0, closed on unwind */
+    int depth;          /* > 0 while inside zookeeper_process() or a callback */
+    bool close_pending; /* pc_zk_close() called at depth > 0 */
+    zhandle_t *retired; /* old handle replaced at depth > 0, closed on unwind */
 };
 
 /* ---- logging of the ZooKeeper client library ---- */
@@ -109,8 +109,7 @@ void pc_zk_log_setup(void)
         }
     }
     /* The client's DEBUG level logs every packet; INFO is plenty for debugging. */
-    zoo_set_debug_level(pc_log_level() <= PC_LOG_DEBUG ? ZOO_LOG_LEVEL_INFO
-                                                        : ZOO_LOG_LEVEL_ERROR);
+    zoo_set_debug_level(pc_log_level() <= PC_LOG_DEBUG ? ZOO_LOG_LEVEL_INFO : ZOO_LOG_LEVEL_ERROR);
 }
 
 /* ---- codes and names ---- */
@@ -377,8 +376,8 @@ static void pc_zk_unwind(pc_zk *zk)
 static zhandle_t *pc_zk_init(pc_zk *zk, const clientid_t *resume, pc_error *err, int *rc)
 {
     errno = 0;
-    zhandle_t *zh = zookeeper_init2(zk->hosts, pc_zk_watcher, zk->timeout_ms, resume, zk, 0,
-                                    pc_zk_log_line);
+    zhandle_t *zh =
+        zookeeper_init2(zk->hosts, pc_zk_watcher, zk->timeout_ms, resume, zk, 0, pc_zk_log_line);
     if (!zh) {
         *rc = errno ? -errno : -EINVAL;
         pc_error_set(err, *rc, "zookeeper_init(%s): %s", zk->hosts, strerror(-*rc));
@@ -387,8 +386,7 @@ static zhandle_t *pc_zk_init(pc_zk *zk, const clientid_t *resume, pc_error *err,
 }
 
 int pc_zk_open(struct event_base *base, const char *hosts, int session_timeout_ms,
-               const clientid_t *resume, pc_zk_state_cb cb, void *ud, pc_zk **out,
-               pc_error *err)
+               const clientid_t *resume, pc_zk_state_cb cb, void *ud, pc_zk **out, pc_error *err)
 {
     if (!base || !hosts || !*hosts || !out || session_timeout_ms <= 0)
         return pc_error_set(err, -EINVAL, "pc_zk_open: bad arguments");
@@ -533,8 +531,8 @@ static void pc_zk_mkdirs_exists(int zrc, const struct Stat *stat, const void *da
             continue;
         char saved = *p;
         *p = '\0';
-        int rc = zoo_acreate(zh, op->path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0,
-                             pc_zk_mkdirs_created, op);
+        int rc =
+            zoo_acreate(zh, op->path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, pc_zk_mkdirs_created, op);
         *p = saved;
         if (rc != ZOK) {
             if (op->rc == 0)

@@ -32,10 +32,10 @@
 typedef struct pc_zk pc_zk;
 
 typedef enum {
-    PC_ZK_CONNECTING = 1, /* no usable connection; the client keeps trying */
-    PC_ZK_CONNECTED = 2,  /* session established, requests are served */
-    PC_ZK_EXPIRED = 3,    /* the server expired the session: ephemerals and
-                             watches are gone; call pc_zk_reopen() */
+    PC_ZK_CONNECTING = 1,  /* no usable connection; the client keeps trying */
+    PC_ZK_CONNECTED = 2,   /* session established, requests are served */
+    PC_ZK_EXPIRED = 3,     /* the server expired the session: ephemerals and
+                              watches are gone; call pc_zk_reopen() */
     PC_ZK_AUTH_FAILED = 4, /* authentication failed; terminal, like EXPIRED */
     PC_ZK_CLOSED = 5       /* pc_zk_close() was called (never reported) */
 } pc_zk_state;
@@ -60,8 +60,7 @@ typedef void (*pc_zk_state_cb)(pc_zk *zk, pc_zk_state state, void *ud);
  * -errno of zookeeper_init() (e.g. -EINVAL for an unparsable host list).
  */
 int pc_zk_open(struct event_base *base, const char *hosts, int session_timeout_ms,
-               const clientid_t *resume, pc_zk_state_cb cb, void *ud, pc_zk **out,
-               pc_error *err);
+               const clientid_t *resume, pc_zk_state_cb cb, void *ud, pc_zk **out, pc_error *err);
 
 /*
  * zookeeper_close() and free. Completions still pending run inside this call

@@ -42,8 +42,8 @@ int pc_zkp_check_name(const char *name)
 }
 
 /* snprintf into buf; -ENAMETOOLONG (and "") when it does not fit. */
-__attribute__((format(printf, 3, 4))) static int pc_zkp_fmt(char *buf, size_t len,
-                                                             const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int pc_zkp_fmt(char *buf, size_t len, const char *fmt,
+                                                            ...)
 {
     if (!buf || len == 0)
         return -EINVAL;
@@ -135,13 +135,11 @@ int pc_zkp_pool_hosts_dir(char *buf, size_t len, const char *root, const char *p
     return pc_zkp_root_sub_name(buf, len, root, "/pools", pool, "/hosts");
 }
 
-int pc_zkp_ports_dir(char *buf, size_t len, const char *root, const char *pool,
-                     const char *host)
+int pc_zkp_ports_dir(char *buf, size_t len, const char *root, const char *pool, const char *host)
 {
     if (!host)
         return pc_zkp_root_sub_name(buf, len, root, "/pools", pool, "/ports");
-    if (pc_zkp_check_root(root) < 0 || pc_zkp_check_name(pool) < 0 ||
-        pc_zkp_check_name(host) < 0)
+    if (pc_zkp_check_root(root) < 0 || pc_zkp_check_name(pool) < 0 || pc_zkp_check_name(host) < 0)
         return pc_zkp_bad(buf, len);
     return pc_zkp_fmt(buf, len, "%s/pools/%s/hosts/%s/ports", pc_zkp_base(root), pool, host);
 }
@@ -171,13 +169,11 @@ int pc_zkp_host(char *buf, size_t len, const char *root, const char *host)
     return pc_zkp_root_sub_name(buf, len, root, "/hosts", host, "");
 }
 
-int pc_zkp_service(char *buf, size_t len, const char *root, const char *service,
-                   const char *id)
+int pc_zkp_service(char *buf, size_t len, const char *root, const char *service, const char *id)
 {
     if (!id)
         return pc_zkp_root_sub_name(buf, len, root, "/services", service, "");
-    if (pc_zkp_check_root(root) < 0 || pc_zkp_check_name(service) < 0 ||
-        pc_zkp_check_name(id) < 0)
+    if (pc_zkp_check_root(root) < 0 || pc_zkp_check_name(service) < 0 || pc_zkp_check_name(id) < 0)
         return pc_zkp_bad(buf, len);
     return pc_zkp_fmt(buf, len, "%s/services/%s/%s", pc_zkp_base(root), service, id);
 }
@@ -228,8 +224,7 @@ int pc_zkp_new_uuid(char *out, size_t len)
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    snprintf(out, len,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+    snprintf(out, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
              b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
              b[14], b[15]);
     return 0;

@@ -27,7 +27,7 @@
  */
 
 #define PC_ZKP_DEFAULT_ROOT "/portco"
-#define PC_ZKP_NAME_MAX 255
+#define PC_ZKP_NAME_MAX     255
 /* Enough for every path built here from a root and names of sane length. */
 #define PC_ZKP_PATH_MAX 1024
 
@@ -51,8 +51,7 @@ int pc_zkp_pool_hosts_dir(char *buf, size_t len, const char *root, const char *p
  * Directory of a pool's port nodes: host NULL -> cluster scope
  * <root>/pools/<pool>/ports; host given -> <root>/pools/<pool>/hosts/<host>/ports.
  */
-int pc_zkp_ports_dir(char *buf, size_t len, const char *root, const char *pool,
-                     const char *host);
+int pc_zkp_ports_dir(char *buf, size_t len, const char *root, const char *pool, const char *host);
 /* Claim directory of one port: <ports dir>/<port>. */
 int pc_zkp_port_dir(char *buf, size_t len, const char *root, const char *pool, const char *host,
                     int port);
@@ -73,7 +72,7 @@ int pc_zkp_join(char *buf, size_t len, const char *dir, const char *child);
 
 /* ---- claim node names ---- */
 
-#define PC_ZKP_UUID_LEN 36 /* "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" */
+#define PC_ZKP_UUID_LEN   36 /* "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" */
 #define PC_ZKP_SEQ_DIGITS 10
 
 /*

@@ -98,21 +98,19 @@ static int pc_zks_step(pc_zks *s, long long left)
 }
 
 /* Drive the client until op completes or the deadline passes. */
-static int pc_zks_wait(pc_zks *s, pc_zks_op *op, const char *what, const char *path,
-                       pc_error *err)
+static int pc_zks_wait(pc_zks *s, pc_zks_op *op, const char *what, const char *path, pc_error *err)
 {
     long long deadline = pc_zks_now_ms() + s->timeout_ms;
     while (!op->done) {
         long long left = deadline - pc_zks_now_ms();
         if (left <= 0) {
             op->abandoned = true;
-            return pc_error_set(err, PORTCO_EZKUNAVAIL, "%s %s: timed out after %d ms", what,
-                                path, s->timeout_ms);
+            return pc_error_set(err, PORTCO_EZKUNAVAIL, "%s %s: timed out after %d ms", what, path,
+                                s->timeout_ms);
         }
         if (pc_zks_step(s, left) == ZINVALIDSTATE && !op->done) {
             op->abandoned = true;
-            return pc_error_set(err, PORTCO_EZKUNAVAIL, "%s %s: ZooKeeper session %s", what,
-                                path,
+            return pc_error_set(err, PORTCO_EZKUNAVAIL, "%s %s: ZooKeeper session %s", what, path,
                                 zoo_state(s->zh) == ZOO_AUTH_FAILED_STATE ? "authentication failed"
                                                                           : "expired");
         }
@@ -135,8 +133,7 @@ int pc_zks_connect(const char *hosts, int session_timeout_ms, int timeout_ms, pc
         return pc_error_set(err, -ENOMEM, "out of memory");
     s->timeout_ms = timeout_ms;
     errno = 0;
-    s->zh = zookeeper_init2(hosts, pc_zks_watcher, session_timeout_ms, NULL, s, 0,
-                            pc_zk_log_line);
+    s->zh = zookeeper_init2(hosts, pc_zks_watcher, session_timeout_ms, NULL, s, 0, pc_zk_log_line);
     if (!s->zh) {
         int rc = errno ? -errno : -EINVAL;
         free(s);
@@ -150,9 +147,8 @@ int pc_zks_connect(const char *hosts, int session_timeout_ms, int timeout_ms, pc
             s->session_state == ZOO_EXPIRED_SESSION_STATE) {
             bool auth = zoo_state(s->zh) == ZOO_AUTH_FAILED_STATE;
             pc_zks_close(s);
-            return pc_error_set(err, auth ? -EACCES : PORTCO_EZKUNAVAIL,
-                                "ZooKeeper %s: session %s", hosts,
-                                auth ? "authentication failed" : "expired");
+            return pc_error_set(err, auth ? -EACCES : PORTCO_EZKUNAVAIL, "ZooKeeper %s: session %s",
+                                hosts, auth ? "authentication failed" : "expired");
         }
         if (left <= 0) {
             pc_zks_close(s);
@@ -232,8 +228,8 @@ static void pc_zks_children_done(int zrc, const struct String_vector *strings,
     }
 }
 
-int pc_zks_get_children(pc_zks *s, const char *path, struct String_vector *out,
-                        struct Stat *stat, pc_error *err)
+int pc_zks_get_children(pc_zks *s, const char *path, struct String_vector *out, struct Stat *stat,
+                        pc_error *err)
 {
     if (!pc_zks_args_ok(s, path) || !out)
         return PC_ZKS_BAD(err, "get_children");
@@ -281,8 +277,7 @@ static void pc_zks_get_done(int zrc, const char *value, int value_len, const str
     }
 }
 
-int pc_zks_get(pc_zks *s, const char *path, char **data, int *len, struct Stat *stat,
-               pc_error *err)
+int pc_zks_get(pc_zks *s, const char *path, char **data, int *len, struct Stat *stat, pc_error *err)
 {
     if (!pc_zks_args_ok(s, path) || !data)
         return PC_ZKS_BAD(err, "get");
@@ -322,8 +317,8 @@ static void pc_zks_create_done(int zrc, const char *value, const void *data)
     }
 }
 
-int pc_zks_create(pc_zks *s, const char *path, const char *data, int len, int flags,
-                  char *created, size_t created_len, pc_error *err)
+int pc_zks_create(pc_zks *s, const char *path, const char *data, int len, int flags, char *created,
+                  size_t created_len, pc_error *err)
 {
     if (!pc_zks_args_ok(s, path) || (data && len < 0))
         return PC_ZKS_BAD(err, "create");

@@ -46,8 +46,8 @@ zhandle_t *pc_zks_handle(pc_zks *s);
  * Children of path, with its Stat when stat is not NULL. On success *out
  * holds malloc'd copies; free with deallocate_String_vector(out).
  */
-int pc_zks_get_children(pc_zks *s, const char *path, struct String_vector *out,
-                        struct Stat *stat, pc_error *err);
+int pc_zks_get_children(pc_zks *s, const char *path, struct String_vector *out, struct Stat *stat,
+                        pc_error *err);
 
 /*
  * Data of path: *data is malloc'd, NUL-terminated (for convenience; the data
@@ -62,8 +62,8 @@ int pc_zks_get(pc_zks *s, const char *path, char **data, int *len, struct Stat *
  * ZOO_SEQUENCE, ...), open ACL. The created path (with the sequence suffix)
  * is copied to created[created_len] when created is not NULL.
  */
-int pc_zks_create(pc_zks *s, const char *path, const char *data, int len, int flags,
-                  char *created, size_t created_len, pc_error *err);
+int pc_zks_create(pc_zks *s, const char *path, const char *data, int len, int flags, char *created,
+                  size_t created_len, pc_error *err);
 
 /* Set data; version -1 matches any. stat (optional) gets the new Stat. */
 int pc_zks_set(pc_zks *s, const char *path, const char *data, int len, int version,

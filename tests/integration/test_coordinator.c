@@ -1,4 +1,5 @@
-/* test_coordinator.c - portco-coordinator against the shared ZooKeeper: election, publishing, reload. */
+/* test_coordinator.c - portco-coordinator against the shared ZooKeeper: election, publishing,
+ * reload. */
 #include <criterion/criterion.h>
 #include <ctype.h>
 #include <errno.h>
@@ -15,7 +16,7 @@
 #include "zksync.h"
 
 #define SESSION_MS 1500
-#define WAIT_MS 15000
+#define WAIT_MS    15000
 
 static char root[256];
 static char *dir;
@@ -115,8 +116,18 @@ static pid_t start_coord(const char *id)
     pt_bin("portco-coordinator", bin, sizeof(bin));
     snprintf(session, sizeof(session), "%d", SESSION_MS);
     log_path(id, logf, sizeof(logf));
-    char *argv[] = {bin, "--config", cfg_path, "--zk", (char *)pt_zk_shared(), "--root", root,
-                    "--session-timeout", session, "--id", (char *)id, NULL};
+    char *argv[] = {bin,
+                    "--config",
+                    cfg_path,
+                    "--zk",
+                    (char *)pt_zk_shared(),
+                    "--root",
+                    root,
+                    "--session-timeout",
+                    session,
+                    "--id",
+                    (char *)id,
+                    NULL};
     pid_t pid = pt_spawn(argv, NULL, logf, logf);
     cr_assert_gt(pid, 0, "spawn %s: %d", bin, pid);
     cr_assert_lt(npids, 4);
@@ -225,8 +236,8 @@ static void dump_tree(FILE *out, const char *path)
     struct Stat st;
     cr_assert_eq(pc_zks_get(zks, path, &data, &len, &st, NULL), 0, "get %s", path);
     fprintf(out, "%s mzxid=%lld pzxid=%lld cversion=%d version=%d data=%.*s\n", path,
-            (long long)st.mzxid, (long long)st.pzxid, st.cversion, st.version,
-            len > 0 ? len : 0, data ? data : "");
+            (long long)st.mzxid, (long long)st.pzxid, st.cversion, st.version, len > 0 ? len : 0,
+            data ? data : "");
     free(data);
     struct String_vector v;
     cr_assert_eq(pc_zks_get_children(zks, path, &v, NULL, NULL), 0);
@@ -432,8 +443,7 @@ Test(coordinator, one_leader_of_two_and_failover_after_kill)
     /* The new leader publishes a changed file on SIGHUP. */
     write_cfg(CFG_THREE_POOLS);
     cr_assert_eq(kill(pids[1], SIGHUP), 0);
-    cr_assert(pt_wait_until(node_exists, "/config/pools/extra", WAIT_MS),
-              "new pool not published");
+    cr_assert(pt_wait_until(node_exists, "/config/pools/extra", WAIT_MS), "new pool not published");
     cr_assert(pt_wait_until(node_exists, "/pools/extra/ports", WAIT_MS));
     wait_log("c2", "publish: pools +1 ~0 -0");
 }
@@ -549,8 +559,8 @@ Test(coordinator, bad_file_at_start_exits_with_positions)
     write_cfg(CFG_BAD);
     char bin[512];
     pt_bin("portco-coordinator", bin, sizeof(bin));
-    char *argv[] = {bin, "--config", cfg_path, "--zk", (char *)pt_zk_shared(), "--root", root,
-                    NULL};
+    char *argv[] = {bin,      "--config", cfg_path, "--zk", (char *)pt_zk_shared(),
+                    "--root", root,       NULL};
     char *err = NULL;
     int status = -1;
     cr_assert_eq(pt_run(argv, NULL, WAIT_MS, NULL, &err, &status), 0);

@@ -13,7 +13,7 @@
 #include "zksync.h"
 
 #define SESSION_MS 2000
-#define WAIT_MS 10000
+#define WAIT_MS    10000
 
 /* States a handle reported, in order. */
 typedef struct states {
@@ -168,9 +168,8 @@ Test(zkloop, create_and_get_round_trip)
     char path[512];
     snprintf(path, sizeof(path), "%s/node", root);
     op c = {0};
-    cr_assert_eq(zoo_acreate(pc_zk_handle(zk), path, "hello", 5, &ZOO_OPEN_ACL_UNSAFE, 0, created,
-                             &c),
-                 ZOK);
+    cr_assert_eq(
+        zoo_acreate(pc_zk_handle(zk), path, "hello", 5, &ZOO_OPEN_ACL_UNSAFE, 0, created, &c), ZOK);
     pc_zk_kick(zk);
     cr_assert(run_until(base, flag_set, &c.done, WAIT_MS));
     cr_assert_eq(c.zrc, ZOK, "create: %s", zerror(c.zrc));
@@ -184,9 +183,8 @@ Test(zkloop, create_and_get_round_trip)
 
     /* Creating it again fails with "exists", which maps to -EEXIST. */
     op again = {0};
-    cr_assert_eq(zoo_acreate(pc_zk_handle(zk), path, "x", 1, &ZOO_OPEN_ACL_UNSAFE, 0, created,
-                             &again),
-                 ZOK);
+    cr_assert_eq(
+        zoo_acreate(pc_zk_handle(zk), path, "x", 1, &ZOO_OPEN_ACL_UNSAFE, 0, created, &again), ZOK);
     cr_assert(run_until(base, flag_set, &again.done, WAIT_MS));
     cr_assert_eq(pc_zk_err(again.zrc), -EEXIST);
 }
@@ -316,8 +314,9 @@ static void expire_session(const char *eph)
         int fd = -1, interest = 0;
         struct timeval tv = {0, 0};
         cr_assert_eq(zookeeper_interest(zh, &fd, &interest, &tv), ZOK);
-        struct pollfd p = {.fd = fd, .events = (short)((interest & ZOOKEEPER_READ ? POLLIN : 0) |
-                                                       (interest & ZOOKEEPER_WRITE ? POLLOUT : 0))};
+        struct pollfd p = {.fd = fd,
+                           .events = (short)((interest & ZOOKEEPER_READ ? POLLIN : 0) |
+                                             (interest & ZOOKEEPER_WRITE ? POLLOUT : 0))};
         int ms = (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
         int n = poll(&p, fd >= 0 ? 1 : 0, ms > 50 ? 50 : ms);
         int events = 0;

@@ -72,11 +72,11 @@ Test(zkpath, slash_root_has_no_double_slash)
 Test(zkpath, bad_roots_are_rejected)
 {
     char b[64];
-    const char *bad[] = {"", "portco", "/portco/", "//x", "/a//b", "/a/./b", "/a/..", "/a\nb", NULL};
+    const char *bad[] = {"",       "portco", "/portco/", "//x", "/a//b",
+                         "/a/./b", "/a/..",  "/a\nb",    NULL};
     for (int i = 0; bad[i]; i++) {
         strcpy(b, "garbage");
-        cr_assert_eq(pc_zkp_pool_config(b, sizeof(b), bad[i], "web"), -EINVAL, "root '%s'",
-                     bad[i]);
+        cr_assert_eq(pc_zkp_pool_config(b, sizeof(b), bad[i], "web"), -EINVAL, "root '%s'", bad[i]);
         cr_assert_str_empty(b);
         cr_assert_eq(pc_zkp_check_root(bad[i]), -EINVAL);
     }
@@ -145,7 +145,8 @@ Test(zkpath, claim_prefix_and_path)
     cr_assert_eq(pc_zkp_claim_prefix(b, sizeof(b), u), 0);
     cr_assert_str_eq(b, "_c_0f8fad5b-d9cb-469f-a165-70867728950e-lock-");
     cr_assert_eq(pc_zkp_claim_path(b, sizeof(b), "/portco/pools/web/ports/30001", u), 0);
-    cr_assert_str_eq(b, "/portco/pools/web/ports/30001/_c_0f8fad5b-d9cb-469f-a165-70867728950e-lock-");
+    cr_assert_str_eq(b,
+                     "/portco/pools/web/ports/30001/_c_0f8fad5b-d9cb-469f-a165-70867728950e-lock-");
     cr_assert_eq(pc_zkp_claim_prefix(b, sizeof(b), ""), -EINVAL);
     cr_assert_eq(pc_zkp_claim_prefix(b, sizeof(b), "a/b"), -EINVAL);
     cr_assert_eq(pc_zkp_claim_prefix(b, sizeof(b), NULL), -EINVAL);
@@ -185,9 +186,9 @@ Test(zkpath, claim_parse_rejects_other_names)
     const char *bad[] = {"",
                          "lock-",
                          "lock-123",
-                         "lock-00000000001",   /* 11 digits */
+                         "lock-00000000001", /* 11 digits */
                          "lock-000000001a",
-                         "xlock-0000000001",   /* "lock-" not after '-' */
+                         "xlock-0000000001",      /* "lock-" not after '-' */
                          "abc__lock__0000000001", /* kazoo's own form */
                          "_c_u-lock-0000000001x",
                          "0000000001",
@@ -211,8 +212,8 @@ Test(zkpath, election_names)
 Test(zkpath, lowest_and_predecessor_order_by_sequence_only)
 {
     /* Name order differs from sequence order; junk is ignored. */
-    char *names[] = {"_c_zzz-lock-0000000005", "_c_aaa-lock-0000000009", "junk",
-                     "lock-0000000002", "_c_mmm-lock-0000000007"};
+    char *names[] = {"_c_zzz-lock-0000000005", "_c_aaa-lock-0000000009", "junk", "lock-0000000002",
+                     "_c_mmm-lock-0000000007"};
     int n = 5;
     cr_assert_eq(pc_zkp_lowest(names, n, pc_zkp_claim_seq), 3);
     cr_assert_eq(pc_zkp_predecessor(names, n, pc_zkp_claim_seq, 9), 4);
