@@ -2,6 +2,7 @@
 # run.sh - the benchmark entry command: portco against raw ZooKeeper and against peer tools.
 #
 # usage: bench/run.sh [--quick|--full] [--out DIR] [--build DIR] [--no-build] [--reps N]
+#                     [--sections tp,fill,probe,scale]
 #
 # Starts what it needs (a standalone ZooKeeper through deploy/zk/zk-harness,
 # a coordinator publishing the benchmark pools, agents), runs every driver
@@ -12,7 +13,13 @@
 # stopped by pid on exit, also on failure or interruption.
 # --quick (the default) takes well under a minute and only shows that the
 # benchmark works; --full is the measurement recorded in docs/performance.md.
+# --sections runs only some parts (default all): tp (throughput, latency,
+# ceilings, peers), fill (pool fill curve), probe, scale.
 set -euo pipefail
+
+# The whole script is one function, read completely before it runs, so that
+# editing this file while a long run goes on cannot change the running one.
+main() {
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PY=/usr/bin/python3 # the Debian interpreter, where python3-kazoo and python3-portpicker live
@@ -21,11 +28,7 @@ out=
 build=
 do_build=1
 reps=
-
-usage() {
-    sed -n '4p' "$0" | sed 's/^# //' >&2
-    exit 2
-}
+sections=tp,fill,probe,scale
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -35,6 +38,7 @@ while [ $# -gt 0 ]; do
     --build) build=${2:?--build needs a directory}; shift ;;
     --no-build) do_build=0 ;;
     --reps) reps=${2:?--reps needs a number}; shift ;;
+    --sections) sections=${2:?--sections needs a list}; shift ;;
     -h | --help) usage ;;
     *) echo "run.sh: unknown option $1" >&2; usage ;;
     esac
@@ -46,13 +50,13 @@ if [ "$mode" = quick ]; then
     dur=0.4 warm=0.15 inflight=(1 16 64) agents=2 peer_inflight=(1 16)
     pipe_inflight=256 multi_batch=16 multi_inflight=16
     fill_size=200 fill_range=10000-10199 fill_reps=1
-    scale_agents=4 scale_claims=100 probe_count=100 probe_listeners=0
+    scale_agents=4 scale_claims=100 scale_timeout=300 probe_count=100 probe_listeners=0
 else
     : "${reps:=5}"
     dur=3 warm=0.5 inflight=(1 16 64) agents=4 peer_inflight=(1 16)
     pipe_inflight=256 multi_batch=16 multi_inflight=16
     fill_size=10000 fill_range=10000-19999 fill_reps=2
-    scale_agents=32 scale_claims=10000 probe_count=300 probe_listeners=5000
+    scale_agents=32 scale_claims=10000 scale_timeout=3000 probe_count=300 probe_listeners=5000
 fi
 [[ $reps =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --reps must be a positive number" >&2; exit 2; }
 
@@ -79,7 +83,7 @@ out=$(cd "$out" && pwd)
 rm -f "$out/results.jsonl"
 work=$(mktemp -d "${TMPDIR:-/tmp}/portco-bench.XXXXXX")
 zkdir=$work/zk
-declare -a PIDS=()
+PIDS=()
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -141,7 +145,7 @@ YAML
 PIDS+=($!)
 
 # start_agents N PREFIX: start N agents; their sockets go to the array SOCKS_<PREFIX>.
-declare -a AGENT_PIDS=()
+AGENT_PIDS=()
 start_agent() {
     local id=$1
     cat >"$work/$id.yaml" <<YAML
@@ -174,6 +178,7 @@ for ((i = 1; i <= max_agents; i++)); do socks+=(--socket "$work/bench-a$i.sock")
 log "agents ready: $max_agents"
 
 for ((rep = 1; rep <= reps; rep++)); do
+    want tp || break
     log "repetition $rep/$reps: throughput and latency"
     for n in "${inflight[@]}"; do
         emit "$ZKBENCH" --zk "$zk" --mode cycle --inflight "$n" --duration "$dur" --warmup "$warm" \
@@ -201,27 +206,32 @@ for ((rep = 1; rep <= reps; rep++)); do
 done
 
 for ((rep = 1; rep <= fill_reps; rep++)); do
+    want fill || break
     log "pool fill $rep/$fill_reps: $fill_size ports"
     emit "$PCBENCH" --mode fill --pool fill --socket "$work/bench-a1.sock" \
         --pool-size "$fill_size" --label fill
 done
 
-log "local probe cost"
-emit "$PROBEBENCH" --first 50000 --count "$probe_count"
-if [ "$probe_listeners" -gt 0 ]; then
-    emit "$PROBEBENCH" --first 50000 --count "$probe_count" --listeners "$probe_listeners"
+if want probe; then
+    log "local probe cost"
+    emit "$PROBEBENCH" --first 50000 --count "$probe_count"
+    if [ "$probe_listeners" -gt 0 ]; then
+        emit "$PROBEBENCH" --first 50000 --count "$probe_count" --listeners "$probe_listeners"
+    fi
 fi
 
-log "scale: $scale_agents agents, $scale_claims claims"
-for ((i = max_agents + 1; i <= scale_agents; i++)); do start_agent "bench-a$i"; done
-ssocks=()
-for ((i = 1; i <= scale_agents; i++)); do ssocks+=(--socket "$work/bench-a$i.sock"); done
-"$PCBENCH" --mode ready --pool scale "${ssocks[@]}" --timeout 120 --label ready
-spids=()
-for pid in "${AGENT_PIDS[@]}"; do spids+=(--pid "$pid"); done
-emit "$PY" "$ROOT/bench/scale.py" --zk "$zk" --harness "$HARNESS" --harness-dir "$zkdir" \
-    --pcbench "$PCBENCH" --pool scale --claims "$scale_claims" --inflight 32 \
-    "${spids[@]}" "${ssocks[@]}"
+if want scale; then
+    log "scale: $scale_agents agents, $scale_claims claims"
+    for ((i = max_agents + 1; i <= scale_agents; i++)); do start_agent "bench-a$i"; done
+    ssocks=()
+    for ((i = 1; i <= scale_agents; i++)); do ssocks+=(--socket "$work/bench-a$i.sock"); done
+    "$PCBENCH" --mode ready --pool scale "${ssocks[@]}" --timeout 120 --label ready
+    spids=()
+    for pid in "${AGENT_PIDS[@]}"; do spids+=(--pid "$pid"); done
+    emit "$PY" "$ROOT/bench/scale.py" --zk "$zk" --harness "$HARNESS" --harness-dir "$zkdir" \
+        --pcbench "$PCBENCH" --pool scale --claims "$scale_claims" --inflight 32 --timeout "$scale_timeout" \
+        "${spids[@]}" "${ssocks[@]}"
+fi
 
 join() { local IFS=,; echo "$*"; }
 "$PY" - "$out/meta.json" <<PY
@@ -253,3 +263,16 @@ if [ "$failures" -gt 0 ]; then
     log "$failures driver run(s) failed; their figures are missing from the table"
     exit 1
 fi
+}
+
+usage() {
+    sed -n '4,5p' "$0" | sed 's/^# //' >&2
+    exit 2
+}
+
+# want SECTION: true when SECTION is in the --sections list.
+want() {
+    [[ ,$sections, == *,$1,* ]]
+}
+
+main "$@"
