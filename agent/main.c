@@ -1,8 +1,331 @@
-/* main.c - portco-agent entry point. */
+/* main.c - portco-agent: options, the event loop, the ZooKeeper session, clean shutdown. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-int main(void)
+#include "agent.h"
+#include "claims.h"
+#include "conn.h"
+#include "log.h"
+#include "pools.h"
+#include "presence.h"
+#include "server.h"
+
+/* Longest a shutdown waits for ZooKeeper to confirm the deletes. */
+#define PC_STOP_DEADLINE_MS 5000
+
+static void pc_usage(FILE *f)
 {
-    fprintf(stderr, "portco-agent: not built yet\n");
-    return 1;
+    fprintf(f,
+            "usage: portco-agent [--config FILE] [--zk HOSTS] [--host-id ID] [--socket PATH]\n"
+            "                    [--root PATH] [--session-timeout MS]\n"
+            "                    [--log-level debug|info|warn]\n"
+            "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stop it and\n"
+            "release every claim it holds.\n");
+}
+
+static void pc_opts_free(pc_agent_opts *o)
+{
+    free(o->zk);
+    free(o->host_id);
+    free(o->socket);
+    free(o->root);
+    memset(o, 0, sizeof(*o));
+}
+
+static int pc_set_str(char **dst, const char *v)
+{
+    char *s = strdup(v);
+    if (!s)
+        return -ENOMEM;
+    free(*dst);
+    *dst = s;
+    return 0;
+}
+
+static int pc_parse_level(const char *s, int *out)
+{
+    if (strcmp(s, "debug") == 0)
+        *out = PC_LOG_DEBUG;
+    else if (strcmp(s, "info") == 0)
+        *out = PC_LOG_INFO;
+    else if (strcmp(s, "warn") == 0)
+        *out = PC_LOG_WARN;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+/* Read the file (when given) and apply the flags over it. Returns 0, or 2
+ * for a usage error / bad file (message printed). */
+static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
+{
+    enum { O_ZK = 256, O_HOST, O_SOCKET, O_ROOT, O_TIMEOUT, O_LEVEL, O_CONFIG, O_HELP };
+    static const struct option longs[] = {
+        {"config", required_argument, NULL, O_CONFIG},
+        {"zk", required_argument, NULL, O_ZK},
+        {"host-id", required_argument, NULL, O_HOST},
+        {"socket", required_argument, NULL, O_SOCKET},
+        {"root", required_argument, NULL, O_ROOT},
+        {"session-timeout", required_argument, NULL, O_TIMEOUT},
+        {"log-level", required_argument, NULL, O_LEVEL},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL;
+    /* First pass: the file, so that flags override it whatever their order. */
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1)
+        if (c == O_CONFIG)
+            config = optarg;
+    pc_agent_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    pc_diags d = PC_DIAGS_INIT;
+    int rc = config ? pc_agent_config_load_file(config, &cfg, &d) : pc_agent_config_defaults(&cfg);
+    if (rc < 0) {
+        fprintf(stderr, "portco-agent: cannot load %s:\n", config ? config : "the defaults");
+        pc_diags_print(stderr, &d);
+        pc_diags_free(&d);
+        pc_agent_config_free(&cfg);
+        return 2;
+    }
+    pc_diags_free(&d);
+    o->zk = cfg.zookeeper;
+    o->host_id = cfg.host_id;
+    o->socket = cfg.socket;
+    o->root = cfg.root;
+    cfg.zookeeper = cfg.host_id = cfg.socket = cfg.root = NULL;
+    o->session_timeout_ms = cfg.session_timeout_ms;
+    o->timewait = cfg.timewait;
+    o->ephemeral = cfg.ephemeral;
+    o->log_level = pc_log_level();
+    pc_agent_config_free(&cfg);
+
+    optind = 1;
+    opterr = 1;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        rc = 0;
+        char *end;
+        switch (c) {
+        case O_CONFIG:
+            break;
+        case O_ZK:
+            rc = pc_set_str(&o->zk, optarg);
+            break;
+        case O_HOST:
+            rc = pc_set_str(&o->host_id, optarg);
+            break;
+        case O_SOCKET:
+            rc = pc_set_str(&o->socket, optarg);
+            break;
+        case O_ROOT:
+            rc = pc_set_str(&o->root, optarg);
+            break;
+        case O_TIMEOUT:
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || v < PC_AGENT_MIN_SESSION_TIMEOUT_MS ||
+                v > PC_AGENT_MAX_SESSION_TIMEOUT_MS) {
+                fprintf(stderr, "portco-agent: --session-timeout must be %d..%d ms\n",
+                        PC_AGENT_MIN_SESSION_TIMEOUT_MS, PC_AGENT_MAX_SESSION_TIMEOUT_MS);
+                return 2;
+            }
+            o->session_timeout_ms = (int)v;
+            break;
+        case O_LEVEL:
+            if (pc_parse_level(optarg, &o->log_level) < 0) {
+                fprintf(stderr, "portco-agent: --log-level must be debug, info or warn\n");
+                return 2;
+            }
+            break;
+        case O_HELP:
+            pc_usage(stdout);
+            exit(0);
+        default:
+            pc_usage(stderr);
+            return 2;
+        }
+        if (rc < 0)
+            return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "portco-agent: unexpected argument \"%s\"\n", argv[optind]);
+        pc_usage(stderr);
+        return 2;
+    }
+    if (!pc_host_id_valid(o->host_id)) {
+        fprintf(stderr, "portco-agent: host id \"%s\" is not valid: 1-127 of [A-Za-z0-9._-]\n",
+                o->host_id);
+        return 2;
+    }
+    const char *why = NULL;
+    if (!pc_root_valid(o->root, &why)) {
+        fprintf(stderr, "portco-agent: root \"%s\" is not valid: %s\n", o->root,
+                why ? why : "bad path");
+        return 2;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void pc_zk_state_changed(pc_zk *zk, pc_zk_state state, void *ud)
+{
+    pc_agent *a = ud;
+    if (a->stopping)
+        return;
+    switch (state) {
+    case PC_ZK_CONNECTED: {
+        bool first = !a->zk_ever_connected;
+        bool renewed = a->session_renewed;
+        a->zk_ever_connected = true;
+        a->session_renewed = false;
+        pc_info("ZooKeeper session 0x%llx connected",
+                (unsigned long long)pc_zk_client_id(zk)->client_id);
+        /* A new session has no watches and no ephemerals: set them up again. */
+        if (first || renewed) {
+            pc_pools_follow(a);
+            pc_presence_publish(a);
+        }
+        pc_claims_on_connected(a, renewed);
+        break;
+    }
+    case PC_ZK_EXPIRED:
+    case PC_ZK_AUTH_FAILED: {
+        pc_warn("ZooKeeper session %s: opening a new one; claims will be re-asserted",
+                pc_zk_state_name(state));
+        pc_claims_on_expired(a);
+        a->session_renewed = true;
+        pc_error err;
+        if (pc_zk_reopen(zk, NULL, &err) < 0)
+            pc_err("cannot open a new ZooKeeper session: %s", err.msg);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static void pc_loop_exit(pc_agent *a)
+{
+    if (a->stop_ev)
+        evtimer_del(a->stop_ev);
+    event_base_loopexit(a->base, NULL);
+}
+
+/* Shutdown waits for the deletes to be confirmed, up to a deadline. */
+static void pc_stop_poll(evutil_socket_t fd, short what, void *arg)
+{
+    pc_agent *a = arg;
+    static int elapsed;
+    elapsed += 20;
+    if (a->zk_pending <= 0 || elapsed >= PC_STOP_DEADLINE_MS ||
+        pc_zk_get_state(a->zk) != PC_ZK_CONNECTED) {
+        if (a->zk_pending > 0)
+            pc_warn("stopping with %d ZooKeeper requests unconfirmed", a->zk_pending);
+        pc_loop_exit(a);
+        return;
+    }
+    struct timeval tv = {0, 20000};
+    evtimer_add(a->stop_ev, &tv);
+}
+
+static void pc_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    pc_agent *a = arg;
+    if (a->stopping)
+        return;
+    pc_info("signal %d: stopping, releasing %zu claims", (int)sig, a->nholds);
+    pc_server_stop(a);
+    pc_claims_release_all(a);
+    a->stopping = true;
+    pc_conn_close_all(a);
+    if (a->listen_poll_ev)
+        evtimer_del(a->listen_poll_ev);
+    a->stop_ev = evtimer_new(a->base, pc_stop_poll, a);
+    if (!a->stop_ev) {
+        event_base_loopexit(a->base, NULL);
+        return;
+    }
+    pc_zk_kick(a->zk);
+    struct timeval tv = {0, 0};
+    evtimer_add(a->stop_ev, &tv);
+}
+
+int main(int argc, char **argv)
+{
+    pc_log_set_ident("portco-agent");
+    signal(SIGPIPE, SIG_IGN);
+    pc_agent a;
+    memset(&a, 0, sizeof(a));
+    a.listen_fd = -1;
+    TAILQ_INIT(&a.conns);
+    TAILQ_INIT(&a.pools);
+    TAILQ_INIT(&a.holds);
+    TAILQ_INIT(&a.acqs);
+    int rc = pc_load_opts(argc, argv, &a.opts);
+    if (rc) {
+        pc_opts_free(&a.opts);
+        return rc;
+    }
+    pc_log_set_level(a.opts.log_level);
+    a.started_ms = pc_now_ms();
+    a.base = event_base_new();
+    if (!a.base) {
+        fprintf(stderr, "portco-agent: cannot create the event loop\n");
+        pc_opts_free(&a.opts);
+        return 1;
+    }
+    pc_error err;
+    pc_error_clear(&err);
+    int exit_code = 0;
+    rc = pc_zk_open(a.base, a.opts.zk, a.opts.session_timeout_ms, NULL, pc_zk_state_changed, &a,
+                    &a.zk, &err);
+    if (rc < 0) {
+        pc_err("cannot start a ZooKeeper session with %s: %s", a.opts.zk, err.msg);
+        exit_code = 1;
+        goto out;
+    }
+    rc = pc_server_start(&a, &err);
+    if (rc < 0) {
+        pc_err("%s", err.msg);
+        exit_code = 1;
+        goto out;
+    }
+    a.sigterm_ev = evsignal_new(a.base, SIGTERM, pc_signal_cb, &a);
+    a.sigint_ev = evsignal_new(a.base, SIGINT, pc_signal_cb, &a);
+    if (!a.sigterm_ev || !a.sigint_ev || evsignal_add(a.sigterm_ev, NULL) < 0 ||
+        evsignal_add(a.sigint_ev, NULL) < 0) {
+        pc_err("cannot install signal handlers");
+        exit_code = 1;
+        goto out;
+    }
+    pc_info("host %s, ZooKeeper %s, root %s", a.opts.host_id, a.opts.zk, a.opts.root);
+    event_base_dispatch(a.base);
+    pc_info("stopped");
+out:
+    pc_server_stop(&a);
+    a.stopping = true;
+    pc_conn_close_all(&a);
+    pc_claims_release_all(&a);
+    pc_zk_close(a.zk); /* pending completions run here */
+    a.zk = NULL;
+    pc_claims_free_all(&a);
+    pc_pools_free_all(&a);
+    if (a.sigterm_ev)
+        event_free(a.sigterm_ev);
+    if (a.sigint_ev)
+        event_free(a.sigint_ev);
+    if (a.stop_ev)
+        event_free(a.stop_ev);
+    if (a.listen_poll_ev)
+        event_free(a.listen_poll_ev);
+    event_base_free(a.base);
+    pc_opts_free(&a.opts);
+    return exit_code;
 }

@@ -1,0 +1,48 @@
+/* claims.h - the claim engine: acquire, wait, release, re-assert after a session loss. */
+#ifndef PC_CLAIMS_H
+#define PC_CLAIMS_H
+
+#include "agent.h"
+#include "conn.h"
+
+/* Handle an acquire request (docs/protocol.md); answers through pc_conn_finish(). */
+void pc_claims_acquire(pc_conn *c, pc_creq *r);
+
+/* Handle a release request. */
+void pc_claims_release_req(pc_conn *c, pc_creq *r);
+
+/*
+ * The connection is going away: its operations stop answering (a waiting
+ * acquire withdraws its claim node) and its connection-lifetime claims are
+ * released. Other claims it made stay.
+ */
+void pc_claims_conn_closed(pc_conn *c);
+
+/*
+ * Release a held claim: close its hold sockets and pid watch, delete its
+ * claim node, then its port node when empty. `h` is freed.
+ */
+void pc_claims_release(pc_hold *h);
+
+/* Release every claim and cancel every operation (shutdown). */
+void pc_claims_release_all(pc_agent *a);
+
+/* Free every operation left after the session was closed (exit). */
+void pc_claims_free_all(pc_agent *a);
+
+/* Set the in-flight bits of a pool from the claims and operations on it
+ * (after its definition was (re)installed). */
+void pc_claims_mark_inflight(pc_agent *a, pc_apool *p);
+
+/* The ZooKeeper session is connected again: resume operations that lost
+ * their connection; after a new session, re-assert every held claim. */
+void pc_claims_on_connected(pc_agent *a, bool new_session);
+
+/* The session expired: operations in flight fail, held claims wait for the
+ * next session to be re-asserted. */
+void pc_claims_on_expired(pc_agent *a);
+
+/* Build the claim object of an answer or event for a held claim (new reference). */
+json_t *pc_hold_to_json(const pc_hold *h);
+
+#endif

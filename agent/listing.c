@@ -1,0 +1,340 @@
+/* listing.c - the `list` (owning claims of the cluster, from ZooKeeper) and `status` requests. */
+#include "listing.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pools.h"
+
+/* One `list` request being gathered from ZooKeeper. */
+typedef struct pc_listop {
+    pc_agent *agent;
+    pc_conn *conn; /* NULL once the connection is gone */
+    pc_creq *creq;
+    int pending;
+    int failed; /* first ZooKeeper error, 0 when none */
+    json_t *claims;
+    struct pc_listop *next;
+} pc_listop;
+
+/* One step of the walk: which pool (and port) a completion belongs to. */
+typedef struct pc_listitem {
+    pc_listop *op;
+    char pool[PC_POOL_NAME_MAX + 1];
+    char dir[PC_ZKP_PATH_MAX];
+    uint16_t port;
+    char name[160];
+} pc_listitem;
+
+static pc_listop *pc_listops;
+
+static void pc_list_ports_dir(pc_listop *op, const char *pool, const char *dir);
+
+static int pc_claim_cmp(const void *x, const void *y)
+{
+    json_t *const *a = x, *const *b = y;
+    int c = strcmp(json_string_value(json_object_get(*a, "pool")),
+                   json_string_value(json_object_get(*b, "pool")));
+    if (c)
+        return c;
+    json_int_t pa = json_integer_value(json_object_get(*a, "port"));
+    json_int_t pb = json_integer_value(json_object_get(*b, "port"));
+    if (pa != pb)
+        return pa < pb ? -1 : 1;
+    return strcmp(json_string_value(json_object_get(*a, "host")),
+                  json_string_value(json_object_get(*b, "host")));
+}
+
+static void pc_listop_finish(pc_listop *op)
+{
+    pc_listop **pp = &pc_listops;
+    while (*pp && *pp != op)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = op->next;
+    if (op->conn) {
+        pc_creq *r = op->creq;
+        if (op->failed) {
+            pc_conn_fail(op->conn, r, PORTCO_EZKUNAVAIL,
+                         "cannot read the claims from ZooKeeper: %s; retry", zerror(op->failed));
+        } else {
+            /* Stable order: pool, port, host. */
+            size_t n = json_array_size(op->claims);
+            json_t **v = calloc(n + 1, sizeof(json_t *));
+            json_t *sorted = json_array();
+            if (v && sorted) {
+                for (size_t i = 0; i < n; i++)
+                    v[i] = json_array_get(op->claims, i);
+                qsort(v, n, sizeof(json_t *), pc_claim_cmp);
+                for (size_t i = 0; i < n; i++)
+                    json_array_append(sorted, v[i]);
+            }
+            free(v);
+            json_t *ans = pc_answer_ok(r->req.id);
+            if (ans && sorted)
+                json_object_set_new(ans, "claims", sorted);
+            else
+                json_decref(sorted);
+            pc_conn_finish(op->conn, r, ans, -1);
+        }
+    }
+    json_decref(op->claims);
+    free(op);
+}
+
+static void pc_listop_done_one(pc_listop *op)
+{
+    op->agent->zk_pending--;
+    if (--op->pending == 0)
+        pc_listop_finish(op);
+}
+
+static void pc_listop_error(pc_listop *op, int rc)
+{
+    if (rc != ZOK && rc != ZNONODE && !op->failed)
+        op->failed = rc;
+}
+
+static pc_listitem *pc_listitem_new(pc_listop *op, const char *pool, const char *dir)
+{
+    pc_listitem *it = calloc(1, sizeof(*it));
+    if (!it)
+        return NULL;
+    it->op = op;
+    snprintf(it->pool, sizeof(it->pool), "%s", pool);
+    snprintf(it->dir, sizeof(it->dir), "%s", dir);
+    return it;
+}
+
+/* Count a request as outstanding, or drop the item when it could not be sent. */
+static void pc_list_issued(pc_listop *op, pc_listitem *it, int rc)
+{
+    if (rc == ZOK) {
+        op->pending++;
+        op->agent->zk_pending++;
+    } else {
+        pc_listop_error(op, rc);
+        free(it);
+    }
+}
+
+/* The owning claim's data: build the claim object from what the node says. */
+static void pc_list_data_cb(int rc, const char *value, int len, const struct Stat *st,
+                            const void *data)
+{
+    pc_listitem *it = (pc_listitem *)data;
+    pc_listop *op = it->op;
+    pc_listop_error(op, rc);
+    if (rc == ZOK) {
+        json_t *d = value && len > 0 ? json_loadb(value, (size_t)len, 0, NULL) : NULL;
+        portco_claim c;
+        if (!json_is_object(d) || pc_claim_from_json(d, &c, NULL) < 0) {
+            memset(&c, 0, sizeof(c)); /* a foreign lock node: report what is known */
+        }
+        snprintf(c.pool, sizeof(c.pool), "%s", it->pool);
+        c.port = it->port;
+        snprintf(c.claim, sizeof(c.claim), "%s", it->name);
+        c.czxid = st->czxid;
+        portco_lifetime lt;
+        const json_t *ltj = json_object_get(d, "lifetime");
+        int lifetime = json_is_string(ltj) && pc_lifetime_parse(json_string_value(ltj), &lt) == 0
+                           ? (int)lt
+                           : -1;
+        const json_t *uidj = json_object_get(d, "uid");
+        long long uid = json_is_integer(uidj) ? json_integer_value(uidj) : -1;
+        json_t *cj = pc_claim_to_json(&c, lifetime, uid);
+        if (cj)
+            json_array_append_new(op->claims, cj);
+        json_decref(d);
+    }
+    free(it);
+    pc_listop_done_one(op);
+}
+
+/* A port's claim nodes: the lowest sequence owns the port. */
+static void pc_list_port_cb(int rc, const struct String_vector *sv, const void *data)
+{
+    pc_listitem *it = (pc_listitem *)data;
+    pc_listop *op = it->op;
+    pc_listop_error(op, rc);
+    int low = rc == ZOK ? pc_zkp_lowest(sv->data, sv->count, pc_zkp_claim_seq) : -1;
+    if (low >= 0) {
+        char path[PC_ZKP_PATH_MAX];
+        if (pc_zkp_join(path, sizeof(path), it->dir, sv->data[low]) == 0) {
+            pc_listitem *d = pc_listitem_new(op, it->pool, path);
+            if (d) {
+                d->port = it->port;
+                snprintf(d->name, sizeof(d->name), "%s", sv->data[low]);
+                pc_list_issued(op, d,
+                               zoo_aget(pc_zk_handle(op->agent->zk), path, 0, pc_list_data_cb, d));
+            }
+        }
+    }
+    free(it);
+    pc_listop_done_one(op);
+}
+
+/* A ports directory: one child per port with claims. */
+static void pc_list_ports_cb(int rc, const struct String_vector *sv, const void *data)
+{
+    pc_listitem *it = (pc_listitem *)data;
+    pc_listop *op = it->op;
+    pc_listop_error(op, rc);
+    for (int i = 0; rc == ZOK && i < sv->count; i++) {
+        char *end;
+        long port = strtol(sv->data[i], &end, 10);
+        if (*end || port < 1 || port > 65535)
+            continue;
+        char dir[PC_ZKP_PATH_MAX];
+        if (pc_zkp_join(dir, sizeof(dir), it->dir, sv->data[i]) < 0)
+            continue;
+        pc_listitem *p = pc_listitem_new(op, it->pool, dir);
+        if (!p)
+            continue;
+        p->port = (uint16_t)port;
+        pc_list_issued(op, p,
+                       zoo_aget_children(pc_zk_handle(op->agent->zk), dir, 0, pc_list_port_cb, p));
+    }
+    free(it);
+    pc_listop_done_one(op);
+}
+
+/* A host-scope pool: one ports directory per host. */
+static void pc_list_hosts_cb(int rc, const struct String_vector *sv, const void *data)
+{
+    pc_listitem *it = (pc_listitem *)data;
+    pc_listop *op = it->op;
+    pc_listop_error(op, rc);
+    for (int i = 0; rc == ZOK && i < sv->count; i++) {
+        char dir[PC_ZKP_PATH_MAX];
+        if (pc_zkp_ports_dir(dir, sizeof(dir), op->agent->opts.root, it->pool, sv->data[i]) == 0)
+            pc_list_ports_dir(op, it->pool, dir);
+    }
+    free(it);
+    pc_listop_done_one(op);
+}
+
+static void pc_list_ports_dir(pc_listop *op, const char *pool, const char *dir)
+{
+    pc_listitem *it = pc_listitem_new(op, pool, dir);
+    if (!it)
+        return;
+    pc_list_issued(op, it,
+                   zoo_aget_children(pc_zk_handle(op->agent->zk), dir, 0, pc_list_ports_cb, it));
+}
+
+static void pc_list_pool(pc_listop *op, const pc_apool *p)
+{
+    pc_agent *a = op->agent;
+    char dir[PC_ZKP_PATH_MAX];
+    if (p->def.scope == PC_SCOPE_HOST) {
+        if (pc_zkp_pool_hosts_dir(dir, sizeof(dir), a->opts.root, p->name) < 0)
+            return;
+        pc_listitem *it = pc_listitem_new(op, p->name, dir);
+        if (it)
+            pc_list_issued(op, it,
+                           zoo_aget_children(pc_zk_handle(a->zk), dir, 0, pc_list_hosts_cb, it));
+        return;
+    }
+    if (pc_zkp_ports_dir(dir, sizeof(dir), a->opts.root, p->name, NULL) == 0)
+        pc_list_ports_dir(op, p->name, dir);
+}
+
+void pc_listing_list(pc_conn *c, pc_creq *r)
+{
+    pc_agent *a = c->agent;
+    if (pc_zk_get_state(a->zk) != PC_ZK_CONNECTED) {
+        pc_conn_fail(c, r, PORTCO_EZKUNAVAIL,
+                     "the agent is not connected to ZooKeeper (%s); retry in a moment",
+                     pc_zk_state_name(pc_zk_get_state(a->zk)));
+        return;
+    }
+    if (!a->pools_ready) {
+        pc_conn_fail(c, r, PORTCO_ENOTREADY, "the agent has not loaded the pools yet");
+        return;
+    }
+    const pc_apool *one = NULL;
+    if (r->req.pool[0]) {
+        one = pc_pools_find(a, r->req.pool);
+        if (!one) {
+            pc_conn_fail(c, r, PORTCO_ENOPOOL, "no pool named \"%s\" is published", r->req.pool);
+            return;
+        }
+    }
+    pc_listop *op = calloc(1, sizeof(*op));
+    json_t *claims = json_array();
+    if (!op || !claims) {
+        free(op);
+        json_decref(claims);
+        pc_conn_fail(c, r, -ENOMEM, "out of memory");
+        return;
+    }
+    op->agent = a;
+    op->conn = c;
+    op->creq = r;
+    op->claims = claims;
+    op->next = pc_listops;
+    pc_listops = op;
+    op->pending = 1; /* held while the walk starts */
+    a->zk_pending++;
+    if (one) {
+        pc_list_pool(op, one);
+    } else {
+        pc_apool *p;
+        TAILQ_FOREACH(p, &a->pools, link)
+        if (p->defined && p->loaded)
+            pc_list_pool(op, p);
+    }
+    pc_listop_done_one(op);
+}
+
+void pc_listing_conn_closed(pc_conn *c)
+{
+    for (pc_listop *op = pc_listops; op; op = op->next)
+        if (op->conn == c) {
+            op->conn = NULL;
+            op->creq = NULL;
+        }
+}
+
+void pc_listing_status(pc_conn *c, pc_creq *r)
+{
+    pc_agent *a = c->agent;
+    json_t *ans = pc_answer_ok(r->req.id);
+    json_t *pools = json_array();
+    pc_apool *p;
+    TAILQ_FOREACH(p, &a->pools, link)
+    if (p->defined && p->loaded)
+        json_array_append_new(pools, json_string(p->name));
+    const clientid_t *cid = pc_zk_client_id(a->zk);
+    char session[32];
+    snprintf(session, sizeof(session), "0x%llx",
+             cid ? (unsigned long long)cid->client_id : 0ULL);
+    const pc_counters *k = &a->counters;
+    json_t *counters = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "grants", (json_int_t)k->grants, "releases",
+        (json_int_t)k->releases, "watch_wakeups", (json_int_t)k->watch_wakeups, "creates",
+        (json_int_t)k->creates, "lost_races", (json_int_t)k->lost_races, "probe_refused",
+        (json_int_t)k->probe_refused, "reasserted", (json_int_t)k->reasserted, "conflicts",
+        (json_int_t)k->conflicts);
+    size_t waiting = 0;
+    (void)waiting;
+    if (ans) {
+        json_object_set_new(ans, "host", json_string(a->opts.host_id));
+        json_object_set_new(ans, "version", json_string(PC_AGENT_VERSION));
+        json_object_set_new(ans, "zookeeper",
+                            json_string(pc_zk_state_name(pc_zk_get_state(a->zk))));
+        json_object_set_new(ans, "ready", json_boolean(a->pools_ready));
+        json_object_set_new(ans, "pools", pools ? pools : json_array());
+        json_object_set_new(ans, "claims", json_integer((json_int_t)a->nholds));
+        json_object_set_new(ans, "session", json_string(session));
+        json_object_set_new(ans, "counters", counters ? counters : json_object());
+    } else {
+        json_decref(pools);
+        json_decref(counters);
+    }
+    pc_conn_finish(c, r, ans, -1);
+}

@@ -1,0 +1,583 @@
+/* pools.c - follow pool definitions, static assignments and claimed ports in ZooKeeper. */
+#include "pools.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "claims.h"
+#include "log.h"
+
+static void pc_pools_list(pc_agent *a);
+static void pc_pool_get(pc_apool *p);
+static void pc_pool_watch_ports(pc_apool *p);
+static void pc_pool_watch_statics(pc_apool *p);
+
+/* ------------------------------------------------------------------------ */
+/* pool objects                                                             */
+
+static pc_apool *pc_pool_lookup(pc_agent *a, const char *name)
+{
+    pc_apool *p;
+    TAILQ_FOREACH(p, &a->pools, link)
+    if (strcmp(p->name, name) == 0)
+        return p;
+    return NULL;
+}
+
+pc_apool *pc_pools_find(pc_agent *a, const char *name)
+{
+    pc_apool *p = pc_pool_lookup(a, name);
+    return p && p->defined && p->loaded ? p : NULL;
+}
+
+/* Pools are never freed while the session lives: watches and completions
+ * point at them. A removed pool is only marked undefined. */
+static pc_apool *pc_pool_get_or_add(pc_agent *a, const char *name)
+{
+    pc_apool *p = pc_pool_lookup(a, name);
+    if (p)
+        return p;
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    p->agent = a;
+    TAILQ_INSERT_TAIL(&a->pools, p, link);
+    return p;
+}
+
+static void pc_pool_release(pc_apool *p)
+{
+    pc_pool_free(&p->def);
+    free(p->claimed);
+    free(p->inflight);
+    free(p->statics);
+    p->claimed = p->inflight = NULL;
+    p->statics = NULL;
+    p->nstatics = 0;
+    p->nports = 0;
+}
+
+void pc_pools_free_all(pc_agent *a)
+{
+    pc_apool *p;
+    while ((p = TAILQ_FIRST(&a->pools))) {
+        TAILQ_REMOVE(&a->pools, p, link);
+        pc_pool_release(p);
+        free(p);
+    }
+}
+
+long pc_pool_index(const pc_apool *p, uint16_t port)
+{
+    if (!p->nports)
+        return -1;
+    return pc_rangeset_index(&p->def.ports, port);
+}
+
+static int pc_static_cmp(const void *x, const void *y)
+{
+    const pc_static *a = x, *b = y;
+    return (int)a->port - (int)b->port;
+}
+
+const char *pc_pool_static_service(const pc_apool *p, uint16_t port)
+{
+    pc_static key = {.port = port};
+    const pc_static *s = p->nstatics ? bsearch(&key, p->statics, p->nstatics,
+                                               sizeof(pc_static), pc_static_cmp)
+                                     : NULL;
+    return s ? s->service : NULL;
+}
+
+uint16_t pc_pool_static_port(const pc_apool *p, const char *service)
+{
+    for (size_t i = 0; i < p->nstatics; i++)
+        if (strcmp(p->statics[i].service, service) == 0)
+            return p->statics[i].port;
+    return 0;
+}
+
+void pc_pool_set_inflight(pc_apool *p, uint16_t port, bool on)
+{
+    long i = pc_pool_index(p, port);
+    if (i >= 0)
+        pc_bit_set(p->inflight, (size_t)i, on);
+}
+
+/* ------------------------------------------------------------------------ */
+/* candidate scan                                                           */
+
+void pc_scan_begin(const pc_apool *p, pc_scan *s)
+{
+    s->start = p->nports ? p->cursor % p->nports : 0;
+    s->examined = 0;
+    s->pass = 1;
+}
+
+uint16_t pc_scan_next(pc_apool *p, pc_scan *s, const char *service, bool *second_pass)
+{
+    while (s->pass <= 2 && p->nports) {
+        if (s->examined >= p->nports) {
+            s->pass++;
+            s->examined = 0;
+            continue;
+        }
+        size_t i = (s->start + s->examined) % p->nports;
+        size_t w = i / 64;
+        /* A word whose ports are all excluded for this pass is skipped at once. */
+        uint64_t skip = p->inflight[w] | (s->pass == 1 ? p->claimed[w] : ~p->claimed[w]);
+        if (skip == UINT64_MAX && i % 64 == 0 && s->examined + 64 <= p->nports &&
+            i + 64 <= p->nports) {
+            s->examined += 64;
+            continue;
+        }
+        s->examined++;
+        if ((skip >> (i % 64)) & 1u)
+            continue;
+        int port = pc_rangeset_nth(&p->def.ports, i);
+        if (port <= 0)
+            continue;
+        const char *owner = pc_pool_static_service(p, (uint16_t)port);
+        if (owner && strcmp(owner, service) != 0)
+            continue;
+        *second_pass = s->pass == 2;
+        return (uint16_t)port;
+    }
+    s->pass = 3;
+    return 0;
+}
+
+void pc_pool_advance(pc_apool *p, uint16_t port)
+{
+    long i = pc_pool_index(p, port);
+    if (i >= 0)
+        p->cursor = ((size_t)i + 1) % p->nports;
+}
+
+/* ------------------------------------------------------------------------ */
+/* <root>/config/pools                                                      */
+
+static void pc_pools_list_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    pc_agent *a = ctx;
+    if (type == ZOO_SESSION_EVENT || a->stopping)
+        return;
+    a->watching_pools = false;
+    pc_pools_list(a);
+}
+
+static void pc_pools_exists_cb(int rc, const struct Stat *st, const void *data)
+{
+    pc_agent *a = (pc_agent *)data;
+    a->zk_pending--;
+    if (rc == ZOK) /* created meanwhile: list it */
+        pc_pools_list(a);
+    else if (rc != ZNONODE)
+        a->watching_pools = false;
+}
+
+static void pc_pools_children_cb(int rc, const struct String_vector *sv, const void *data)
+{
+    pc_agent *a = (pc_agent *)data;
+    a->zk_pending--;
+    if (a->stopping)
+        return;
+    if (rc == ZNONODE) {
+        /* Nothing published yet: wait for the directory to appear. */
+        char dir[PC_ZKP_PATH_MAX];
+        pc_zkp_config_pools_dir(dir, sizeof(dir), a->opts.root);
+        pc_info("%s does not exist yet; waiting for the coordinator to publish pools", dir);
+        if (zoo_awexists(pc_zk_handle(a->zk), dir, pc_pools_list_watcher, a, pc_pools_exists_cb,
+                         a) == ZOK)
+            a->zk_pending++;
+        return;
+    }
+    if (rc != ZOK) {
+        pc_warn("cannot list pools: %s", zerror(rc));
+        a->watching_pools = false;
+        return;
+    }
+    /* Mark pools that are no longer published. */
+    pc_apool *p;
+    TAILQ_FOREACH(p, &a->pools, link)
+    {
+        bool present = false;
+        for (int i = 0; i < sv->count; i++)
+            if (strcmp(sv->data[i], p->name) == 0)
+                present = true;
+        if (!present && p->defined) {
+            pc_info("pool %s was removed", p->name);
+            p->defined = false;
+        }
+    }
+    for (int i = 0; i < sv->count; i++) {
+        if (pc_zkp_check_name(sv->data[i]) < 0 || strlen(sv->data[i]) > PC_POOL_NAME_MAX) {
+            pc_warn("ignoring published pool with an invalid name \"%s\"", sv->data[i]);
+            continue;
+        }
+        p = pc_pool_get_or_add(a, sv->data[i]);
+        if (p && !p->defined)
+            pc_pool_get(p);
+    }
+    if (a->pools_pending == 0 && !a->pools_ready) {
+        a->pools_ready = true;
+        pc_info("cluster configuration loaded (%d pools)", sv->count);
+    }
+}
+
+static void pc_pools_list(pc_agent *a)
+{
+    if (a->watching_pools || a->stopping)
+        return;
+    char dir[PC_ZKP_PATH_MAX];
+    pc_zkp_config_pools_dir(dir, sizeof(dir), a->opts.root);
+    int rc = zoo_awget_children(pc_zk_handle(a->zk), dir, pc_pools_list_watcher, a,
+                                pc_pools_children_cb, a);
+    if (rc == ZOK) {
+        a->zk_pending++;
+        a->watching_pools = true;
+    } else {
+        pc_warn("cannot list %s: %s", dir, zerror(rc));
+    }
+}
+
+void pc_pools_follow(pc_agent *a)
+{
+    a->watching_pools = false;
+    pc_apool *p;
+    TAILQ_FOREACH(p, &a->pools, link)
+    {
+        p->watching_ports = false;
+        p->watching_statics = false;
+    }
+    pc_pools_list(a);
+    /* Pools known from an earlier session: re-read them and re-arm watches. */
+    TAILQ_FOREACH(p, &a->pools, link)
+    if (p->defined) {
+        pc_pool_get(p);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* one pool's definition                                                    */
+
+static void pc_pool_data_watcher(zhandle_t *zh, int type, int state, const char *path,
+                                 void *ctx)
+{
+    pc_apool *p = ctx;
+    if (type == ZOO_SESSION_EVENT || p->agent->stopping)
+        return;
+    if (type == ZOO_DELETED_EVENT) {
+        pc_info("pool %s was removed", p->name);
+        p->defined = false;
+        return;
+    }
+    pc_pool_get(p);
+}
+
+/* Install a new definition: bitmaps sized to its ports, cursor kept in range. */
+static int pc_pool_install(pc_apool *p, pc_pool *def)
+{
+    size_t n = pc_rangeset_count(&def->ports);
+    size_t words = n / 64 + 1;
+    uint64_t *claimed = calloc(words, sizeof(uint64_t));
+    uint64_t *inflight = calloc(words, sizeof(uint64_t));
+    if (!claimed || !inflight) {
+        free(claimed);
+        free(inflight);
+        return -ENOMEM;
+    }
+    pc_pool_free(&p->def);
+    free(p->claimed);
+    free(p->inflight);
+    p->def = *def;
+    memset(def, 0, sizeof(*def));
+    p->nports = n;
+    p->claimed = claimed;
+    p->inflight = inflight;
+    if (p->cursor >= n)
+        p->cursor = 0;
+    char dir[PC_ZKP_PATH_MAX];
+    pc_zkp_ports_dir(dir, sizeof(dir), p->agent->opts.root, p->name,
+                     p->def.scope == PC_SCOPE_HOST ? p->agent->opts.host_id : NULL);
+    if (strcmp(dir, p->ports_dir) != 0) {
+        snprintf(p->ports_dir, sizeof(p->ports_dir), "%s", dir);
+        p->watching_ports = false;
+    }
+    return 0;
+}
+
+static void pc_pool_data_cb(int rc, const char *value, int len, const struct Stat *st,
+                            const void *data)
+{
+    pc_apool *p = (pc_apool *)data;
+    pc_agent *a = p->agent;
+    a->zk_pending--;
+    a->pools_pending--;
+    if (!a->stopping) {
+        if (rc == ZOK) {
+            pc_pool def;
+            memset(&def, 0, sizeof(def));
+            pc_error err;
+            pc_error_clear(&err);
+            int prc = pc_pool_from_json(value ? value : "", value && len > 0 ? (size_t)len : 0,
+                                        &def, &err);
+            if (prc == 0 && strcmp(def.name, p->name) != 0)
+                prc = pc_error_set(&err, PORTCO_ECONFIG, "its name is \"%s\", its node is \"%s\"",
+                                   def.name, p->name);
+            if (prc == 0 && pc_pool_install(p, &def) == 0) {
+                bool was = p->defined;
+                p->defined = true;
+                p->loaded = true;
+                pc_info("pool %s %s: %zu ports, %s, %s scope", p->name,
+                        was ? "updated" : "loaded", p->nports, pc_proto_name(p->def.proto),
+                        pc_scope_name(p->def.scope));
+                pc_claims_mark_inflight(a, p);
+                pc_pool_watch_ports(p);
+                pc_pool_watch_statics(p);
+            } else {
+                pc_warn("ignoring pool %s as published: %s", p->name, err.msg);
+                pc_pool_free(&def);
+                p->defined = false;
+            }
+        } else if (rc == ZNONODE) {
+            p->defined = false;
+        } else {
+            pc_warn("cannot read pool %s: %s", p->name, zerror(rc));
+        }
+    }
+    if (a->pools_pending == 0 && a->watching_pools && !a->pools_ready) {
+        a->pools_ready = true;
+        pc_info("cluster configuration loaded");
+    }
+}
+
+static void pc_pool_get(pc_apool *p)
+{
+    pc_agent *a = p->agent;
+    char path[PC_ZKP_PATH_MAX];
+    if (pc_zkp_pool_config(path, sizeof(path), a->opts.root, p->name) < 0)
+        return;
+    int rc = zoo_awget(pc_zk_handle(a->zk), path, pc_pool_data_watcher, p, pc_pool_data_cb, p);
+    if (rc == ZOK) {
+        a->zk_pending++;
+        a->pools_pending++;
+    } else {
+        pc_warn("cannot read %s: %s", path, zerror(rc));
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* the ports directory: which ports have a port node                        */
+
+static void pc_ports_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    pc_apool *p = ctx;
+    if (type == ZOO_SESSION_EVENT || p->agent->stopping)
+        return;
+    p->watching_ports = false;
+    pc_pool_watch_ports(p);
+}
+
+static void pc_ports_exists_cb(int rc, const struct Stat *st, const void *data)
+{
+    pc_apool *p = (pc_apool *)data;
+    p->agent->zk_pending--;
+    if (rc == ZOK) {
+        p->watching_ports = false;
+        pc_pool_watch_ports(p);
+    }
+}
+
+static void pc_ports_children_cb(int rc, const struct String_vector *sv, const void *data)
+{
+    pc_apool *p = (pc_apool *)data;
+    pc_agent *a = p->agent;
+    a->zk_pending--;
+    if (a->stopping || !p->claimed)
+        return;
+    if (rc == ZNONODE) {
+        memset(p->claimed, 0, (p->nports / 64 + 1) * sizeof(uint64_t));
+        if (zoo_awexists(pc_zk_handle(a->zk), p->ports_dir, pc_ports_watcher, p,
+                         pc_ports_exists_cb, p) == ZOK)
+            a->zk_pending++;
+        return;
+    }
+    if (rc != ZOK) {
+        p->watching_ports = false;
+        return;
+    }
+    memset(p->claimed, 0, (p->nports / 64 + 1) * sizeof(uint64_t));
+    for (int i = 0; i < sv->count; i++) {
+        char *end;
+        long port = strtol(sv->data[i], &end, 10);
+        if (*end || port < 1 || port > 65535)
+            continue;
+        long idx = pc_pool_index(p, (uint16_t)port);
+        if (idx >= 0)
+            pc_bit_set(p->claimed, (size_t)idx, true);
+    }
+    pc_debug("pool %s: %d port nodes", p->name, sv->count);
+}
+
+static void pc_pool_watch_ports(pc_apool *p)
+{
+    pc_agent *a = p->agent;
+    if (p->watching_ports || !p->ports_dir[0] || a->stopping)
+        return;
+    int rc = zoo_awget_children(pc_zk_handle(a->zk), p->ports_dir, pc_ports_watcher, p,
+                                pc_ports_children_cb, p);
+    if (rc == ZOK) {
+        a->zk_pending++;
+        p->watching_ports = true;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* static assignments: <root>/config/static/<pool>/<port>                   */
+
+/* One reading of a pool's static assignments, installed when every node is read. */
+typedef struct pc_static_load {
+    pc_apool *pool;
+    int remaining;
+    pc_static *v;
+    size_t n, cap;
+} pc_static_load;
+
+typedef struct pc_static_item {
+    pc_static_load *load;
+    uint32_t port;
+} pc_static_item;
+
+static void pc_statics_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    pc_apool *p = ctx;
+    if (type == ZOO_SESSION_EVENT || p->agent->stopping)
+        return;
+    p->watching_statics = false;
+    pc_pool_watch_statics(p);
+}
+
+static void pc_statics_exists_cb(int rc, const struct Stat *st, const void *data)
+{
+    pc_apool *p = (pc_apool *)data;
+    p->agent->zk_pending--;
+    if (rc == ZOK) {
+        p->watching_statics = false;
+        pc_pool_watch_statics(p);
+    }
+}
+
+static void pc_static_load_done(pc_static_load *l)
+{
+    pc_apool *p = l->pool;
+    if (!p->agent->stopping) {
+        qsort(l->v, l->n, sizeof(pc_static), pc_static_cmp);
+        free(p->statics);
+        p->statics = l->v;
+        p->nstatics = l->n;
+        l->v = NULL;
+        pc_debug("pool %s: %zu static assignments", p->name, p->nstatics);
+    }
+    free(l->v);
+    free(l);
+}
+
+static void pc_static_data_cb(int rc, const char *value, int len, const struct Stat *st,
+                              const void *data)
+{
+    pc_static_item *it = (pc_static_item *)data;
+    pc_static_load *l = it->load;
+    pc_apool *p = l->pool;
+    p->agent->zk_pending--;
+    if (rc == ZOK && l->n < l->cap) {
+        pc_error err;
+        pc_static s;
+        memset(&s, 0, sizeof(s));
+        if (pc_static_from_json(value ? value : "", value && len > 0 ? (size_t)len : 0, p->name,
+                                it->port, &s, &err) == 0)
+            l->v[l->n++] = s;
+        else
+            pc_warn("ignoring static assignment %u of pool %s: %s", it->port, p->name, err.msg);
+    }
+    free(it);
+    if (--l->remaining == 0)
+        pc_static_load_done(l);
+}
+
+static void pc_statics_children_cb(int rc, const struct String_vector *sv, const void *data)
+{
+    pc_apool *p = (pc_apool *)data;
+    pc_agent *a = p->agent;
+    a->zk_pending--;
+    if (a->stopping)
+        return;
+    if (rc == ZNONODE) {
+        free(p->statics);
+        p->statics = NULL;
+        p->nstatics = 0;
+        char dir[PC_ZKP_PATH_MAX];
+        pc_zkp_static_dir(dir, sizeof(dir), a->opts.root, p->name);
+        if (zoo_awexists(pc_zk_handle(a->zk), dir, pc_statics_watcher, p, pc_statics_exists_cb,
+                         p) == ZOK)
+            a->zk_pending++;
+        return;
+    }
+    if (rc != ZOK) {
+        p->watching_statics = false;
+        return;
+    }
+    pc_static_load *l = calloc(1, sizeof(*l));
+    if (!l)
+        return;
+    l->pool = p;
+    l->cap = (size_t)sv->count;
+    l->v = calloc(l->cap + 1, sizeof(pc_static));
+    if (!l->v) {
+        free(l);
+        return;
+    }
+    l->remaining = 1; /* held until every request is issued */
+    for (int i = 0; i < sv->count; i++) {
+        char *end;
+        long port = strtol(sv->data[i], &end, 10);
+        if (*end || port < 1 || port > 65535)
+            continue;
+        char path[PC_ZKP_PATH_MAX];
+        if (pc_zkp_static_port(path, sizeof(path), a->opts.root, p->name, (int)port) < 0)
+            continue;
+        pc_static_item *it = calloc(1, sizeof(*it));
+        if (!it)
+            continue;
+        it->load = l;
+        it->port = (uint32_t)port;
+        if (zoo_awget(pc_zk_handle(a->zk), path, pc_statics_watcher, p, pc_static_data_cb, it) ==
+            ZOK) {
+            a->zk_pending++;
+            l->remaining++;
+        } else {
+            free(it);
+        }
+    }
+    if (--l->remaining == 0)
+        pc_static_load_done(l);
+}
+
+static void pc_pool_watch_statics(pc_apool *p)
+{
+    pc_agent *a = p->agent;
+    if (p->watching_statics || a->stopping)
+        return;
+    char dir[PC_ZKP_PATH_MAX];
+    if (pc_zkp_static_dir(dir, sizeof(dir), a->opts.root, p->name) < 0)
+        return;
+    int rc = zoo_awget_children(pc_zk_handle(a->zk), dir, pc_statics_watcher, p,
+                                pc_statics_children_cb, p);
+    if (rc == ZOK) {
+        a->zk_pending++;
+        p->watching_statics = true;
+    }
+}

@@ -1,0 +1,56 @@
+/* pools.h - pools and static assignments followed live from ZooKeeper; the claimed-port cache. */
+#ifndef PC_POOLS_H
+#define PC_POOLS_H
+
+#include "agent.h"
+
+/*
+ * Start (or, after a new session, restart) following <root>/config/pools:
+ * a child watch on the directory, a data watch on every pool, and for every
+ * defined pool a child watch on its ports directory and on its static
+ * assignments. a->pools_ready becomes true once the directory has been read.
+ */
+void pc_pools_follow(pc_agent *a);
+
+/* The pool named `name` when it is currently defined, else NULL. */
+pc_apool *pc_pools_find(pc_agent *a, const char *name);
+
+/* Free every pool (after the ZooKeeper session is closed). */
+void pc_pools_free_all(pc_agent *a);
+
+/* Index of `port` among the pool's claimable ports, or -1 when not in the pool. */
+long pc_pool_index(const pc_apool *p, uint16_t port);
+
+/* The service `port` is statically assigned to, or NULL. Borrowed. */
+const char *pc_pool_static_service(const pc_apool *p, uint16_t port);
+
+/* The port statically assigned to `service` in the pool, or 0. */
+uint16_t pc_pool_static_port(const pc_apool *p, const char *service);
+
+/* Mark / unmark a port as having a claim attempt or a claim of this agent. */
+void pc_pool_set_inflight(pc_apool *p, uint16_t port, bool on);
+
+/*
+ * Candidate scan of one acquire. Pass 1 visits, from the pool's rotating
+ * cursor onward, ports that the cache shows unclaimed; pass 2 visits the
+ * ports the cache shows claimed (their port node may be empty or stale).
+ * Both skip ports in flight on this agent and ports statically assigned to
+ * another service. Skipping looks at 64 ports per bitmap word, so the cost
+ * per candidate does not grow with the pool's occupancy.
+ */
+typedef struct pc_scan {
+    size_t start;    /* index where the scan began */
+    size_t examined; /* indexes visited in the current pass */
+    int pass;        /* 1 or 2; 3 when done */
+} pc_scan;
+
+void pc_scan_begin(const pc_apool *p, pc_scan *s);
+
+/* Next candidate port, or 0 when both passes are done. *second_pass is set
+ * when the port comes from pass 2 (the cache shows a port node). */
+uint16_t pc_scan_next(pc_apool *p, pc_scan *s, const char *service, bool *second_pass);
+
+/* Move the pool's cursor past a granted port, so the next scan starts after it. */
+void pc_pool_advance(pc_apool *p, uint16_t port);
+
+#endif

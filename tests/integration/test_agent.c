@@ -1,0 +1,846 @@
+/* test_agent.c - the real portco-agent against a real ZooKeeper, spoken to over its socket. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "message.h"
+#include "support.h"
+#include "zkpath.h"
+#include "zksync.h"
+
+/* ------------------------------------------------------------------------ */
+/* fixture: a ZooKeeper root, a session to inspect it, one agent            */
+
+typedef struct pt_agent {
+    pid_t pid;
+    char sock[600];
+    char log[600];
+} pt_agent;
+
+static char pt_root[256];
+static char *pt_dir;
+static pc_zks *pt_zs;
+static const char *pt_zkc;
+static int pt_base; /* first port of this test's pools */
+/* Agents started by the running test, stopped by pid in the teardown even
+ * when an assertion ended the test early. */
+static pid_t pt_agents[8];
+
+static bool pt_bindable(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* A run of n bindable ports below the ephemeral range. */
+static int pt_port_run(int n)
+{
+    for (int tries = 0; tries < 200; tries++) {
+        int base = 20000 + (int)((getpid() * 131 + tries * 977 + pt_now_ms()) % 10000);
+        bool ok = true;
+        for (int i = 0; i < n && ok; i++)
+            ok = pt_bindable(base + i);
+        if (ok)
+            return base;
+    }
+    cr_assert_fail("no run of %d free ports", n);
+    return 0;
+}
+
+static void pt_setup(void)
+{
+    pt_zkc = pt_zk_shared();
+    cr_assert_not_null(pt_zkc, "the ctest zk fixture is required");
+    pt_unique_root("agent", pt_root, sizeof(pt_root));
+    pt_dir = pt_tmpdir("pt-agent");
+    cr_assert_not_null(pt_dir);
+    pc_error err;
+    cr_assert_eq(pc_zks_connect(pt_zkc, 10000, 10000, &pt_zs, &err), 0, "%s", err.msg);
+    pt_base = pt_port_run(8);
+}
+
+static void pt_teardown(void)
+{
+    for (size_t i = 0; i < sizeof(pt_agents) / sizeof(pt_agents[0]); i++)
+        if (pt_agents[i] > 0) {
+            pt_stop_pid(pt_agents[i], SIGTERM, 10000);
+            pt_agents[i] = 0;
+        }
+    if (pt_zs) {
+        pc_zks_delete_tree(pt_zs, pt_root, NULL);
+        pc_zks_close(pt_zs);
+        pt_zs = NULL;
+    }
+    if (pt_dir) {
+        pt_rmtree(pt_dir);
+        free(pt_dir);
+        pt_dir = NULL;
+    }
+}
+
+/* Publish a pool as the coordinator would. */
+static void pt_publish_pool(const char *name, int lo, int hi, const char *scope,
+                            const char *exclude)
+{
+    char dir[512], path[600], json[512];
+    snprintf(dir, sizeof(dir), "%s/config/pools", pt_root);
+    pc_error err;
+    cr_assert_eq(pc_zks_mkdirs(pt_zs, dir, &err), 0, "%s", err.msg);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(json, sizeof(json),
+             "{\"name\":\"%s\",\"ranges\":\"%d-%d\",\"exclude\":\"%s\",\"proto\":\"tcp\","
+             "\"scope\":\"%s\",\"address\":\"0.0.0.0\",\"allow_privileged\":false}",
+             name, lo, hi, exclude ? exclude : "", scope);
+    cr_assert_eq(pc_zks_create(pt_zs, path, json, (int)strlen(json), 0, NULL, 0, &err), 0, "%s",
+                 err.msg);
+}
+
+static void pt_publish_static(const char *pool, int port, const char *service)
+{
+    char dir[512], path[600], json[256];
+    snprintf(dir, sizeof(dir), "%s/config/static/%s", pt_root, pool);
+    pc_error err;
+    cr_assert_eq(pc_zks_mkdirs(pt_zs, dir, &err), 0, "%s", err.msg);
+    snprintf(path, sizeof(path), "%s/%d", dir, port);
+    snprintf(json, sizeof(json), "{\"service\":\"%s\"}", service);
+    cr_assert_eq(pc_zks_create(pt_zs, path, json, (int)strlen(json), 0, NULL, 0, &err), 0, "%s",
+                 err.msg);
+}
+
+static void pt_agent_wait_ready(const pt_agent *ag, bool need_pools);
+
+static void pt_agent_start_opt(pt_agent *ag, const char *host, bool need_pools)
+{
+    char bin[512];
+    pt_bin("portco-agent", bin, sizeof(bin));
+    snprintf(ag->sock, sizeof(ag->sock), "%s/%s/agent.sock", pt_dir, host);
+    snprintf(ag->log, sizeof(ag->log), "%s/%s.log", pt_dir, host);
+    char *argv[] = {bin,          "--zk",       (char *)pt_zkc, "--root",
+                    pt_root,      "--host-id",  (char *)host,   "--socket",
+                    ag->sock,     "--session-timeout", "4000",  "--log-level",
+                    "debug",      NULL};
+    ag->pid = pt_spawn(argv, NULL, NULL, ag->log);
+    cr_assert_gt(ag->pid, 0);
+    for (size_t i = 0; i < sizeof(pt_agents) / sizeof(pt_agents[0]); i++)
+        if (pt_agents[i] <= 0) {
+            pt_agents[i] = ag->pid;
+            break;
+        }
+    cr_assert(pt_wait_unix_socket(ag->sock, 15000), "agent socket %s never came up", ag->sock);
+    pt_agent_wait_ready(ag, need_pools);
+}
+
+static void pt_agent_start(pt_agent *ag, const char *host)
+{
+    pt_agent_start_opt(ag, host, true);
+}
+
+static void pt_forget_agent(pid_t pid)
+{
+    for (size_t i = 0; i < sizeof(pt_agents) / sizeof(pt_agents[0]); i++)
+        if (pt_agents[i] == pid)
+            pt_agents[i] = 0;
+}
+
+static void pt_agent_stop(pt_agent *ag)
+{
+    if (ag->pid > 0) {
+        pt_stop_pid(ag->pid, SIGTERM, 10000);
+        pt_forget_agent(ag->pid);
+        ag->pid = 0;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* a client connection speaking lib/proto                                   */
+
+typedef struct pt_cli {
+    int fd;
+    pc_linebuf in;
+    int64_t next_id;
+} pt_cli;
+
+static void pt_connect(pt_cli *c, const pt_agent *ag)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    cr_assert_lt(strlen(ag->sock), sizeof(sa.sun_path));
+    memcpy(sa.sun_path, ag->sock, strlen(ag->sock) + 1);
+    cr_assert_eq(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
+    pc_linebuf_init(&c->in, 0, 4);
+    c->next_id = 1;
+}
+
+static void pt_close(pt_cli *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    pc_linebuf_free(&c->in);
+}
+
+static void pt_send_raw(pt_cli *c, const char *line)
+{
+    cr_assert_eq(pc_frame_send_all(c->fd, line, strlen(line), -1, 5000), 0);
+}
+
+/* Read the next answer (events skipped). Returns 1, 0 at EOF, -ETIMEDOUT. */
+static int pt_read_answer(pt_cli *c, pc_answer *a, int timeout_ms)
+{
+    for (;;) {
+        char *line;
+        size_t len;
+        int rc = pc_frame_read_line(&c->in, c->fd, timeout_ms, &line, &len);
+        if (rc <= 0)
+            return rc;
+        pc_error err;
+        cr_assert_eq(pc_answer_parse(line, len, a, &err), 0, "bad answer %s: %s", line, err.msg);
+        if (!a->is_event)
+            return 1;
+        pc_answer_free(a);
+    }
+}
+
+/* Send a request object (consumed), with v and id added, and wait for its answer. */
+static void pt_call(pt_cli *c, json_t *req, pc_answer *a)
+{
+    int64_t id = c->next_id++;
+    json_object_set_new(req, "v", json_integer(1));
+    json_object_set_new(req, "id", json_integer(id));
+    char *s = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    char line[70000];
+    snprintf(line, sizeof(line), "%s\n", s);
+    free(s);
+    pt_send_raw(c, line);
+    cr_assert_eq(pt_read_answer(c, a, 20000), 1, "no answer to %s", line);
+    cr_assert(a->has_id && a->id == id, "answer id %lld for request %lld", (long long)a->id,
+              (long long)id);
+}
+
+static json_t *pt_acq_req(const char *pool, const char *service, int port)
+{
+    return json_pack("{s:s, s:s, s:s, s:i}", "op", "acquire", "pool", pool, "service", service,
+                     "port", port);
+}
+
+/* Acquire; returns the port, or the negative error code. */
+static int pt_acquire(pt_cli *c, json_t *req, portco_claim *out)
+{
+    pc_answer a;
+    pt_call(c, req, &a);
+    int rc;
+    if (a.ok) {
+        portco_claim cl;
+        cr_assert_eq(pc_claim_from_json(json_object_get(a.root, "claim"), &cl, NULL), 0);
+        if (out)
+            *out = cl;
+        rc = cl.port;
+    } else {
+        rc = a.code;
+    }
+    pc_answer_free(&a);
+    return rc;
+}
+
+static int pt_release(pt_cli *c, const char *pool, int port)
+{
+    pc_answer a;
+    pt_call(c, json_pack("{s:s, s:s, s:i}", "op", "release", "pool", pool, "port", port), &a);
+    int rc = a.ok ? 0 : a.code;
+    pc_answer_free(&a);
+    return rc;
+}
+
+static json_int_t pt_counter(pt_cli *c, const char *name)
+{
+    pc_answer a;
+    pt_call(c, json_pack("{s:s}", "op", "status"), &a);
+    cr_assert(a.ok);
+    json_int_t v = json_integer_value(json_object_get(json_object_get(a.root, "counters"), name));
+    pc_answer_free(&a);
+    return v;
+}
+
+/* Poll `status` until the agent is connected (and has read the pools). */
+static void pt_agent_wait_ready(const pt_agent *ag, bool need_pools)
+{
+    pt_cli c;
+    pt_connect(&c, ag);
+    long long end = pt_now_ms() + 15000;
+    bool ok = false;
+    while (!ok && pt_now_ms() < end) {
+        pc_answer a;
+        pt_call(&c, json_pack("{s:s}", "op", "status"), &a);
+        const char *zk = json_string_value(json_object_get(a.root, "zookeeper"));
+        ok = zk && strcmp(zk, "connected") == 0 &&
+             (!need_pools || json_is_true(json_object_get(a.root, "ready")));
+        pc_answer_free(&a);
+        if (!ok)
+            pt_nap_ms(20);
+    }
+    pt_close(&c);
+    cr_assert(ok, "agent never became ready");
+}
+
+/* ------------------------------------------------------------------------ */
+/* ZooKeeper inspection                                                     */
+
+static void pt_port_dir(char *buf, size_t len, const char *pool, const char *host, int port)
+{
+    cr_assert_eq(pc_zkp_port_dir(buf, len, pt_root, pool, host, port), 0);
+}
+
+/* Number of children of a port node; -1 when the port node does not exist. */
+static int pt_nclaims(const char *pool, const char *host, int port)
+{
+    char dir[600];
+    pt_port_dir(dir, sizeof(dir), pool, host, port);
+    struct String_vector sv;
+    int rc = pc_zks_get_children(pt_zs, dir, &sv, NULL, NULL);
+    if (rc == -ENOENT)
+        return -1;
+    cr_assert_eq(rc, 0);
+    int n = sv.count;
+    deallocate_String_vector(&sv);
+    return n;
+}
+
+typedef struct pt_gone_arg {
+    const char *pool;
+    int port;
+} pt_gone_arg;
+
+static bool pt_port_gone(void *arg)
+{
+    pt_gone_arg *g = arg;
+    return pt_nclaims(g->pool, NULL, g->port) == -1;
+}
+
+static void pt_assert_released(const char *pool, int port)
+{
+    pt_gone_arg g = {pool, port};
+    cr_assert(pt_wait_until(pt_port_gone, &g, 10000), "port node %s/%d still exists", pool,
+              port);
+}
+
+/* ------------------------------------------------------------------------ */
+
+TestSuite(agent, .init = pt_setup, .fini = pt_teardown, .timeout = 120);
+
+Test(agent, acquire_any_creates_the_claim_node)
+{
+    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli c;
+    pt_connect(&c, &ag);
+    json_t *req = pt_acq_req("web", "api", 0);
+    json_object_set_new(req, "instance", json_string("a-1"));
+    portco_claim cl;
+    int port = pt_acquire(&c, req, &cl);
+    cr_assert_geq(port, pt_base, "acquire failed: %s", portco_err_name(port));
+    cr_assert_leq(port, pt_base + 4);
+    cr_assert_str_eq(cl.pool, "web");
+    cr_assert_str_eq(cl.host, "h1");
+    cr_assert_str_eq(cl.service, "api");
+    cr_assert_str_eq(cl.instance, "a-1");
+    cr_assert_eq(cl.pid, getpid());
+    pc_claim_name nm;
+    cr_assert_eq(pc_zkp_claim_parse(cl.claim, &nm), 0, "claim name %s", cl.claim);
+    cr_assert(nm.portco);
+
+    /* The node: the only (so lowest) child, with the claim JSON, czxid as told. */
+    char dir[600], path[800];
+    pt_port_dir(dir, sizeof(dir), "web", NULL, port);
+    struct String_vector sv;
+    cr_assert_eq(pc_zks_get_children(pt_zs, dir, &sv, NULL, NULL), 0);
+    cr_assert_eq(sv.count, 1);
+    cr_assert_str_eq(sv.data[0], cl.claim);
+    deallocate_String_vector(&sv);
+    snprintf(path, sizeof(path), "%s/%s", dir, cl.claim);
+    char *data = NULL;
+    int len = 0;
+    struct Stat st;
+    cr_assert_eq(pc_zks_get(pt_zs, path, &data, &len, &st, NULL), 0);
+    cr_assert_eq(st.czxid, cl.czxid);
+    cr_assert_neq(st.ephemeralOwner, 0, "claim nodes are ephemeral");
+    json_t *j = json_loadb(data, (size_t)len, 0, NULL);
+    free(data);
+    cr_assert_not_null(j);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "host")), "h1");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "address")), "0.0.0.0");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "proto")), "tcp");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "service")), "api");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "instance")), "a-1");
+    cr_assert_eq(json_integer_value(json_object_get(j, "pid")), getpid());
+    cr_assert_eq(json_integer_value(json_object_get(j, "uid")), getuid());
+    cr_assert(json_is_string(json_object_get(j, "since")));
+    cr_assert(json_is_integer(json_object_get(j, "since_ms")));
+    cr_assert_str_eq(json_string_value(json_object_get(j, "lifetime")), "connection");
+    json_decref(j);
+
+    /* list reports it, from ZooKeeper. */
+    pc_answer a;
+    pt_call(&c, json_pack("{s:s}", "op", "list"), &a);
+    cr_assert(a.ok);
+    json_t *claims = json_object_get(a.root, "claims");
+    cr_assert_eq(json_array_size(claims), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(claims, 0), "port")), port);
+    pc_answer_free(&a);
+    pt_close(&c);
+    pt_agent_stop(&ag);
+}
+
+Test(agent, two_acquires_get_different_ports)
+{
+    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli c;
+    pt_connect(&c, &ag);
+    int p1 = pt_acquire(&c, pt_acq_req("web", "api", 0), NULL);
+    int p2 = pt_acquire(&c, pt_acq_req("web", "api", 0), NULL);
+    cr_assert_gt(p1, 0);
+    cr_assert_gt(p2, 0);
+    cr_assert_neq(p1, p2);
+    pt_close(&c);
+    pt_agent_stop(&ag);
+}
+
+Test(agent, exhaustion_after_exactly_n_grants)
+{
+    pt_publish_pool("small", pt_base, pt_base + 2, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli c;
+    pt_connect(&c, &ag);
+    bool seen[3] = {false, false, false};
+    for (int i = 0; i < 3; i++) {
+        int p = pt_acquire(&c, pt_acq_req("small", "api", 0), NULL);
+        cr_assert_geq(p, pt_base, "grant %d: %s", i, portco_err_name(p));
+        cr_assert_not(seen[p - pt_base]);
+        seen[p - pt_base] = true;
+    }
+    cr_assert_eq(pt_acquire(&c, pt_acq_req("small", "api", 0), NULL), PORTCO_EEXHAUSTED);
+    /* A release makes one port available again. */
+    cr_assert_eq(pt_release(&c, "small", pt_base + 1), 0);
+    cr_assert_eq(pt_acquire(&c, pt_acq_req("small", "api", 0), NULL), pt_base + 1);
+    pt_close(&c);
+    pt_agent_stop(&ag);
+}
+
+Test(agent, unrelated_listener_is_never_granted)
+{
+    pt_publish_pool("web", pt_base, pt_base + 2, "cluster", NULL);
+    int busy = pt_base + 1;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)busy)};
+    cr_assert_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(listen(l, 4), 0);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli c;
+    pt_connect(&c, &ag);
+    for (int i = 0; i < 2; i++) {
+        int p = pt_acquire(&c, pt_acq_req("web", "api", 0), NULL);
+        cr_assert_gt(p, 0, "%s", portco_err_name(p));
+        cr_assert_neq(p, busy);
+    }
+    cr_assert_eq(pt_acquire(&c, pt_acq_req("web", "api", 0), NULL), PORTCO_EEXHAUSTED);
+    pc_answer a;
+    pt_call(&c, pt_acq_req("web", "api", busy), &a);
+    cr_assert_not(a.ok);
+    cr_assert_eq(a.code, PORTCO_EUNUSABLE);
+    cr_assert(strstr(a.message, "listen") || strstr(a.message, "LISTEN"),
+              "reason names the listener: %s", a.message);
+    pc_answer_free(&a);
+    cr_assert_eq(pt_nclaims("web", NULL, busy), -1, "no node for a refused port");
+    close(l);
+    pt_close(&c);
+    pt_agent_stop(&ag);
+}
+
+Test(agent, host_scope_pool)
+{
+    pt_publish_pool("rtp", pt_base, pt_base + 1, "host", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "hx");
+    pt_cli c;
+    pt_connect(&c, &ag);
+    int p = pt_acquire(&c, pt_acq_req("rtp", "media", 0), NULL);
+    cr_assert_gt(p, 0, "%s", portco_err_name(p));
+    cr_assert_eq(pt_nclaims("rtp", "hx", p), 1);
+    cr_assert_eq(pt_nclaims("rtp", NULL, p), -1, "nothing in the cluster-scope tree");
+    pc_answer a;
+    pt_call(&c, json_pack("{s:s, s:s}", "op", "list", "pool", "rtp"), &a);
+    cr_assert(a.ok);
+    cr_assert_eq(json_array_size(json_object_get(a.root, "claims")), 1);
+    pc_answer_free(&a);
+    pt_close(&c);
+    pt_agent_stop(&ag);
+}
+
+Test(agent, specific_port_rules)
+{
+    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_publish_static("web", pt_base + 3, "frontend");
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli c;
+    pt_connect(&c, &ag);
+    cr_assert_eq(pt_acquire(&c, pt_acq_req("web", "api", pt_base + 10), NULL),
+                 PORTCO_EOUTOFPOOL);
+    /* Statics are read asynchronously after the pool: poll until they apply. */
+    int rc = 0;
+    for (long long end = pt_now_ms() + 10000; pt_now_ms() < end; pt_nap_ms(50)) {
+        rc = pt_acquire(&c, pt_acq_req("web", "api", pt_base + 3), NULL);
+        if (rc == PORTCO_ESTATIC)
+            break;
+        if (rc > 0)
+            pt_release(&c, "web", rc);
+    }
+    cr_assert_eq(rc, PORTCO_ESTATIC);
+    /* The service with a static port gets it first. */
+    cr_assert_eq(pt_acquire(&c, pt_acq_req("web", "frontend", 0), NULL), pt_base + 3);
+    /* Taken by our own first claim. */
+    int p = pt_acquire(&c, pt_acq_req("web", "api", pt_base), NULL);
+    cr_assert_eq(p, pt_base);
+    pt_cli d;
+    pt_connect(&d, &ag);
+    cr_assert_eq(pt_acquire(&d, pt_acq_req("web", "api", pt_base), NULL), PORTCO_ETAKEN);
+    cr_assert_eq(pt_acquire(&d, pt_acq_req("nope", "api", 0), NULL), PORTCO_ENOPOOL);
+    cr_assert_eq(pt_nclaims("web", NULL, pt_base), 1, "the loser withdrew its node");
+    pt_close(&d);
+    pt_close(&c);
+    pt_agent_stop(&ag);
+}
+
+Test(agent, connection_close_releases)
+{
+    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli c;
+    pt_connect(&c, &ag);
+    int p = pt_acquire(&c, pt_acq_req("web", "api", 0), NULL);
+    cr_assert_gt(p, 0);
+    cr_assert_eq(pt_nclaims("web", NULL, p), 1);
+    pt_close(&c);
+    pt_assert_released("web", p);
+    pt_agent_stop(&ag);
+}
+
+Test(agent, pid_lifetime_ends_with_the_process)
+{
+    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    char *argv[] = {"/bin/sleep", "60", NULL};
+    pid_t child = pt_spawn(argv, NULL, NULL, NULL);
+    cr_assert_gt(child, 0);
+    pt_cli c;
+    pt_connect(&c, &ag);
+    json_t *req = pt_acq_req("web", "api", 0);
+    json_object_set_new(req, "lifetime", json_string("pid"));
+    json_object_set_new(req, "hold_pid", json_integer(child));
+    int p = pt_acquire(&c, req, NULL);
+    cr_assert_gt(p, 0, "%s", portco_err_name(p));
+    pt_close(&c); /* the connection does not matter for a pid claim */
+    pt_nap_ms(200);
+    cr_assert_eq(pt_nclaims("web", NULL, p), 1);
+    pt_stop_pid(child, SIGKILL, 5000);
+    pt_assert_released("web", p);
+
+    /* A pid that does not exist is refused. */
+    pt_connect(&c, &ag);
+    req = pt_acq_req("web", "api", 0);
+    json_object_set_new(req, "lifetime", json_string("pid"));
+    json_object_set_new(req, "hold_pid", json_integer(child)); /* reaped: gone */
+    cr_assert_eq(pt_acquire(&c, req, NULL), PORTCO_EBADREQ);
+    pt_close(&c);
+    pt_agent_stop(&ag);
+}
+
+Test(agent, explicit_survives_the_connection)
+{
+    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli c;
+    pt_connect(&c, &ag);
+    json_t *req = pt_acq_req("web", "api", 0);
+    json_object_set_new(req, "lifetime", json_string("explicit"));
+    int p = pt_acquire(&c, req, NULL);
+    cr_assert_gt(p, 0);
+    pt_close(&c);
+    pt_nap_ms(200);
+    cr_assert_eq(pt_nclaims("web", NULL, p), 1);
+    pt_connect(&c, &ag);
+    cr_assert_eq(pt_release(&c, "web", p), 0);
+    cr_assert_eq(pt_nclaims("web", NULL, p), -1, "released before the answer");
+    pt_close(&c);
+    pt_agent_stop(&ag);
+}
+
+Test(agent, release_by_non_owner)
+{
+    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli c, d;
+    pt_connect(&c, &ag);
+    pt_connect(&d, &ag);
+    int p = pt_acquire(&c, pt_acq_req("web", "api", 0), NULL);
+    cr_assert_gt(p, 0);
+    cr_assert_eq(pt_release(&d, "web", p), PORTCO_ENOTOWNER);
+    int other = p == pt_base ? pt_base + 1 : pt_base;
+    cr_assert_eq(pt_release(&d, "web", other), PORTCO_ENOTOWNER);
+    cr_assert_eq(pt_nclaims("web", NULL, p), 1);
+    cr_assert_eq(pt_release(&c, "web", p), 0);
+    pt_close(&c);
+    pt_close(&d);
+    pt_agent_stop(&ag);
+}
+
+/* Send an acquire without waiting for its answer. */
+static void pt_send_acquire(pt_cli *c, const char *pool, int port, int wait_ms)
+{
+    char line[256];
+    snprintf(line, sizeof(line),
+             "{\"v\":1,\"id\":%lld,\"op\":\"acquire\",\"pool\":\"%s\",\"service\":\"w\","
+             "\"port\":%d,\"wait_ms\":%d}\n",
+             (long long)c->next_id++, pool, port, wait_ms);
+    pt_send_raw(c, line);
+}
+
+/* Wait until the agent has n claim nodes on the port (waiters included). */
+static void pt_wait_nclaims(const char *pool, int port, int n)
+{
+    long long end = pt_now_ms() + 10000;
+    while (pt_nclaims(pool, NULL, port) != n && pt_now_ms() < end)
+        pt_nap_ms(20);
+    cr_assert_eq(pt_nclaims(pool, NULL, port), n);
+}
+
+Test(agent, waiter_gets_the_port_on_release)
+{
+    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli h, w;
+    pt_connect(&h, &ag);
+    pt_connect(&w, &ag);
+    cr_assert_eq(pt_acquire(&h, pt_acq_req("web", "api", pt_base), NULL), pt_base);
+    pt_send_acquire(&w, "web", pt_base, 20000);
+    pt_wait_nclaims("web", pt_base, 2);
+    cr_assert_eq(pt_release(&h, "web", pt_base), 0);
+    pc_answer a;
+    cr_assert_eq(pt_read_answer(&w, &a, 15000), 1);
+    cr_assert(a.ok, "%s", a.message);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(a.root, "claim"), "port")),
+                 pt_base);
+    pc_answer_free(&a);
+
+    /* A wait that times out withdraws its node. */
+    pt_send_acquire(&h, "web", pt_base, 300);
+    cr_assert_eq(pt_read_answer(&h, &a, 10000), 1);
+    cr_assert_eq(a.code, PORTCO_EWAITTIMEOUT);
+    pc_answer_free(&a);
+    pt_wait_nclaims("web", pt_base, 1);
+    pt_close(&h);
+    pt_close(&w);
+    pt_agent_stop(&ag);
+}
+
+Test(agent, each_release_wakes_one_waiter)
+{
+    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli h, w[3], s;
+    pt_connect(&h, &ag);
+    pt_connect(&s, &ag);
+    cr_assert_eq(pt_acquire(&h, pt_acq_req("web", "api", pt_base), NULL), pt_base);
+    for (int i = 0; i < 3; i++) {
+        pt_connect(&w[i], &ag);
+        pt_send_acquire(&w[i], "web", pt_base, 30000);
+        pt_wait_nclaims("web", pt_base, 2 + i); /* queue order = request order */
+    }
+    json_int_t wake0 = pt_counter(&s, "watch_wakeups");
+    pt_cli *holder = &h;
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(pt_release(holder, "web", pt_base), 0);
+        pc_answer a;
+        cr_assert_eq(pt_read_answer(&w[i], &a, 15000), 1, "waiter %d not granted", i);
+        cr_assert(a.ok, "waiter %d: %s", i, a.message);
+        pc_answer_free(&a);
+        cr_assert_eq(pt_counter(&s, "watch_wakeups"), wake0 + i + 1,
+                     "one release wakes exactly one waiter");
+        holder = &w[i];
+    }
+    pt_close(&h);
+    for (int i = 0; i < 3; i++)
+        pt_close(&w[i]);
+    pt_close(&s);
+    pt_agent_stop(&ag);
+}
+
+static void pt_expect_error(pt_cli *c, const char *line, int code)
+{
+    pt_send_raw(c, line);
+    pc_answer a;
+    cr_assert_eq(pt_read_answer(c, &a, 10000), 1, "no answer to %s", line);
+    cr_assert_not(a.ok);
+    cr_assert_eq(a.code, code, "%s -> %s (%s)", line, portco_err_name(a.code), a.message);
+    cr_assert(a.message[0]);
+    pc_answer_free(&a);
+}
+
+Test(agent, bad_requests_get_codes_and_the_agent_keeps_serving)
+{
+    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli c;
+    pt_connect(&c, &ag);
+    pt_expect_error(&c, "this is not json\n", PORTCO_EBADREQ);
+    pt_expect_error(&c, "[1,2,3]\n", PORTCO_EBADREQ);
+    pt_expect_error(&c, "{\"v\":1,\"id\":1,\"op\":\"acquire\",\"pool\":7,\"service\":\"s\"}\n",
+                    PORTCO_EBADREQ);
+    pt_expect_error(&c, "{\"v\":1,\"id\":2,\"op\":\"acquire\",\"pool\":\"web\",\"service\":\"s\","
+                        "\"port\":\"x\"}\n",
+                    PORTCO_EBADREQ);
+    pt_expect_error(&c, "{\"v\":1,\"id\":3,\"op\":\"teleport\"}\n", PORTCO_EBADREQ);
+    pt_expect_error(&c, "{\"v\":2,\"id\":4,\"op\":\"status\"}\n", PORTCO_EVERSION);
+    pt_expect_error(&c, "{\"v\":1,\"id\":5,\"op\":\"release\",\"pool\":\"web\",\"port\":0}\n",
+                    PORTCO_EBADREQ);
+    cr_assert_gt(pt_acquire(&c, pt_acq_req("web", "api", 0), NULL), 0, "still serving");
+
+    /* An oversize line: MESSAGE_TOO_BIG, then the connection is closed. */
+    pt_cli big;
+    pt_connect(&big, &ag);
+    size_t n = PC_PROTO_MAX_LINE + 100;
+    char *s = malloc(n + 1);
+    memset(s, 'x', n);
+    s[n] = '\0';
+    (void)pc_frame_send_all(big.fd, s, n, -1, 5000); /* may fail once the agent closes */
+    free(s);
+    pc_answer a;
+    cr_assert_eq(pt_read_answer(&big, &a, 10000), 1);
+    cr_assert_eq(a.code, PORTCO_ETOOBIG);
+    pc_answer_free(&a);
+    char *line;
+    size_t len;
+    int rc = pc_frame_read_line(&big.in, big.fd, 10000, &line, &len);
+    cr_assert(rc == 0 || rc == -ECONNRESET, "closed after: %d", rc);
+    pt_close(&big);
+
+    pc_answer st;
+    pt_call(&c, json_pack("{s:s}", "op", "status"), &st);
+    cr_assert(st.ok);
+    cr_assert_str_eq(json_string_value(json_object_get(st.root, "zookeeper")), "connected");
+    cr_assert_eq(json_integer_value(json_object_get(st.root, "claims")), 1);
+    pc_answer_free(&st);
+    cr_assert(pt_pid_alive(ag.pid));
+    pt_close(&c);
+    pt_agent_stop(&ag);
+}
+
+Test(agent, pool_published_later_is_usable_without_restart)
+{
+    pt_agent ag;
+    pt_agent_start_opt(&ag, "h1", false);
+    pt_cli c;
+    pt_connect(&c, &ag);
+    int rc = pt_acquire(&c, pt_acq_req("late", "api", 0), NULL);
+    cr_assert(rc == PORTCO_ENOTREADY || rc == PORTCO_ENOPOOL, "%s", portco_err_name(rc));
+    pt_publish_pool("late", pt_base, pt_base + 2, "cluster", NULL);
+    long long end = pt_now_ms() + 10000;
+    while ((rc = pt_acquire(&c, pt_acq_req("late", "api", 0), NULL)) < 0 && pt_now_ms() < end)
+        pt_nap_ms(50);
+    cr_assert_geq(rc, pt_base, "%s", portco_err_name(rc));
+    pt_publish_pool("later", pt_base + 3, pt_base + 4, "cluster", NULL);
+    end = pt_now_ms() + 10000;
+    while ((rc = pt_acquire(&c, pt_acq_req("later", "api", 0), NULL)) < 0 && pt_now_ms() < end)
+        pt_nap_ms(50);
+    cr_assert_geq(rc, pt_base + 3, "%s", portco_err_name(rc));
+    pt_close(&c);
+    pt_agent_stop(&ag);
+}
+
+Test(agent, socket_handover_listening)
+{
+    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli c;
+    pt_connect(&c, &ag);
+    json_t *req = pt_acq_req("web", "api", 0);
+    json_object_set_new(req, "socket", json_true());
+    json_object_set_new(req, "listen", json_true());
+    pc_answer a;
+    pt_call(&c, req, &a);
+    cr_assert(a.ok, "%s", a.message);
+    cr_assert(a.fd);
+    int fd = pc_linebuf_take_fd(&c.in);
+    cr_assert_geq(fd, 0);
+    int port = (int)json_integer_value(json_object_get(json_object_get(a.root, "claim"), "port"));
+    pc_answer_free(&a);
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    cr_assert_eq(ntohs(sa.sin_port), port);
+    int k = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(k, (struct sockaddr *)&to, sizeof(to)), 0, "handed socket listens");
+    close(k);
+    close(fd);
+    pt_close(&c);
+    pt_agent_stop(&ag);
+}
+
+Test(agent, sigterm_removes_every_claim_node)
+{
+    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli c;
+    pt_connect(&c, &ag);
+    int ports[3];
+    for (int i = 0; i < 3; i++) {
+        json_t *req = pt_acq_req("web", "api", 0);
+        json_object_set_new(req, "lifetime", json_string("explicit"));
+        ports[i] = pt_acquire(&c, req, NULL);
+        cr_assert_gt(ports[i], 0);
+    }
+    char host[600];
+    cr_assert_eq(pc_zkp_host(host, sizeof(host), pt_root, "h1"), 0);
+    cr_assert_eq(pc_zks_exists(pt_zs, host, NULL, NULL), 0, "presence node published");
+    int st = -1;
+    cr_assert_eq(kill(ag.pid, SIGTERM), 0);
+    cr_assert_eq(pt_wait_pid(ag.pid, 10000, &st), 0);
+    cr_assert_eq(st, 0, "clean exit");
+    pt_forget_agent(ag.pid);
+    ag.pid = 0;
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(pt_nclaims("web", NULL, ports[i]), -1, "port %d still has a node", ports[i]);
+    cr_assert_eq(access(ag.sock, F_OK), -1, "socket file removed");
+    pt_close(&c);
+}
