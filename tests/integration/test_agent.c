@@ -156,12 +156,30 @@ static void pt_forget_agent(pid_t pid)
             pt_agents[i] = 0;
 }
 
+/* SIGTERM, and check the agent exits cleanly (status 0: under ASan that
+ * also means no leak was reported). */
 static void pt_agent_stop(pt_agent *ag)
 {
     if (ag->pid > 0) {
-        pt_stop_pid(ag->pid, SIGTERM, 10000);
+        int st = -1;
+        cr_assert_eq(kill(ag->pid, SIGTERM), 0);
+        int rc = pt_wait_pid(ag->pid, 10000, &st);
+        if (rc < 0)
+            pt_stop_pid(ag->pid, SIGKILL, 5000);
         pt_forget_agent(ag->pid);
         ag->pid = 0;
+        cr_assert_eq(rc, 0, "agent did not stop on SIGTERM");
+        if (st != 0) {
+            char *log = NULL;
+            FILE *f = fopen(ag->log, "r");
+            if (f) {
+                log = calloc(1, 1 << 16);
+                fread(log, 1, (1 << 16) - 1, f);
+                fclose(f);
+            }
+            cr_assert_eq(st, 0, "agent exit status %d; log:\n%s", st, log ? log : "");
+            free(log);
+        }
     }
 }
 
