@@ -1,6 +1,4 @@
-/* claims.c - the claim protocol: candidate, probe, sequential node, lowest owns, wait, release. */
-#include "claims.h"
-
+/* claims.c - the claim protocol: candidate, probe, sequential node, lowest owns, wait, grant. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,315 +7,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acq.h"
+#include "claims.h"
 #include "hold.h"
 #include "lifetime.h"
 #include "log.h"
 #include "pools.h"
 
-typedef enum pc_acq_kind {
-    PC_ACQ_ACQUIRE = 0,  /* a client's acquire */
-    PC_ACQ_REASSERT = 1, /* re-create a held claim's node after a session expiry */
-    PC_ACQ_DELETE = 2,   /* delete a claim node, then its port node */
-} pc_acq_kind;
-
-typedef enum pc_acq_state {
-    PC_ST_IDLE = 0, /* between steps, nothing outstanding */
-    PC_ST_BUSY,     /* a ZooKeeper request is outstanding */
-    PC_ST_WAIT,     /* watching the predecessor */
-    PC_ST_RECOVER,  /* connection lost: list the port's children when connected */
-    PC_ST_REDELETE, /* connection lost during a delete: delete again when connected */
-} pc_acq_state;
-
-struct pc_acq {
-    pc_agent *agent;
-    uint64_t id;
-    pc_acq_kind kind;
-    pc_acq_state state;
-    pc_conn *conn; /* who to answer; NULL once detached */
-    pc_creq *creq;
-    pc_acquire_req req;
-    pid_t peer_pid;
-    uid_t peer_uid;
-    pc_apool *pool;
-    pc_scan scan;
-    bool specific;
-    uint16_t static_first;
-    uint16_t port; /* current candidate, 0 when none */
-    pc_holdset holds;
-    char port_dir[PC_ZKP_PATH_MAX];
-    char uuid[PC_ZKP_UUID_LEN + 1];
-    char node[PC_ZKP_PATH_MAX]; /* our claim node, "" when none */
-    int64_t seq;
-    int64_t czxid;
-    int64_t since_ms;
-    int pidfd;
-    struct event *timer; /* wait_ms deadline */
-    bool cancelled;      /* nobody to grant to any more: withdraw */
-    bool mkdirs_done;
-    pc_hold *hold; /* PC_ACQ_REASSERT */
-    TAILQ_ENTRY(pc_acq) link;
-};
-
 static void pc_acq_next(pc_acq *q);
-static void pc_acq_create(pc_acq *q);
 static int pc_acq_probe(pc_acq *q, bool owners, pc_error *err);
-
-/* The agent, for predecessor watchers (they carry an operation id only). */
-static pc_agent *pc_watch_agent;
-static void pc_acq_list(pc_acq *q);
-static void pc_acq_withdraw(pc_acq *q);
-
-int64_t pc_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ------------------------------------------------------------------------ */
-/* operation objects                                                        */
-
-/* ZooKeeper completions carry the operation's id, not its pointer, when the
- * operation may be gone by then (watches); lookups are by id. */
-static pc_acq *pc_acq_find(pc_agent *a, uint64_t id)
-{
-    pc_acq *q;
-    TAILQ_FOREACH(q, &a->acqs, link)
-    if (q->id == id)
-        return q;
-    return NULL;
-}
-
-static pc_acq *pc_acq_new(pc_agent *a, pc_acq_kind kind)
-{
-    pc_acq *q = calloc(1, sizeof(*q));
-    if (!q)
-        return NULL;
-    pc_watch_agent = a;
-    q->agent = a;
-    q->id = ++a->next_op_id;
-    q->kind = kind;
-    q->pidfd = -1;
-    pc_holdset_init(&q->holds);
-    TAILQ_INSERT_TAIL(&a->acqs, q, link);
-    return q;
-}
-
-/* Is the port taken by a claim or an operation of this agent (other than q)? */
-static bool pc_port_busy_locally(pc_agent *a, pc_apool *p, uint16_t port, const pc_acq *q)
-{
-    pc_hold *h;
-    TAILQ_FOREACH(h, &a->holds, link)
-    if (h->pool == p && h->port == port)
-        return true;
-    pc_acq *o;
-    TAILQ_FOREACH(o, &a->acqs, link)
-    if (o != q && o->pool == p && o->port == port && o->kind != PC_ACQ_DELETE)
-        return true;
-    return false;
-}
-
-/* Drop q's mark on its candidate port. */
-static void pc_acq_unmark(pc_acq *q)
-{
-    if (q->pool && q->port) {
-        uint16_t port = q->port;
-        q->port = 0;
-        if (!pc_port_busy_locally(q->agent, q->pool, port, q))
-            pc_pool_set_inflight(q->pool, port, false);
-    }
-    q->port = 0;
-}
-
-static void pc_acq_free(pc_acq *q)
-{
-    pc_acq_unmark(q);
-    pc_holdset_close(&q->holds);
-    if (q->pidfd >= 0)
-        close(q->pidfd);
-    if (q->timer)
-        event_free(q->timer);
-    TAILQ_REMOVE(&q->agent->acqs, q, link);
-    free(q);
-}
-
-/* Answer the client (when still attached) and detach. */
-static void pc_acq_answer(pc_acq *q, json_t *ans, int fd)
-{
-    pc_conn *c = q->conn;
-    pc_creq *r = q->creq;
-    q->conn = NULL;
-    q->creq = NULL;
-    if (c && r)
-        pc_conn_finish(c, r, ans, fd);
-    else {
-        json_decref(ans);
-        if (fd >= 0)
-            close(fd);
-    }
-}
-
-static void pc_acq_fail(pc_acq *q, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Fail the operation: answer the error, withdraw our node if any, free. */
-static void pc_acq_fail(pc_acq *q, int code, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (q->creq)
-        pc_acq_answer(q, pc_answer_error(q->creq->req.id, q->creq->req.has_id, code, msg), -1);
-    q->cancelled = true;
-    pc_acq_withdraw(q);
-}
-
-static bool pc_zk_lost(int rc)
-{
-    return rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT;
-}
-
-/* ------------------------------------------------------------------------ */
-/* deleting a claim node (and then its port node)                           */
-
-static void pc_del_issue(pc_acq *q);
-
-static void pc_del_dir_cb(int rc, const void *data)
-{
-    pc_acq *q = (pc_acq *)data;
-    q->agent->zk_pending--;
-    /* ZNOTEMPTY (another claim arrived) and ZNONODE are both fine. */
-    pc_acq_answer(q, q->creq ? pc_answer_ok(q->creq->req.id) : NULL, -1);
-    pc_acq_free(q);
-}
-
-static void pc_del_node_cb(int rc, const void *data)
-{
-    pc_acq *q = (pc_acq *)data;
-    pc_agent *a = q->agent;
-    a->zk_pending--;
-    if (rc == ZCLOSING) {
-        pc_acq_free(q); /* the session closes: its ephemeral nodes go with it */
-        return;
-    }
-    if (pc_zk_lost(rc)) {
-        /* The node may still exist: delete again once connected (no orphan). */
-        q->state = PC_ST_REDELETE;
-        return;
-    }
-    q->node[0] = '\0';
-    if ((rc == ZOK || rc == ZNONODE) && q->port_dir[0] &&
-        zoo_adelete(pc_zk_handle(a->zk), q->port_dir, -1, pc_del_dir_cb, q) == ZOK) {
-        a->zk_pending++;
-        return;
-    }
-    pc_acq_answer(q, q->creq ? pc_answer_ok(q->creq->req.id) : NULL, -1);
-    pc_acq_free(q);
-}
-
-static void pc_del_issue(pc_acq *q)
-{
-    pc_agent *a = q->agent;
-    q->state = PC_ST_BUSY;
-    int rc = zoo_adelete(pc_zk_handle(a->zk), q->node, -1, pc_del_node_cb, q);
-    if (rc == ZOK) {
-        a->zk_pending++;
-        return;
-    }
-    /* Not connected now: the session either comes back (retry) or expires
-     * (the ephemeral node goes with it). */
-    q->state = PC_ST_REDELETE;
-}
-
-/*
- * Delete `node` and then `port_dir` when empty, as an operation of its own
- * that survives connection losses. When c/r are given, the release request
- * is answered once the node is gone.
- */
-static void pc_delete_claim(pc_agent *a, pc_apool *p, uint16_t port, const char *node,
-                            const char *port_dir, pc_conn *c, pc_creq *r)
-{
-    pc_acq *d = pc_acq_new(a, PC_ACQ_DELETE);
-    if (!d) {
-        pc_err("out of memory deleting %s", node);
-        if (c && r)
-            pc_conn_fail(c, r, -ENOMEM, "out of memory");
-        return;
-    }
-    d->pool = p;
-    (void)port;
-    d->conn = c;
-    d->creq = r;
-    snprintf(d->node, sizeof(d->node), "%s", node);
-    snprintf(d->port_dir, sizeof(d->port_dir), "%s", port_dir);
-    pc_del_issue(d);
-}
-
-/* Give up q: hand its node (if any) to a delete operation and free q. */
-static void pc_acq_withdraw(pc_acq *q)
-{
-    if (q->node[0]) {
-        pc_delete_claim(q->agent, q->pool, q->port, q->node, q->port_dir, NULL, NULL);
-        q->node[0] = '\0';
-    }
-    if (q->state == PC_ST_BUSY) {
-        /* A completion is outstanding and will see `cancelled`. */
-        q->cancelled = true;
-        return;
-    }
-    pc_acq_answer(q, NULL, -1);
-    pc_acq_free(q);
-}
-
-/* ------------------------------------------------------------------------ */
-/* claim data and answers                                                   */
-
-static char *pc_claim_data(const pc_acq *q, pc_apool *p, const pc_hold *h, int *len)
-{
-    pc_agent *a = q->agent;
-    time_t secs = (time_t)(q->since_ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char since[32];
-    strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    const char *service = h ? h->service : q->req.service;
-    const char *instance = h ? h->instance : q->req.instance;
-    long long pid = h ? h->pid : q->peer_pid;
-    long long uid = h ? h->uid : q->peer_uid;
-    portco_lifetime lt = h ? h->lifetime : q->req.lifetime;
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:s}", "host",
-                          a->opts.host_id, "address", p->def.address, "proto",
-                          pc_proto_name(p->def.proto), "service", service, "instance", instance,
-                          "pid", (json_int_t)pid, "uid", (json_int_t)uid, "since", since,
-                          "since_ms", (json_int_t)q->since_ms, "lifetime", pc_lifetime_name(lt));
-    if (!o)
-        return NULL;
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (s)
-        *len = (int)strlen(s);
-    return s;
-}
-
-json_t *pc_hold_to_json(const pc_hold *h)
-{
-    portco_claim c;
-    memset(&c, 0, sizeof(c));
-    snprintf(c.pool, sizeof(c.pool), "%s", h->pool->name);
-    c.port = h->port;
-    snprintf(c.proto, sizeof(c.proto), "%s", pc_proto_name(h->pool->def.proto));
-    snprintf(c.address, sizeof(c.address), "%s", h->pool->def.address);
-    snprintf(c.host, sizeof(c.host), "%s", h->agent->opts.host_id);
-    snprintf(c.service, sizeof(c.service), "%s", h->service);
-    snprintf(c.instance, sizeof(c.instance), "%s", h->instance);
-    snprintf(c.claim, sizeof(c.claim), "%s", h->name);
-    c.czxid = h->czxid;
-    c.pid = h->pid;
-    c.since_ms = h->since_ms;
-    return pc_claim_to_json(&c, (int)h->lifetime, (long long)h->uid);
-}
 
 /* ------------------------------------------------------------------------ */
 /* granting                                                                 */
@@ -402,7 +100,7 @@ static void pc_acq_exists_cb(int rc, const struct Stat *st, const void *data)
         pc_acq_withdraw(q);
         return;
     }
-    if (pc_zk_lost(rc)) {
+    if (pc_acq_zk_lost(rc)) {
         q->state = PC_ST_RECOVER;
         return;
     }
@@ -415,8 +113,6 @@ static void pc_acq_exists_cb(int rc, const struct Stat *st, const void *data)
     q->czxid = st->czxid;
     pc_acq_list(q);
 }
-
-static void pc_reassert_done(pc_acq *q, bool owned);
 
 /* We own the port: for a waiter the local probe runs again first. */
 static void pc_acq_owned(pc_acq *q)
@@ -461,7 +157,7 @@ static void pc_pred_watcher(zhandle_t *zh, int type, int state, const char *path
 {
     if (type == ZOO_SESSION_EVENT)
         return;
-    pc_agent *a = pc_watch_agent;
+    pc_agent *a = pc_acq_agent();
     if (!a)
         return;
     a->counters.watch_wakeups++;
@@ -487,7 +183,7 @@ static void pc_pred_exists_cb(int rc, const struct Stat *st, const void *data)
         pc_acq_list(q); /* gone already: look again */
         return;
     }
-    if (pc_zk_lost(rc)) {
+    if (pc_acq_zk_lost(rc)) {
         q->state = PC_ST_RECOVER;
         return;
     }
@@ -526,7 +222,7 @@ static void pc_acq_children_cb(int rc, const struct String_vector *sv, const voi
     pc_agent *a = q->agent;
     a->zk_pending--;
     q->state = PC_ST_IDLE;
-    if (pc_zk_lost(rc)) {
+    if (pc_acq_zk_lost(rc)) {
         q->state = PC_ST_RECOVER;
         return;
     }
@@ -604,7 +300,7 @@ static void pc_acq_children_cb(int rc, const struct String_vector *sv, const voi
     pc_acq_next(q);
 }
 
-static void pc_acq_list(pc_acq *q)
+void pc_acq_list(pc_acq *q)
 {
     pc_agent *a = q->agent;
     q->state = PC_ST_BUSY;
@@ -651,7 +347,7 @@ static void pc_acq_create_cb(int rc, const char *path, const struct Stat *st, co
         pc_acq_list(q);
         return;
     }
-    if (pc_zk_lost(rc)) {
+    if (pc_acq_zk_lost(rc)) {
         /* The node may exist though the answer was lost: find it by uuid later. */
         q->seq = -1;
         q->state = PC_ST_RECOVER;
@@ -676,7 +372,7 @@ static void pc_acq_create_cb(int rc, const char *path, const struct Stat *st, co
                 "cannot create a claim node under %s: %s", q->port_dir, zerror(rc));
 }
 
-static void pc_acq_create(pc_acq *q)
+void pc_acq_create(pc_acq *q)
 {
     pc_agent *a = q->agent;
     char path[PC_ZKP_PATH_MAX];
@@ -893,284 +589,3 @@ void pc_claims_acquire(pc_conn *c, pc_creq *r)
     pc_acq_next(q);
 }
 
-/* ------------------------------------------------------------------------ */
-/* release                                                                  */
-
-static void pc_hold_free(pc_hold *h)
-{
-    pc_agent *a = h->agent;
-    pc_lifetime_unwatch(h);
-    pc_holdset_close(&h->holds);
-    TAILQ_REMOVE(&a->holds, h, link);
-    a->nholds--;
-    if (!pc_port_busy_locally(a, h->pool, h->port, NULL))
-        pc_pool_set_inflight(h->pool, h->port, false);
-    /* An operation re-asserting this claim has nothing left to do. */
-    pc_acq *q;
-    TAILQ_FOREACH(q, &a->acqs, link)
-    if (q->hold == h) {
-        q->hold = NULL;
-        q->cancelled = true;
-    }
-    free(h);
-}
-
-static void pc_release_answering(pc_hold *h, pc_conn *c, pc_creq *r)
-{
-    pc_agent *a = h->agent;
-    char port_dir[PC_ZKP_PATH_MAX];
-    snprintf(port_dir, sizeof(port_dir), "%s", h->path);
-    char *slash = strrchr(port_dir, '/');
-    if (slash)
-        *slash = '\0';
-    pc_info("releasing %s:%u (%s)", h->pool->name, h->port, h->name);
-    a->counters.releases++;
-    char node[PC_ZKP_PATH_MAX];
-    snprintf(node, sizeof(node), "%s", h->path);
-    pc_apool *p = h->pool;
-    uint16_t port = h->port;
-    bool reasserting = h->reasserting;
-    pc_hold_free(h);
-    if (reasserting && c && r) {
-        pc_conn_finish(c, r, pc_answer_ok(r->req.id), -1);
-        return;
-    }
-    pc_delete_claim(a, p, port, node, port_dir, c, r);
-    pc_hold_poll_update(a);
-}
-
-void pc_claims_release(pc_hold *h)
-{
-    pc_release_answering(h, NULL, NULL);
-}
-
-void pc_claims_release_req(pc_conn *c, pc_creq *r)
-{
-    pc_agent *a = c->agent;
-    pc_apool *p = pc_pools_find(a, r->req.pool);
-    pc_hold *h;
-    TAILQ_FOREACH(h, &a->holds, link)
-    if (strcmp(h->pool->name, r->req.pool) == 0 && h->port == r->req.port)
-        break;
-    if (!h) {
-        if (!p && a->pools_ready) {
-            pc_conn_fail(c, r, PORTCO_ENOPOOL, "no pool named \"%s\" is published", r->req.pool);
-            return;
-        }
-        pc_conn_fail(c, r, PORTCO_ENOTOWNER, "this agent (%s) holds no claim on port %d of pool %s",
-                     a->opts.host_id, r->req.port, r->req.pool);
-        return;
-    }
-    if (h->lifetime == PORTCO_LIFETIME_CONNECTION && h->conn != c) {
-        pc_conn_fail(c, r, PORTCO_ENOTOWNER,
-                     "port %d of pool %s is bound to another connection; it is released when "
-                     "that connection closes",
-                     r->req.port, r->req.pool);
-        return;
-    }
-    if (h->lifetime != PORTCO_LIFETIME_CONNECTION && c->uid != 0 && c->uid != h->uid) {
-        pc_conn_fail(c, r, PORTCO_ENOTOWNER,
-                     "port %d of pool %s was claimed by uid %u; only that user or root may "
-                     "release it",
-                     r->req.port, r->req.pool, (unsigned)h->uid);
-        return;
-    }
-    if (pc_zk_get_state(a->zk) != PC_ZK_CONNECTED) {
-        /* Deleted once connected again; the claim ends here and now. */
-        pc_release_answering(h, NULL, NULL);
-        pc_conn_finish(c, r, pc_answer_ok(r->req.id), -1);
-        return;
-    }
-    pc_release_answering(h, c, r);
-}
-
-void pc_claims_conn_closed(pc_conn *c)
-{
-    pc_agent *a = c->agent;
-    pc_acq *q, *qn;
-    for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
-        qn = TAILQ_NEXT(q, link);
-        if (q->conn != c)
-            continue;
-        q->conn = NULL;
-        q->creq = NULL;
-        if (q->kind == PC_ACQ_DELETE)
-            continue; /* the delete goes on, unanswered */
-        q->cancelled = true;
-        if (q->state == PC_ST_WAIT || q->state == PC_ST_IDLE || q->state == PC_ST_RECOVER)
-            pc_acq_withdraw(q);
-    }
-    pc_hold *h, *hn;
-    for (h = TAILQ_FIRST(&a->holds); h; h = hn) {
-        hn = TAILQ_NEXT(h, link);
-        if (h->conn != c)
-            continue;
-        h->conn = NULL;
-        if (h->lifetime == PORTCO_LIFETIME_CONNECTION)
-            pc_claims_release(h);
-    }
-}
-
-void pc_claims_release_all(pc_agent *a)
-{
-    pc_acq *q, *qn;
-    for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
-        qn = TAILQ_NEXT(q, link);
-        if (q->kind == PC_ACQ_DELETE)
-            continue;
-        if (q->creq)
-            pc_acq_answer(q, pc_answer_error(q->creq->req.id, q->creq->req.has_id,
-                                             PORTCO_ESHUTDOWN, "the agent is shutting down"),
-                          -1);
-        q->cancelled = true;
-        if (q->state != PC_ST_BUSY)
-            pc_acq_withdraw(q);
-    }
-    pc_hold *h;
-    while ((h = TAILQ_FIRST(&a->holds)))
-        pc_claims_release(h);
-}
-
-void pc_claims_free_all(pc_agent *a)
-{
-    pc_acq *q;
-    while ((q = TAILQ_FIRST(&a->acqs))) {
-        q->conn = NULL;
-        q->creq = NULL;
-        pc_acq_free(q);
-    }
-    pc_hold *h;
-    while ((h = TAILQ_FIRST(&a->holds)))
-        pc_hold_free(h);
-}
-
-void pc_claims_mark_inflight(pc_agent *a, pc_apool *p)
-{
-    pc_hold *h;
-    TAILQ_FOREACH(h, &a->holds, link)
-    if (h->pool == p)
-        pc_pool_set_inflight(p, h->port, true);
-    pc_acq *q;
-    TAILQ_FOREACH(q, &a->acqs, link)
-    if (q->pool == p && q->port && q->kind != PC_ACQ_DELETE)
-        pc_pool_set_inflight(p, q->port, true);
-}
-
-/* ------------------------------------------------------------------------ */
-/* session changes                                                          */
-
-static void pc_reassert_done(pc_acq *q, bool owned)
-{
-    pc_agent *a = q->agent;
-    pc_hold *h = q->hold;
-    if (!h) {
-        pc_acq_withdraw(q);
-        return;
-    }
-    h->reasserting = false;
-    json_t *claim;
-    if (owned) {
-        snprintf(h->path, sizeof(h->path), "%s", q->node);
-        const char *slash = strrchr(q->node, '/');
-        pc_strlcpy(h->name, slash ? slash + 1 : q->node, sizeof(h->name));
-        snprintf(h->uuid, sizeof(h->uuid), "%s", q->uuid);
-        h->czxid = q->czxid;
-        q->node[0] = '\0';
-        a->counters.reasserted++;
-        pc_info("re-asserted %s:%u as %s", h->pool->name, h->port, h->name);
-        claim = pc_hold_to_json(h);
-        if (h->conn)
-            pc_conn_send_event(h->conn, pc_event_new("reasserted", claim,
-                                                     "claim re-created after a session loss"));
-        else
-            json_decref(claim);
-        q->port = 0;
-        pc_acq_free(q);
-        return;
-    }
-    a->counters.conflicts++;
-    char msg[256];
-    snprintf(msg, sizeof(msg),
-             "port %u of pool %s was taken by another owner while this agent's session was lost",
-             h->port, h->pool->name);
-    pc_warn("conflict: %s", msg);
-    claim = pc_hold_to_json(h);
-    if (h->conn)
-        pc_conn_send_event(h->conn, pc_event_new("conflict", claim, msg));
-    else
-        json_decref(claim);
-    q->hold = NULL;
-    pc_hold_free(h);
-    q->cancelled = true;
-    pc_acq_withdraw(q);
-}
-
-static void pc_reassert(pc_agent *a, pc_hold *h)
-{
-    pc_acq *q = pc_acq_new(a, PC_ACQ_REASSERT);
-    if (!q)
-        return;
-    h->reasserting = true;
-    q->hold = h;
-    q->pool = h->pool;
-    q->port = h->port;
-    q->peer_pid = h->pid;
-    q->peer_uid = h->uid;
-    snprintf(q->port_dir, sizeof(q->port_dir), "%s", h->path);
-    char *slash = strrchr(q->port_dir, '/');
-    if (slash)
-        *slash = '\0';
-    pc_acq_create(q);
-}
-
-void pc_claims_on_connected(pc_agent *a, bool new_session)
-{
-    pc_acq *q, *qn;
-    for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
-        qn = TAILQ_NEXT(q, link);
-        if (q->state == PC_ST_RECOVER) {
-            pc_acq_list(q);
-        } else if (q->state == PC_ST_REDELETE) {
-            if (new_session) {
-                a->zk_pending++; /* pc_del_node_cb() accounts for one request */
-                pc_del_node_cb(ZNONODE, q); /* the node went with the old session */
-            } else
-                pc_del_issue(q);
-        }
-    }
-    if (new_session) {
-        pc_hold *h;
-        TAILQ_FOREACH(h, &a->holds, link)
-        if (h->reasserting)
-            pc_reassert(a, h);
-    }
-}
-
-void pc_claims_on_expired(pc_agent *a)
-{
-    pc_acq *q, *qn;
-    for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
-        qn = TAILQ_NEXT(q, link);
-        if (q->kind == PC_ACQ_DELETE) {
-            if (q->state == PC_ST_REDELETE)
-                q->state = PC_ST_REDELETE; /* handled on the next connect */
-            continue;
-        }
-        if (q->state == PC_ST_BUSY)
-            continue; /* its completion reports the expiry */
-        q->node[0] = '\0'; /* ephemeral: gone with the session */
-        if (q->kind == PC_ACQ_REASSERT) {
-            q->cancelled = true;
-            if (q->hold)
-                q->hold->reasserting = true;
-            q->hold = NULL;
-            pc_acq_withdraw(q);
-            continue;
-        }
-        pc_acq_fail(q, PORTCO_EZKUNAVAIL,
-                    "the ZooKeeper session expired while claiming port %u; retry", q->port);
-    }
-    pc_hold *h;
-    TAILQ_FOREACH(h, &a->holds, link)
-    h->reasserting = true;
-}

@@ -1,0 +1,104 @@
+/* acq.h - operations of the claim engine in flight: acquire, re-assert, delete. */
+#ifndef PC_ACQ_H
+#define PC_ACQ_H
+
+#include "agent.h"
+#include "conn.h"
+#include "pools.h"
+
+typedef enum pc_acq_kind {
+    PC_ACQ_ACQUIRE = 0,  /* a client's acquire */
+    PC_ACQ_REASSERT = 1, /* re-create a held claim's node after a session expiry */
+    PC_ACQ_DELETE = 2,   /* delete a claim node, then its port node */
+} pc_acq_kind;
+
+typedef enum pc_acq_state {
+    PC_ST_IDLE = 0, /* between steps, nothing outstanding */
+    PC_ST_BUSY,     /* a ZooKeeper request is outstanding */
+    PC_ST_WAIT,     /* watching the predecessor */
+    PC_ST_RECOVER,  /* connection lost: list the port's children when connected */
+    PC_ST_REDELETE, /* connection lost during a delete: delete again when connected */
+} pc_acq_state;
+
+struct pc_acq {
+    pc_agent *agent;
+    uint64_t id;
+    pc_acq_kind kind;
+    pc_acq_state state;
+    pc_conn *conn; /* who to answer; NULL once detached */
+    pc_creq *creq;
+    pc_acquire_req req;
+    pid_t peer_pid;
+    uid_t peer_uid;
+    pc_apool *pool;
+    pc_scan scan;
+    bool specific;
+    uint16_t static_first;
+    uint16_t port; /* current candidate, 0 when none */
+    pc_holdset holds;
+    char port_dir[PC_ZKP_PATH_MAX];
+    char uuid[PC_ZKP_UUID_LEN + 1];
+    char node[PC_ZKP_PATH_MAX]; /* our claim node, "" when none */
+    int64_t seq;
+    int64_t czxid;
+    int64_t since_ms;
+    int pidfd;
+    struct event *timer; /* wait_ms deadline */
+    bool cancelled;      /* nobody to grant to any more: withdraw */
+    bool mkdirs_done;
+    pc_hold *hold; /* PC_ACQ_REASSERT */
+    TAILQ_ENTRY(pc_acq) link;
+};
+
+/* The agent the operations belong to (for watchers, which carry an id only). */
+pc_agent *pc_acq_agent(void);
+
+/* The operation with this id, or NULL when it is gone. */
+pc_acq *pc_acq_find(pc_agent *a, uint64_t id);
+
+/* A new operation, linked into a->acqs. NULL on ENOMEM. */
+pc_acq *pc_acq_new(pc_agent *a, pc_acq_kind kind);
+
+/* Unlink and free (unmarks its port; closes its holds and pidfd). */
+void pc_acq_free(pc_acq *q);
+
+/* Is the port taken by a claim or an operation of this agent other than q? */
+bool pc_port_busy_locally(pc_agent *a, pc_apool *p, uint16_t port, const pc_acq *q);
+
+/* Drop q's in-flight mark on its candidate port. */
+void pc_acq_unmark(pc_acq *q);
+
+/* Answer the client when still attached (ans and fd consumed) and detach. */
+void pc_acq_answer(pc_acq *q, json_t *ans, int fd);
+
+/* Answer an error, withdraw q's node, free q (or let its completion do it). */
+void pc_acq_fail(pc_acq *q, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Give q up: its node (if any) goes to a delete operation; q is freed unless
+ * a completion is outstanding (it then sees `cancelled`). */
+void pc_acq_withdraw(pc_acq *q);
+
+/* ZCONNECTIONLOSS / ZOPERATIONTIMEOUT: the outcome is unknown, retry later. */
+bool pc_acq_zk_lost(int rc);
+
+/* Delete `node`, then `port_dir` when empty, surviving connection losses;
+ * answers c/r (when given) once done. */
+void pc_delete_claim(pc_agent *a, pc_apool *p, uint16_t port, const char *node,
+                     const char *port_dir, pc_conn *c, pc_creq *r);
+void pc_del_issue(pc_acq *q);
+void pc_del_node_cb(int rc, const void *data);
+
+/* The claim node's JSON (malloc'd, *len bytes) for q, or for held claim h. */
+char *pc_claim_data(const pc_acq *q, pc_apool *p, const pc_hold *h, int *len);
+
+/* Create q's claim node under q->port_dir; then list the port's children. */
+void pc_acq_create(pc_acq *q);
+void pc_acq_list(pc_acq *q);
+
+/* A re-assertion found its node owning the port (owned) or not. */
+void pc_reassert_done(pc_acq *q, bool owned);
+
+/* Free a held claim's local state (no ZooKeeper request). */
+void pc_hold_free(pc_hold *h);
+
+#endif

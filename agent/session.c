@@ -1,0 +1,135 @@
+/* session.c - ZooKeeper session changes: resume after a connection loss, re-assert after expiry. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "acq.h"
+#include "claims.h"
+#include "hold.h"
+#include "lifetime.h"
+#include "log.h"
+#include "pools.h"
+
+/* ------------------------------------------------------------------------ */
+/* session changes                                                          */
+
+void pc_reassert_done(pc_acq *q, bool owned)
+{
+    pc_agent *a = q->agent;
+    pc_hold *h = q->hold;
+    if (!h) {
+        pc_acq_withdraw(q);
+        return;
+    }
+    h->reasserting = false;
+    json_t *claim;
+    if (owned) {
+        snprintf(h->path, sizeof(h->path), "%s", q->node);
+        const char *slash = strrchr(q->node, '/');
+        pc_strlcpy(h->name, slash ? slash + 1 : q->node, sizeof(h->name));
+        snprintf(h->uuid, sizeof(h->uuid), "%s", q->uuid);
+        h->czxid = q->czxid;
+        q->node[0] = '\0';
+        a->counters.reasserted++;
+        pc_info("re-asserted %s:%u as %s", h->pool->name, h->port, h->name);
+        claim = pc_hold_to_json(h);
+        if (h->conn)
+            pc_conn_send_event(h->conn, pc_event_new("reasserted", claim,
+                                                     "claim re-created after a session loss"));
+        else
+            json_decref(claim);
+        q->port = 0;
+        pc_acq_free(q);
+        return;
+    }
+    a->counters.conflicts++;
+    char msg[256];
+    snprintf(msg, sizeof(msg),
+             "port %u of pool %s was taken by another owner while this agent's session was lost",
+             h->port, h->pool->name);
+    pc_warn("conflict: %s", msg);
+    claim = pc_hold_to_json(h);
+    if (h->conn)
+        pc_conn_send_event(h->conn, pc_event_new("conflict", claim, msg));
+    else
+        json_decref(claim);
+    q->hold = NULL;
+    pc_hold_free(h);
+    q->cancelled = true;
+    pc_acq_withdraw(q);
+}
+
+static void pc_reassert(pc_agent *a, pc_hold *h)
+{
+    pc_acq *q = pc_acq_new(a, PC_ACQ_REASSERT);
+    if (!q)
+        return;
+    h->reasserting = true;
+    q->hold = h;
+    q->pool = h->pool;
+    q->port = h->port;
+    q->peer_pid = h->pid;
+    q->peer_uid = h->uid;
+    snprintf(q->port_dir, sizeof(q->port_dir), "%s", h->path);
+    char *slash = strrchr(q->port_dir, '/');
+    if (slash)
+        *slash = '\0';
+    pc_acq_create(q);
+}
+
+void pc_claims_on_connected(pc_agent *a, bool new_session)
+{
+    pc_acq *q, *qn;
+    for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
+        qn = TAILQ_NEXT(q, link);
+        if (q->state == PC_ST_RECOVER) {
+            pc_acq_list(q);
+        } else if (q->state == PC_ST_REDELETE) {
+            if (new_session) {
+                a->zk_pending++; /* pc_del_node_cb() accounts for one request */
+                pc_del_node_cb(ZNONODE, q); /* the node went with the old session */
+            } else
+                pc_del_issue(q);
+        }
+    }
+    if (new_session) {
+        pc_hold *h;
+        TAILQ_FOREACH(h, &a->holds, link)
+        if (h->reasserting)
+            pc_reassert(a, h);
+    }
+}
+
+void pc_claims_on_expired(pc_agent *a)
+{
+    pc_acq *q, *qn;
+    for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
+        qn = TAILQ_NEXT(q, link);
+        if (q->kind == PC_ACQ_DELETE) {
+            if (q->state == PC_ST_REDELETE)
+                q->state = PC_ST_REDELETE; /* handled on the next connect */
+            continue;
+        }
+        if (q->state == PC_ST_BUSY)
+            continue; /* its completion reports the expiry */
+        q->node[0] = '\0'; /* ephemeral: gone with the session */
+        if (q->kind == PC_ACQ_REASSERT) {
+            q->cancelled = true;
+            if (q->hold)
+                q->hold->reasserting = true;
+            q->hold = NULL;
+            pc_acq_withdraw(q);
+            continue;
+        }
+        pc_acq_fail(q, PORTCO_EZKUNAVAIL,
+                    "the ZooKeeper session expired while claiming port %u; retry", q->port);
+    }
+    pc_hold *h;
+    TAILQ_FOREACH(h, &a->holds, link)
+    h->reasserting = true;
+}
+
