@@ -22,7 +22,8 @@
  *          then releases everything. Records: one per 1% of occupancy
  *          ("portco.fill"), and windows 5% wide around 5% and 95% full.
  *   hold   acquire --count claims in total (explicit lifetime) over
- *          `inflight` threads and every socket, and leave them held.
+ *          `inflight` threads and every socket, and leave them held; with
+ *          --deadline, stop taking claims after that many seconds.
  *   ready  acquire and release once, retrying until it works or --timeout
  *          passes: the agents are connected and know the pool.
  */
@@ -39,6 +40,7 @@ typedef struct cfg {
     int inflight;
     long count, pool_size;
     double duration, warmup, timeout;
+    double deadline; /* hold: stop taking claims after this many seconds; 0 = none */
 } cfg;
 
 typedef struct worker {
@@ -127,9 +129,12 @@ static void *hold_main(void *arg)
     }
     portco_acquire_opts o;
     acquire_opts(c, &o, PORTCO_LIFETIME_EXPLICIT);
+    double stop_at = c->deadline > 0 ? w->t_measure - c->warmup + c->deadline : 0;
     for (long i = 0; i < w->quota; i++) {
         portco_claim cl;
         double t0 = pb_now();
+        if (stop_at && t0 > stop_at)
+            break;
         rc = portco_acquire(pc, &o, &cl, &st);
         if (rc != 0) {
             note_error(w, rc, &st);
@@ -194,6 +199,10 @@ static int run_threads(const cfg *c, void *(*fn)(void *), const char *bench)
     pb_result_int(r, "errors", errors);
     pb_result_real(r, "rate", (double)done / secs);
     pb_result_latency(r, "acquire", &acq);
+    if (fn == hold_main) {
+        pb_result_int(r, "target", c->count);
+        pb_result_real(r, "deadline_s", c->deadline);
+    }
     if (fn == cycle_main) {
         pb_result_latency(r, "release", &rel);
         pb_result_latency(r, "cycle", &cyc);
@@ -201,8 +210,12 @@ static int run_threads(const cfg *c, void *(*fn)(void *), const char *bench)
     /* A slow run that completes nothing in the window is a figure (0/s), not a failure;
        errors with nothing completed are. */
     int status = (started == c->inflight && pb_result_emit(r) == 0 && (done > 0 || !errors)) ? 0 : 1;
-    if (fn == hold_main && done < c->count)
-        status = 1;
+    if (fn == hold_main) {
+        /* Past the deadline, the claims taken so far are the figure. */
+        bool late = c->deadline > 0 && elapsed >= c->deadline;
+        if (done < c->count && !late)
+            status = 1;
+    }
     for (int i = 0; i < c->inflight; i++) {
         pb_samples_free(&w[i].acq);
         pb_samples_free(&w[i].rel);
@@ -341,7 +354,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: pcbench --mode cycle|fill|hold|ready --socket PATH [--socket PATH...]\n"
                "               --pool NAME [--inflight N] [--duration SEC] [--warmup SEC]\n"
-               "               [--count N] [--pool-size N] [--timeout SEC] [--label TEXT]\n");
+               "               [--count N] [--pool-size N] [--timeout SEC] [--deadline SEC]\n"
+               "               [--label TEXT]\n");
 }
 
 int main(int argc, char **argv)
@@ -352,6 +366,7 @@ int main(int argc, char **argv)
         {"duration", required_argument, NULL, 'd'},  {"warmup", required_argument, NULL, 'w'},
         {"count", required_argument, NULL, 'c'},     {"pool-size", required_argument, NULL, 'P'},
         {"timeout", required_argument, NULL, 't'},   {"label", required_argument, NULL, 'l'},
+        {"deadline", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
     cfg c = {.mode = MODE_CYCLE, .label = "", .inflight = 1, .duration = 3.0, .warmup = 0.5,
              .timeout = 30.0};
@@ -385,6 +400,7 @@ int main(int argc, char **argv)
         case 'd': bad = pb_parse_seconds(optarg, &c.duration); break;
         case 'w': bad = pb_parse_seconds(optarg, &c.warmup); break;
         case 't': bad = pb_parse_seconds(optarg, &c.timeout); break;
+        case 'D': bad = pb_parse_seconds(optarg, &c.deadline); break;
         case 'l': c.label = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

@@ -149,6 +149,9 @@ def figures(res, meta):
 
     nag = meta.get("scale_agents")
     ncl = meta.get("scale_claims")
+    held = res.median("scale", "scale", "claims")
+    if held is not None and ncl and held < ncl:
+        ncl = "%d of the %s asked (hold deadline)" % (held, ncl)
     add("agent RSS, max of %s agents, %s claims in all" % (nag, ncl), "MiB",
         res.median("scale", "scale", "rss_max_mib"), "agent RSS before the claims (max)",
         res.median("scale", "scale", "rss_idle_max_mib"), "<= 32 MiB",
@@ -162,6 +165,11 @@ def figures(res, meta):
     add("watches re-established after a reconnect (ZooKeeper restart)", "s",
         res.median("scale", "scale", "rewatch_s"), "server restart until serving",
         res.median("scale", "scale", "restart_s"))
+    worst = [max(r["rewatch_all_s"]) for r in res.recs
+             if r.get("bench") == "scale" and r.get("rewatch_all_s")]
+    add("watches re-established, slowest of the restarts", "s",
+        statistics.median(worst) if worst else None, "session timeout of the agents",
+        meta.get("session_timeout_s"))
     add("claims held, bulk acquire rate over %s agents" % nag, "claims/s",
         res.median("portco.hold", "scale.hold", "rate"),
         "acquire+release, %d agents, %d in flight" % (agents, max(inflights)),

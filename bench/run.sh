@@ -50,13 +50,13 @@ if [ "$mode" = quick ]; then
     dur=0.4 warm=0.15 inflight=(1 16 64) agents=2 peer_inflight=(1 16)
     pipe_inflight=256 multi_batch=16 multi_inflight=16
     fill_size=200 fill_range=10000-10199 fill_reps=1
-    scale_agents=4 scale_claims=100 scale_timeout=300 probe_count=100 probe_listeners=0
+    scale_agents=4 scale_claims=100 scale_deadline=120 probe_count=100 probe_listeners=0
 else
     : "${reps:=5}"
     dur=3 warm=0.5 inflight=(1 16 64) agents=4 peer_inflight=(1 16)
     pipe_inflight=256 multi_batch=16 multi_inflight=16
     fill_size=10000 fill_range=10000-19999 fill_reps=2
-    scale_agents=32 scale_claims=10000 scale_timeout=3000 probe_count=300 probe_listeners=5000
+    scale_agents=32 scale_claims=10000 scale_deadline=300 probe_count=300 probe_listeners=5000
 fi
 [[ $reps =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --reps must be a positive number" >&2; exit 2; }
 
@@ -84,6 +84,7 @@ rm -f "$out/results.jsonl"
 work=$(mktemp -d "${TMPDIR:-/tmp}/portco-bench.XXXXXX")
 zkdir=$work/zk
 PIDS=()
+DRIVER=
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -102,6 +103,11 @@ stop_pid() {
 cleanup() {
     local rc=$?
     local pid
+    [ -z "$DRIVER" ] || stop_pid "$DRIVER"
+    # Daemons in parallel: TERM to all, then wait for each (stop_pid's deadline).
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
     for pid in "${PIDS[@]}"; do
         stop_pid "$pid"
     done
@@ -146,6 +152,7 @@ PIDS+=($!)
 
 # start_agents N PREFIX: start N agents; their sockets go to the array SOCKS_<PREFIX>.
 AGENT_PIDS=()
+DRIVER=
 start_agent() {
     local id=$1
     cat >"$work/$id.yaml" <<YAML
@@ -163,10 +170,19 @@ YAML
 failures=0
 # emit CMD...: run a driver, append its records, show them on stderr. A failed
 # driver is counted and the run goes on; run.sh then exits 1 after the report.
+# The driver runs in the background and is waited for, so that a TERM or INT
+# reaches the traps at once (bash runs traps only between foreground commands).
 emit() {
-    if ! "$@" | tee -a "$out/results.jsonl" >&2; then
+    local rc=0
+    "$@" >"$work/records" &
+    DRIVER=$!
+    wait "$DRIVER" || rc=$?
+    DRIVER=
+    cat "$work/records" >>"$out/results.jsonl"
+    cat "$work/records" >&2
+    if [ "$rc" -ne 0 ]; then
         failures=$((failures + 1))
-        log "FAILED: ${*:1:3} ..."
+        log "FAILED (exit $rc): ${*:1:3} ..."
     fi
 }
 
@@ -229,7 +245,8 @@ if want scale; then
     spids=()
     for pid in "${AGENT_PIDS[@]}"; do spids+=(--pid "$pid"); done
     emit "$PY" "$ROOT/bench/scale.py" --zk "$zk" --harness "$HARNESS" --harness-dir "$zkdir" \
-        --pcbench "$PCBENCH" --pool scale --claims "$scale_claims" --inflight 32 --timeout "$scale_timeout" \
+        --pcbench "$PCBENCH" --pool scale --claims "$scale_claims" --inflight 32 --hold-deadline "$scale_deadline" \
+        --timeout $((scale_deadline + 120)) \
         "${spids[@]}" "${ssocks[@]}"
 fi
 
@@ -247,7 +264,8 @@ meta = {"mode": "$mode", "reps": $reps, "inflight": [$(join "${inflight[@]}")],
         "pipeline_inflight": $pipe_inflight, "multi_batch": $multi_batch,
         "multi_inflight": $multi_inflight, "fill_size": $fill_size, "fill_reps": $fill_reps,
         "scale_agents": $scale_agents, "scale_claims": $scale_claims,
-        "duration_s": $dur, "warmup_s": $warm,
+        "duration_s": $dur, "warmup_s": $warm, "session_timeout_s": 10,
+        "scale_deadline_s": $scale_deadline, "sections": "$sections",
         "machine": {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
                     "memory_mib": int(sh("awk '/MemTotal/ {print int(\$2/1024)}' /proc/meminfo") or 0),
                     "os": sh(". /etc/os-release && echo \$PRETTY_NAME"),
