@@ -240,42 +240,50 @@ def plots(outdir, res, meta):
         for r in fill_rows:
             f.write("%g %g %g\n" % (r["occupancy_pct"], r["p50_ms"],
                                     r["p99_ms"] if r["p99_ms"] is not None else float("nan")))
-    plot_lines = ", ".join("'%s' using 1:%d with linespoints title '%s'" % (tp_dat, i + 2, s[0])
-                           for i, s in enumerate(series))
-    script = """
+    have = [i for i, sr in enumerate(series) if any(r[sr[0]] for r in tp_rows)]
+    plot_lines = ", ".join("'%s' using 1:%d with linespoints title '%s'" % (tp_dat, i + 2,
+                                                                            series[i][0])
+                           for i in have)
+    scripts = []
+    if have:
+        scripts.append("""
 set terminal pngcairo size 900,560 noenhanced
 set datafile missing 'NaN'
-set output '{tp_png}'
+set output '{png}'
 set title 'Throughput against requests in flight'
 set xlabel 'requests in flight'
 set ylabel 'operations per second'
 set logscale x 2
 set logscale y 10
 set key bottom right
-
 set grid
-plot {plot_lines}
-unset logscale x
-unset logscale y
-set output '{fill_png}'
+plot {lines}
+""".format(png=os.path.join(outdir, "throughput.png"), lines=plot_lines))
+    if fill_rows:
+        scripts.append("""
+set terminal pngcairo size 900,560 noenhanced
+set output '{png}'
 set title 'Acquire latency while the pool ({size} ports) fills'
 set xlabel 'pool occupancy (%)'
 set ylabel 'acquire latency (ms)'
 set xrange [0:100]
+set yrange [0:*]
 set key top left
-plot '{fill_dat}' using 1:2 with lines title 'p50', '{fill_dat}' using 1:3 with lines title 'p99'
-""".format(tp_png=os.path.join(outdir, "throughput.png"), plot_lines=plot_lines,
-           fill_png=os.path.join(outdir, "fill.png"), fill_dat=fill_dat,
-           size=meta.get("fill_size", "?"))
-    gp = os.path.join(outdir, "plots.gp")
-    with open(gp, "w") as f:
-        f.write(script)
-    try:
-        subprocess.run(["gnuplot", gp], check=True, timeout=60)
-    except (OSError, subprocess.SubprocessError) as e:
-        print("report: gnuplot failed: %s" % e, file=sys.stderr)
-        return False
-    return True
+set grid
+plot '{dat}' using 1:2 with lines title 'p50', '{dat}' using 1:3 with lines title 'p99'
+""".format(png=os.path.join(outdir, "fill.png"), dat=fill_dat,
+           size=meta.get("fill_size", "?")))
+    ok = True
+    for i, script in enumerate(scripts):
+        gp = os.path.join(outdir, "plot%d.gp" % (i + 1))
+        with open(gp, "w") as f:
+            f.write(script)
+        try:
+            subprocess.run(["gnuplot", gp], check=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as e:
+            print("report: gnuplot failed: %s" % e, file=sys.stderr)
+            ok = False
+    return ok
 
 
 def main():
