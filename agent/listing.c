@@ -320,8 +320,12 @@ void pc_listing_status(pc_conn *c, pc_creq *r)
         (json_int_t)k->creates, "lost_races", (json_int_t)k->lost_races, "probe_refused",
         (json_int_t)k->probe_refused, "reasserted", (json_int_t)k->reasserted, "conflicts",
         (json_int_t)k->conflicts);
-    size_t waiting = 0;
-    (void)waiting;
+    /* Claims whose port the agent still holds with bound sockets. */
+    size_t holding = 0;
+    pc_hold *h;
+    TAILQ_FOREACH(h, &a->holds, link)
+    if (h->holds.n > 0)
+        holding++;
     if (ans) {
         json_object_set_new(ans, "host", json_string(a->opts.host_id));
         json_object_set_new(ans, "version", json_string(PC_AGENT_VERSION));
@@ -330,6 +334,7 @@ void pc_listing_status(pc_conn *c, pc_creq *r)
         json_object_set_new(ans, "ready", json_boolean(a->pools_ready));
         json_object_set_new(ans, "pools", pools ? pools : json_array());
         json_object_set_new(ans, "claims", json_integer((json_int_t)a->nholds));
+        json_object_set_new(ans, "holding", json_integer((json_int_t)holding));
         json_object_set_new(ans, "session", json_string(session));
         json_object_set_new(ans, "counters", counters ? counters : json_object());
     } else {

@@ -477,6 +477,64 @@ Test(agent, socket_handover_listening)
     pt_agent_stop(&ag);
 }
 
+static json_int_t pt_status_int(pt_cli *c, const char *name)
+{
+    pc_answer a;
+    pt_call(c, json_pack("{s:s}", "op", "status"), &a);
+    cr_assert(a.ok);
+    json_int_t v = json_integer_value(json_object_get(a.root, name));
+    pc_answer_free(&a);
+    return v;
+}
+
+Test(agent, hold_kept_until_the_claimant_listens)
+{
+    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli c;
+    pt_connect(&c, &ag);
+    int p = pt_acquire(&c, pt_acq_req("web", "api", 0), NULL);
+    cr_assert_gt(p, 0);
+    cr_assert_eq(pt_status_int(&c, "holding"), 1);
+    cr_assert_not(pt_bindable(p), "a plain bind fails while the agent holds the port");
+    /* The service binds with SO_REUSEADDR (as most servers do) and listens. */
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
+    cr_assert_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
+    cr_assert_eq(listen(l, 4), 0);
+    long long end = pt_now_ms() + 10000;
+    while (pt_status_int(&c, "holding") != 0 && pt_now_ms() < end)
+        pt_nap_ms(50);
+    cr_assert_eq(pt_status_int(&c, "holding"), 0, "hold dropped once the claimant listens");
+    close(l);
+    cr_assert(pt_bindable(p), "nothing of the agent's is left on the port");
+    cr_assert_eq(pt_nclaims("web", NULL, p), 1, "the claim itself stays");
+    pt_close(&c);
+    pt_agent_stop(&ag);
+}
+
+Test(agent, a_waiter_that_disconnects_withdraws)
+{
+    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli h, w;
+    pt_connect(&h, &ag);
+    pt_connect(&w, &ag);
+    cr_assert_eq(pt_acquire(&h, pt_acq_req("web", "api", pt_base), NULL), pt_base);
+    pt_send_acquire(&w, "web", pt_base, -1);
+    pt_wait_nclaims("web", pt_base, 2);
+    pt_close(&w);
+    pt_wait_nclaims("web", pt_base, 1);
+    cr_assert_eq(pt_release(&h, "web", pt_base), 0);
+    pt_assert_released("web", pt_base);
+    pt_close(&h);
+    pt_agent_stop(&ag);
+}
+
 Test(agent, sigterm_removes_every_claim_node)
 {
     pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
