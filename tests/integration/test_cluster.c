@@ -33,8 +33,8 @@ TestSuite(cluster, .fini = fini, .timeout = 150);
 /* Start 3 agents in namespaces, an own ZooKeeper on the bridge, one coordinator. */
 static void start_cluster(const char *yaml)
 {
-    pt_cluster_opts o = {.agents = NAGENTS, .coordinators = 1, .netns = true, .own_zk = true,
-                         .cluster = yaml};
+    pt_cluster_opts o = {
+        .agents = NAGENTS, .coordinators = 1, .netns = true, .own_zk = true, .cluster = yaml};
     cr_assert_eq(pt_cluster_start(&cl, &o), 0, "cluster did not start");
     if (cl.netns_fallback)
         cr_log_warn("network namespaces unavailable: the agents share the root namespace");
@@ -138,11 +138,11 @@ Test(cluster, three_hosts_300_clients_exactly_99_ports)
     cr_assert_gt(base, 0);
     int held = base + 37;
     char yaml[512];
-    snprintf(yaml, sizeof(yaml),
-             "pools:\n  - name: big\n    range: %d-%d\n    scope: cluster\n", base,
-             base + POOLSZ - 1);
+    snprintf(yaml, sizeof(yaml), "pools:\n  - name: big\n    range: %d-%d\n    scope: cluster\n",
+             base, base + POOLSZ - 1);
     start_cluster(yaml);
-    for (int i = 0; i < NAGENTS; i++)
+    /* Without namespaces every agent shares the root namespace: one listener is on every host. */
+    for (int i = 0; i < (cl.hosts ? NAGENTS : 1); i++)
         cr_assert_gt(pt_cluster_listen(&cl, i, held), 0, "listener on h%d", i);
     wait_pool_everywhere("big");
 
@@ -179,8 +179,8 @@ Test(cluster, three_hosts_300_clients_exactly_99_ports)
             granted_by[p] = k;
             grants++;
         } else {
-            cr_assert_eq(rs[k].rc, PORTCO_EEXHAUSTED, "client %d on h%d: %s: %s", k,
-                         rs[k].agent, portco_err_name(rs[k].rc), rs[k].st.message);
+            cr_assert_eq(rs[k].rc, PORTCO_EEXHAUSTED, "client %d on h%d: %s: %s", k, rs[k].agent,
+                         portco_err_name(rs[k].rc), rs[k].st.message);
             exhausted++;
         }
     }
@@ -302,8 +302,8 @@ Test(cluster, host_scope_same_port_on_every_host_once_per_host)
     int base = pt_cluster_port_run(true, 10);
     int x = base + 5;
     char yaml[512];
-    snprintf(yaml, sizeof(yaml), "pools:\n  - name: hs\n    range: %d-%d\n    scope: host\n",
-             base, base + 9);
+    snprintf(yaml, sizeof(yaml), "pools:\n  - name: hs\n    range: %d-%d\n    scope: host\n", base,
+             base + 9);
     start_cluster(yaml);
     wait_pool_everywhere("hs");
 

@@ -153,8 +153,10 @@ Test(life, connection_pid_and_explicit_lifetimes)
     pid_t sleeper = pt_spawn((char *[]){"sleep", "600", NULL}, NULL, NULL, NULL);
     cr_assert_gt(sleeper, 0);
     portco_client *c = client_of(0);
-    portco_acquire_opts ao = {.pool = "life", .service = "pidbound",
-                              .lifetime = PORTCO_LIFETIME_PID, .hold_pid = sleeper};
+    portco_acquire_opts ao = {.pool = "life",
+                              .service = "pidbound",
+                              .lifetime = PORTCO_LIFETIME_PID,
+                              .hold_pid = sleeper};
     portco_claim claim;
     portco_status st;
     cr_assert_eq(portco_acquire(c, &ao, &claim, &st), 0, "%s", st.message);
@@ -174,8 +176,8 @@ Test(life, connection_pid_and_explicit_lifetimes)
     char bin[512];
     pt_bin("portco", bin, sizeof(bin));
     char *out = NULL, *err = NULL;
-    char *acq[] = {bin, "--socket", cl.agents[1].sock, "acquire", "--pool", "life",
-                   "--service", "cli", "--explicit", NULL};
+    char *acq[] = {bin,         "--socket", cl.agents[1].sock, "acquire", "--pool", "life",
+                   "--service", "cli",      "--explicit",      NULL};
     cr_assert_eq(pt_run(acq, NULL, 15000, &out, &err, &status), 0);
     cr_assert_eq(status, 0, "portco acquire: %s", err);
     int xport = atoi(out);
@@ -210,8 +212,8 @@ typedef struct waiter {
 static void *wait_for_port(void *arg)
 {
     waiter *w = arg;
-    portco_acquire_opts ao = {.pool = "w", .service = "waiter", .port = (uint16_t)w->port,
-                              .wait_ms = 60000};
+    portco_acquire_opts ao = {
+        .pool = "w", .service = "waiter", .port = (uint16_t)w->port, .wait_ms = 60000};
     w->rc = portco_acquire(w->c, &ao, &w->claim, &w->st);
     atomic_store(&w->finished, 1);
     atomic_fetch_add(w->done, 1);
@@ -260,8 +262,8 @@ Test(life, release_wakes_exactly_one_waiter_across_hosts)
     int base = pt_cluster_port_run(true, 10);
     char yaml[256];
     snprintf(yaml, sizeof(yaml), "pools:\n  - name: w\n    range: %d-%d\n", base, base + 9);
-    pt_cluster_opts o = {.agents = 3, .coordinators = 1, .netns = true, .own_zk = true,
-                         .cluster = yaml};
+    pt_cluster_opts o = {
+        .agents = 3, .coordinators = 1, .netns = true, .own_zk = true, .cluster = yaml};
     start_cluster(&o);
     for (int i = 0; i < 3; i++)
         cr_assert(pt_cluster_wait_pool(&cl, i, "w", 20000));
@@ -309,8 +311,7 @@ Test(life, release_wakes_exactly_one_waiter_across_hosts)
         cr_assert_eq(portco_release(releaser, pool, (uint16_t)x, &st), 0, "round %d: %s", round,
                      st.message);
         done_ref d = {&done, round + 1};
-        cr_assert(pt_wait_until(done_reaches, &d, 15000), "round %d: no waiter was granted",
-                  round);
+        cr_assert(pt_wait_until(done_reaches, &d, 15000), "round %d: no waiter was granted", round);
         cr_assert_eq(ws[round].rc, 0, "waiter %d on h%d: %s: %s", round, on[round],
                      portco_err_name(ws[round].rc), ws[round].st.message);
         cr_assert_eq(ws[round].claim.port, x);

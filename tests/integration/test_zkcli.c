@@ -77,7 +77,8 @@ Test(zkcli, ls_shows_ports_and_get_shows_claim_json)
     char *list = line_starting(out, '[');
     cr_assert_not_null(list, "no child list in:\n%s", out);
     char want[64];
-    snprintf(want, sizeof(want), "[%u, %u]", (unsigned)(claim[0].port < claim[1].port ? claim[0].port : claim[1].port),
+    snprintf(want, sizeof(want), "[%u, %u]",
+             (unsigned)(claim[0].port < claim[1].port ? claim[0].port : claim[1].port),
              (unsigned)(claim[0].port < claim[1].port ? claim[1].port : claim[0].port));
     cr_assert_str_eq(list, want, "zkCli ls printed: %s", list);
     free(list);

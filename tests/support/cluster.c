@@ -55,7 +55,7 @@ int pt_cluster_coord_start(pt_cluster *c, int i)
     snprintf(session, sizeof(session), "%d", c->coord_session_ms);
     snprintf(id, sizeof(id), "c%d", i);
     snprintf(logf, sizeof(logf), "%s/%s.log", c->dir, id);
-    char *argv[] = {bin,    "--config",          c->cluster_file, "--zk", c->connect, "--root",
+    char *argv[] = {bin,     "--config",          c->cluster_file, "--zk", c->connect, "--root",
                     c->root, "--session-timeout", session,         "--id", id,         NULL};
     pid_t pid = pt_spawn(argv, NULL, logf, logf);
     if (pid < 0)
@@ -77,10 +77,9 @@ static int pt_agent_start(pt_cluster *c, int i)
     snprintf(a->id, sizeof(a->id), "%s", id);
     snprintf(a->sock, sizeof(a->sock), "%s/%s.sock", c->dir, id);
     snprintf(a->log, sizeof(a->log), "%s/%s.log", c->dir, id);
-    char *argv[] = {bin,     "--zk",      c->connect, "--root",
-                    c->root, "--host-id", a->id,      "--socket",
-                    a->sock, "--session-timeout", session, "--log-level",
-                    "debug", NULL};
+    char *argv[] = {bin,         "--zk",        c->connect, "--root", c->root,
+                    "--host-id", a->id,         "--socket", a->sock,  "--session-timeout",
+                    session,     "--log-level", "debug",    NULL};
     char **run = argv;
     char **ns_argv = NULL;
     if (c->hosts) {
@@ -136,7 +135,12 @@ int pt_cluster_status(const pt_cluster *c, int i, json_t **out, int timeout_ms)
     if (fd < 0)
         return -errno;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->agents[i].sock);
+    size_t plen = strlen(c->agents[i].sock);
+    if (plen >= sizeof(sa.sun_path)) {
+        close(fd);
+        return -ENAMETOOLONG;
+    }
+    memcpy(sa.sun_path, c->agents[i].sock, plen + 1);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         int e = -errno;
         close(fd);
@@ -189,8 +193,8 @@ static bool pt_pool_loaded(void *arg)
         ok = false;
         size_t k;
         json_t *p;
-        json_array_foreach(json_object_get(st, "pools"), k, p)
-        if (json_is_string(p) && strcmp(json_string_value(p), w->pool) == 0)
+        json_array_foreach(json_object_get(st, "pools"), k,
+                           p) if (json_is_string(p) && strcmp(json_string_value(p), w->pool) == 0)
             ok = true;
     }
     json_decref(st);
@@ -257,6 +261,37 @@ int pt_cluster_port_run(bool netns, int n)
     return -EADDRNOTAVAIL;
 }
 
+typedef struct pt_published {
+    pt_zkr *z;
+    char path[300];
+} pt_published;
+
+static bool pt_is_published(void *arg)
+{
+    pt_published *p = arg;
+    return pt_zkr_exists(p->z, p->path, NULL) == 0;
+}
+
+/*
+ * Wait until a coordinator has published <root>/config/pools. Agents start
+ * only then: an agent that finds the directory missing and sees it appear
+ * between its list and its exists-watch never loads the pools (see the
+ * agent's pools.c), and these tests are about claims, not that start-up race.
+ */
+static int pt_wait_published(pt_cluster *c)
+{
+    pt_published p;
+    snprintf(p.path, sizeof(p.path), "%s/config/pools", c->root);
+    int rc = pt_zkr_connect(&p.z, c->connect, 10000, 10000);
+    if (rc < 0)
+        return rc;
+    rc = pt_wait_until(pt_is_published, &p, PT_START_MS) ? 0 : -ETIMEDOUT;
+    pt_zkr_close(p.z);
+    if (rc < 0)
+        fprintf(stderr, "cluster: no coordinator published %s\n", p.path);
+    return rc;
+}
+
 int pt_cluster_start(pt_cluster *c, const pt_cluster_opts *o)
 {
     memset(c, 0, sizeof(*c));
@@ -304,6 +339,8 @@ int pt_cluster_start(pt_cluster *c, const pt_cluster_opts *o)
     rc = pt_cluster_write_file(c, o->cluster);
     for (int i = 0; rc == 0 && i < o->coordinators; i++)
         rc = pt_cluster_coord_start(c, i);
+    if (rc == 0 && o->coordinators > 0)
+        rc = pt_wait_published(c);
     for (int i = 0; rc == 0 && i < o->agents; i++)
         rc = pt_agent_start(c, i);
     if (rc < 0) {

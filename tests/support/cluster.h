@@ -42,10 +42,10 @@ typedef struct pt_cluster_opts {
 typedef struct pt_cluster {
     pt_hosts *hosts;
     bool netns_fallback;
-    pt_zk zk;           /* own server; zk.dir is empty when the shared one is used */
-    char connect[512];  /* connect string of the ZooKeeper in use */
-    char root[256];     /* unique ZooKeeper root of this cluster */
-    char *dir;          /* temp dir: cluster file, sockets, logs */
+    pt_zk zk;          /* own server; zk.dir is empty when the shared one is used */
+    char connect[512]; /* connect string of the ZooKeeper in use */
+    char root[256];    /* unique ZooKeeper root of this cluster */
+    char *dir;         /* temp dir: cluster file, sockets, logs */
     char cluster_file[600];
     char cluster_text[8192];
     int coord_session_ms;
@@ -60,7 +60,8 @@ typedef struct pt_cluster {
 
 /*
  * Start ZooKeeper (own or shared), write the cluster file, start the
- * coordinators and the agents, and wait until every agent is connected and
+ * coordinators, wait until one has published <root>/config/pools, start the
+ * agents, and wait until every agent is connected and
  * has loaded the cluster configuration (status "ready"). On failure,
  * everything started is stopped again. Returns 0, or a negative code after
  * printing what failed.
@@ -70,8 +71,8 @@ int pt_cluster_start(pt_cluster *c, const pt_cluster_opts *o);
 /*
  * Stop helper processes, agents and coordinators by pid (SIGTERM, then
  * SIGKILL), then ZooKeeper (own) or the cluster's subtree (shared), the
- * namespaces and the temp dir (kept when $PORTCO_TEST_KEEP is set). Returns the number of daemon logs that hold
- * a sanitizer report (each is printed). Safe on a partly started cluster.
+ * namespaces and the temp dir (kept when $PORTCO_TEST_KEEP is set). Returns the number of daemon
+ * logs that hold a sanitizer report (each is printed). Safe on a partly started cluster.
  */
 int pt_cluster_stop(pt_cluster *c);
 
