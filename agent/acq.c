@@ -84,8 +84,17 @@ void pc_acq_unmark(pc_acq *q)
     q->port = 0;
 }
 
+void pc_acq_unqueue(pc_acq *q)
+{
+    if (q->state == PC_ST_QUEUED) {
+        TAILQ_REMOVE(&q->agent->ready, q, ready_link);
+        q->state = PC_ST_IDLE;
+    }
+}
+
 void pc_acq_free(pc_acq *q)
 {
+    pc_acq_unqueue(q);
     pc_acq_unmark(q);
     pc_holdset_close(&q->holds);
     if (q->pidfd >= 0)

@@ -18,6 +18,7 @@ typedef enum pc_acq_state {
     PC_ST_WAIT,     /* watching the predecessor */
     PC_ST_RECOVER,  /* connection lost: list the port's children when connected */
     PC_ST_REDELETE, /* connection lost during a delete: delete again when connected */
+    PC_ST_QUEUED,   /* waiting for its turn to probe (see pc_acq_defer) */
 } pc_acq_state;
 
 struct pc_acq {
@@ -45,8 +46,11 @@ struct pc_acq {
     int pidfd;
     struct event *timer; /* wait_ms deadline */
     bool cancelled;      /* nobody to grant to any more: withdraw */
-    bool mkdirs_done;
+    int mkdirs; /* port-node creations for this candidate (another agent's release may
+                   delete an empty port node between our mkdirs and our create) */
     pc_hold *hold; /* PC_ACQ_REASSERT */
+    int step;      /* what to run when its turn comes (PC_ST_QUEUED) */
+    TAILQ_ENTRY(pc_acq) ready_link;
     TAILQ_ENTRY(pc_acq) link;
 };
 
@@ -97,6 +101,9 @@ void pc_acq_list(pc_acq *q);
 
 /* A re-assertion found its node owning the port (owned) or not. */
 void pc_reassert_done(pc_acq *q, bool owned);
+
+/* Remove q from the queue of operations waiting to probe (if it is there). */
+void pc_acq_unqueue(pc_acq *q);
 
 /* Free a held claim's local state (no ZooKeeper request). */
 void pc_hold_free(pc_hold *h);

@@ -130,6 +130,8 @@ struct pc_agent {
     struct pc_hold_list holds;
     size_t nholds;
     struct pc_acq_list acqs; /* acquire/reassert/release operations in progress */
+    struct pc_acq_list ready; /* operations waiting for their turn to probe */
+    struct event *ready_ev;   /* timer: runs probes a few milliseconds at a time */
     uint64_t next_op_id;
     pc_counters counters;
     int64_t started_ms;

@@ -16,6 +16,83 @@
 
 static void pc_acq_next(pc_acq *q);
 static int pc_acq_probe(pc_acq *q, bool owners, pc_error *err);
+static void pc_acq_start_specific(pc_acq *q);
+
+/*
+ * The local probe reads /proc/net, which costs milliseconds per call on a
+ * busy host. A burst of acquires must not starve the loop (ZooKeeper pings
+ * included), so every probe runs from a queue drained at most
+ * PC_PROBE_BUDGET_MS per loop iteration.
+ */
+#define PC_PROBE_BUDGET_MS 20
+
+enum { PC_STEP_NEXT = 0, PC_STEP_SPECIFIC = 1, PC_STEP_PROBE_CREATE = 2 };
+
+static void pc_acq_defer(pc_acq *q, int step);
+
+static long long pc_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pc_acq_run_step(pc_acq *q)
+{
+    pc_error err;
+    switch (q->step) {
+    case PC_STEP_SPECIFIC:
+        pc_acq_start_specific(q);
+        break;
+    case PC_STEP_PROBE_CREATE:
+        pc_error_clear(&err);
+        if (pc_acq_probe(q, false, &err) == 0) {
+            pc_acq_create(q);
+            return;
+        }
+        pc_holdset_close(&q->holds);
+        pc_acq_unmark(q);
+        pc_acq_next(q);
+        break;
+    default:
+        pc_acq_next(q);
+        break;
+    }
+}
+
+static void pc_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+    pc_agent *a = arg;
+    long long end = pc_mono_ms() + PC_PROBE_BUDGET_MS;
+    pc_acq *q;
+    while ((q = TAILQ_FIRST(&a->ready)) && pc_mono_ms() < end) {
+        pc_acq_unqueue(q);
+        pc_acq_run_step(q);
+    }
+    if (!TAILQ_EMPTY(&a->ready)) {
+        struct timeval tv = {0, 0};
+        evtimer_add(a->ready_ev, &tv); /* after a pass through poll: I/O goes first */
+    }
+    pc_zk_kick(a->zk);
+}
+
+static void pc_acq_defer(pc_acq *q, int step)
+{
+    pc_agent *a = q->agent;
+    if (!a->ready_ev)
+        a->ready_ev = evtimer_new(a->base, pc_ready_cb, a);
+    if (!a->ready_ev) {
+        pc_acq_fail(q, -ENOMEM, "out of memory");
+        return;
+    }
+    q->step = step;
+    q->state = PC_ST_QUEUED;
+    TAILQ_INSERT_TAIL(&a->ready, q, ready_link);
+    if (!evtimer_pending(a->ready_ev, NULL)) {
+        struct timeval tv = {0, 0};
+        evtimer_add(a->ready_ev, &tv);
+    }
+}
 
 /* ------------------------------------------------------------------------ */
 /* granting                                                                 */
@@ -297,7 +374,7 @@ static void pc_acq_children_cb(int rc, const struct String_vector *sv, const voi
     }
     pc_holdset_close(&q->holds);
     pc_acq_unmark(q);
-    pc_acq_next(q);
+    pc_acq_defer(q, PC_STEP_NEXT);
 }
 
 void pc_acq_list(pc_acq *q)
@@ -357,8 +434,8 @@ static void pc_acq_create_cb(int rc, const char *path, const struct Stat *st, co
         pc_acq_withdraw(q);
         return;
     }
-    if (rc == ZNONODE && !q->mkdirs_done) {
-        q->mkdirs_done = true;
+    if (rc == ZNONODE && q->mkdirs < 5) {
+        q->mkdirs++;
         q->state = PC_ST_BUSY;
         int mrc = pc_zk_mkdirs(a->zk, q->port_dir, pc_acq_mkdirs_cb, q);
         if (mrc == 0) {
@@ -416,15 +493,12 @@ static void pc_acq_check_cb(int rc, const struct String_vector *sv, const void *
     bool empty = rc == ZNONODE || (rc == ZOK && pc_zkp_lowest(sv->data, sv->count,
                                                               pc_zkp_claim_seq) < 0);
     if (rc == ZOK || rc == ZNONODE) {
-        pc_error err;
-        pc_error_clear(&err);
-        if (empty && pc_acq_probe(q, false, &err) == 0) {
-            pc_acq_create(q);
+        if (empty) {
+            pc_acq_defer(q, PC_STEP_PROBE_CREATE);
             return;
         }
-        pc_holdset_close(&q->holds);
         pc_acq_unmark(q);
-        pc_acq_next(q);
+        pc_acq_defer(q, PC_STEP_NEXT);
         return;
     }
     pc_acq_fail(q, PORTCO_EZKUNAVAIL, "cannot list port %u: %s", q->port, zerror(rc));
@@ -455,7 +529,7 @@ static int pc_acq_take_candidate(pc_acq *q, uint16_t port, bool probe, bool owne
     q->node[0] = '\0';
     q->seq = 0;
     q->czxid = 0;
-    q->mkdirs_done = false;
+    q->mkdirs = 0;
     int rc = pc_zkp_port_dir(q->port_dir, sizeof(q->port_dir), a->opts.root, q->pool->name,
                              q->pool->def.scope == PC_SCOPE_HOST ? a->opts.host_id : NULL, port);
     if (rc < 0)
@@ -494,7 +568,8 @@ static void pc_acq_next(pc_acq *q)
             pc_debug("pool %s: skipping port %u: %s", q->pool->name, port, err.msg);
             pc_holdset_close(&q->holds);
             pc_acq_unmark(q);
-            continue;
+            pc_acq_defer(q, PC_STEP_NEXT); /* one probe per turn */
+            return;
         }
         if (second) {
             q->state = PC_ST_BUSY;
@@ -572,20 +647,26 @@ void pc_claims_acquire(pc_conn *c, pc_creq *r)
     }
     if (rq->port) {
         q->specific = true;
-        pc_error err;
-        pc_error_clear(&err);
-        int rc = pc_acq_take_candidate(q, (uint16_t)rq->port, true, true, &err);
-        if (rc < 0) {
-            pc_acq_fail(q, rc == PORTCO_EUNUSABLE ? PORTCO_EUNUSABLE : PORTCO_EINTERNAL,
-                        "port %d of pool %s is not usable on %s: %s", rq->port, p->name,
-                        a->opts.host_id, err.msg);
-            return;
-        }
-        pc_acq_create(q);
+        pc_acq_defer(q, PC_STEP_SPECIFIC);
         return;
     }
     pc_scan_begin(p, &q->scan);
     q->static_first = pc_pool_static_port(p, rq->service);
-    pc_acq_next(q);
+    pc_acq_defer(q, PC_STEP_NEXT);
+}
+
+/* A specific port: probe it (unless this agent holds it), then claim it. */
+static void pc_acq_start_specific(pc_acq *q)
+{
+    pc_error err;
+    pc_error_clear(&err);
+    int rc = pc_acq_take_candidate(q, (uint16_t)q->req.port, true, true, &err);
+    if (rc < 0) {
+        pc_acq_fail(q, rc == PORTCO_EUNUSABLE ? PORTCO_EUNUSABLE : PORTCO_EINTERNAL,
+                    "port %d of pool %s is not usable on %s: %s", q->req.port, q->pool->name,
+                    q->agent->opts.host_id, err.msg);
+        return;
+    }
+    pc_acq_create(q);
 }
 

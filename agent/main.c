@@ -268,6 +268,7 @@ int main(int argc, char **argv)
     TAILQ_INIT(&a.pools);
     TAILQ_INIT(&a.holds);
     TAILQ_INIT(&a.acqs);
+    TAILQ_INIT(&a.ready);
     int rc = pc_load_opts(argc, argv, &a.opts);
     if (rc) {
         pc_opts_free(&a.opts);
@@ -325,6 +326,8 @@ out:
         event_free(a.stop_ev);
     if (a.listen_poll_ev)
         event_free(a.listen_poll_ev);
+    if (a.ready_ev)
+        event_free(a.ready_ev);
     event_base_free(a.base);
     pc_opts_free(&a.opts);
     return exit_code;

@@ -118,7 +118,8 @@ void pc_claims_conn_closed(pc_conn *c)
         if (q->kind == PC_ACQ_DELETE)
             continue; /* the delete goes on, unanswered */
         q->cancelled = true;
-        if (q->state == PC_ST_WAIT || q->state == PC_ST_IDLE || q->state == PC_ST_RECOVER)
+        if (q->state == PC_ST_WAIT || q->state == PC_ST_IDLE || q->state == PC_ST_RECOVER ||
+            q->state == PC_ST_QUEUED)
             pc_acq_withdraw(q);
     }
     pc_hold *h, *hn;
