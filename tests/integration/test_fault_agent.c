@@ -1,0 +1,423 @@
+/* test_fault_agent.c - the agent under connection loss, session expiry, crashes and a ZooKeeper outage. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "agentctl.h"
+#include "faultctl.h"
+#include "support.h"
+#include "zkcheck.h"
+#include "zkpath.h"
+#include "zkread.h"
+#include "zksync.h"
+
+/*
+ * Every test runs real processes: ZooKeeper (the shared fixture, or a
+ * private server for the outage test), portco-agent, and for connection
+ * faults portco-faultproxy between the two. ZooKeeper is inspected by the
+ * test's own session, never through the agent.
+ */
+
+#define PT_SESSION_MS 2000 /* agent session timeout where expiry is provoked */
+
+static char pt_root[256];
+static char *pt_dir;
+static pt_zkr *pt_z;
+static const char *pt_zkc;
+static int pt_base;
+static pt_proxy pt_px;
+static pt_agent pt_ag;
+
+static bool pt_bindable(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+static int pt_port_run(int n)
+{
+    for (int tries = 0; tries < 200; tries++) {
+        int base = 21000 + (int)((getpid() * 137 + tries * 977 + pt_now_ms()) % 9000);
+        bool ok = true;
+        for (int i = 0; i < n && ok; i++)
+            ok = pt_bindable(base + i);
+        if (ok)
+            return base;
+    }
+    cr_assert_fail("no run of %d free ports", n);
+    return 0;
+}
+
+static void pt_publish_pool(const char *name, int lo, int hi)
+{
+    char dir[512], path[600], json[512];
+    snprintf(dir, sizeof(dir), "%s/config/pools", pt_root);
+    cr_assert_eq(pt_zkr_create(pt_z, dir, NULL, true), 0);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(json, sizeof(json),
+             "{\"name\":\"%s\",\"ranges\":\"%d-%d\",\"exclude\":\"\",\"proto\":\"tcp\","
+             "\"scope\":\"cluster\",\"address\":\"0.0.0.0\",\"allow_privileged\":false}",
+             name, lo, hi);
+    cr_assert_eq(pt_zkr_create(pt_z, path, json, false), 0);
+}
+
+static void pt_setup(void)
+{
+    pt_zkc = pt_zk_shared();
+    cr_assert_not_null(pt_zkc, "the ctest zk fixture is required");
+    pt_unique_root("fault", pt_root, sizeof(pt_root));
+    pt_dir = pt_tmpdir("pt-fault");
+    cr_assert_not_null(pt_dir);
+    cr_assert_eq(pt_zkr_connect(&pt_z, pt_zkc, 10000, 10000), 0);
+    pt_base = pt_port_run(8);
+    pt_publish_pool("web", pt_base, pt_base + 7);
+}
+
+static void pt_teardown(void)
+{
+    pt_agent_stop(&pt_ag);
+    pt_proxy_stop(&pt_px);
+    if (pt_z) {
+        pt_zkr_delete_tree(pt_z, pt_root);
+        pt_zkr_close(pt_z);
+        pt_z = NULL;
+    }
+    if (pt_dir) {
+        pt_rmtree(pt_dir);
+        free(pt_dir);
+        pt_dir = NULL;
+    }
+}
+
+/* Start the agent behind a proxy in front of the shared ZooKeeper. */
+static void pt_start_proxied(int session_ms)
+{
+    cr_assert_eq(pt_proxy_start(&pt_px, pt_dir, pt_zkc), 0);
+    cr_assert_eq(pt_agent_run(&pt_ag, pt_dir, "h1", pt_px.connect, pt_root, session_ms), 0);
+}
+
+typedef struct pt_state_arg {
+    pt_cli *c;
+    const char *want;
+} pt_state_arg;
+
+static bool pt_state_is(void *arg)
+{
+    pt_state_arg *s = arg;
+    char buf[32];
+    return pt_cli_zk_state(s->c, buf, sizeof(buf)) == 0 && strcmp(buf, s->want) == 0;
+}
+
+static void pt_wait_state(pt_cli *c, const char *want, int timeout_ms)
+{
+    pt_state_arg s = {c, want};
+    cr_assert(pt_wait_until(pt_state_is, &s, timeout_ms), "agent never reported ZooKeeper %s",
+              want);
+}
+
+/* Acquire, retrying while the agent has not loaded the pool yet. */
+static int pt_acquire_ready(pt_cli *c, int port, const char *lifetime, portco_claim *cl)
+{
+    long long deadline = pt_now_ms() + 15000;
+    int rc;
+    char msg[512] = "";
+    do {
+        rc = pt_cli_acquire(c, "web", "api", port, lifetime, cl, msg, sizeof(msg));
+        /* A fresh agent may not have its session or the pool yet. */
+        if (rc != PORTCO_ENOTREADY && rc != PORTCO_ENOPOOL && rc != PORTCO_EZKUNAVAIL)
+            break;
+        pt_nap_ms(50);
+    } while (pt_now_ms() < deadline);
+    cr_assert_gt(rc, 0, "acquire failed: %s: %s", portco_err_name(rc), msg);
+    return rc;
+}
+
+/* The czxid of a claim node, or 0 when it does not exist. */
+static int64_t pt_node_czxid(int port, const char *name)
+{
+    char dir[512], path[800];
+    pc_zkp_port_dir(dir, sizeof(dir), pt_root, "web", NULL, port);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    struct Stat st;
+    int rc = -ECONNRESET;
+    /* The test's own session may be reconnecting after a server restart. */
+    for (int i = 0; i < 5 && (rc == -ECONNRESET || rc == -ETIMEDOUT); i++)
+        rc = pt_zkr_exists(pt_z, path, &st);
+    return rc == 0 ? st.czxid : 0;
+}
+
+typedef struct pt_count_arg {
+    int want;
+} pt_count_arg;
+
+static bool pt_count_is(void *arg)
+{
+    pt_count_arg *a = arg;
+    return pt_check_count(pt_z, pt_root, "web") == a->want;
+}
+
+static void pt_wait_count(int want, int timeout_ms)
+{
+    pt_count_arg a = {want};
+    cr_assert(pt_wait_until(pt_count_is, &a, timeout_ms), "pool has %d claim nodes, want %d",
+              pt_check_count(pt_z, pt_root, "web"), want);
+}
+
+typedef struct pt_node_arg {
+    int port;
+    const char *name;
+} pt_node_arg;
+
+static bool pt_node_gone(void *arg)
+{
+    pt_node_arg *a = arg;
+    return pt_node_czxid(a->port, a->name) == 0;
+}
+
+TestSuite(fault_agent, .init = pt_setup, .fini = pt_teardown, .timeout = 180);
+
+/*
+ * I3: the connection drops right after the create request went out, so the
+ * node may exist while its answer is lost. The agent must find its node by
+ * the uuid in its name: either the claim is granted with exactly that node,
+ * or the request fails with ZK_UNAVAILABLE and no node is left.
+ */
+Test(fault_agent, connection_loss_mid_create_leaves_no_orphan)
+{
+    pt_start_proxied(6000);
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    int warm = pt_acquire_ready(&c, 0, "connection", NULL); /* pool loaded, port dir made */
+    cr_assert_eq(pt_cli_release(&c, "web", warm), 0);
+    pt_wait_count(0, 10000);
+    int granted = 0, failed = 0;
+    for (int i = 0; i < 6; i++) {
+        /* The claim create carries the claim JSON: far above a ping's size. */
+        cr_assert_eq(pt_proxy_cmd(&pt_px, "cut-on-chunk 150 150", NULL, 0), 0);
+        portco_claim cl;
+        char msg[512] = "";
+        int rc = pt_cli_acquire(&c, "web", "api", 0, "connection", &cl, msg, sizeof(msg));
+        pt_wait_state(&c, "connected", 15000);
+        if (rc > 0) {
+            granted++;
+            pt_portnode *ports;
+            int n;
+            cr_assert_eq(pt_check_pool(pt_z, pt_root, "web", &ports, &n), 0);
+            cr_assert_eq(n, 1, "%d port nodes with claims after one grant", n);
+            cr_assert_eq(ports[0].port, rc);
+            cr_assert_eq(ports[0].nclaims, 1, "orphan claim next to the granted one");
+            cr_assert_str_eq(ports[0].owner, cl.claim);
+            free(ports);
+            cr_assert_eq(pt_cli_release(&c, "web", rc), 0);
+        } else {
+            failed++;
+            cr_assert_eq(rc, PORTCO_EZKUNAVAIL, "acquire failed with %s: %s",
+                         portco_err_name(rc), msg);
+        }
+        pt_wait_count(0, 10000);
+    }
+    cr_assert_geq(pt_proxy_stat(&pt_px, "cuts"), 6, "the cut did not fire every time");
+    cr_log_info("mid-create cuts: %d granted after recovery, %d failed cleanly", granted, failed);
+    pt_cli_close(&c);
+}
+
+/* While the agent has no connection, a new claim fails at once; granted
+ * claims stay held, and the session (so the node) survives the outage. */
+Test(fault_agent, connecting_fails_fast_and_keeps_granted_claims)
+{
+    pt_start_proxied(8000);
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    portco_claim held, gone;
+    int port = pt_acquire_ready(&c, 0, "connection", &held);
+    int port2 = pt_acquire_ready(&c, 0, "connection", &gone);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "block", NULL, 0), 0);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "cut", NULL, 0), 0);
+    pt_wait_state(&c, "connecting", 5000);
+
+    long long t0 = pt_now_ms();
+    char msg[512] = "";
+    int rc = pt_cli_acquire(&c, "web", "api", 0, "connection", NULL, msg, sizeof(msg));
+    long long dt = pt_now_ms() - t0;
+    cr_assert_eq(rc, PORTCO_EZKUNAVAIL, "acquire while disconnected: %s: %s",
+                 portco_err_name(rc), msg);
+    cr_assert_lt(dt, 1000, "failing took %lld ms", dt);
+    cr_assert_eq(pt_cli_counter(&c, "claims"), 2, "a granted claim was dropped");
+    cr_assert(!pt_bindable(port), "the agent stopped holding port %d", port);
+    /* A release is taken locally; the node goes once ZooKeeper is back. */
+    rc = pt_cli_release(&c, "web", port2);
+    cr_assert_eq(rc, 0, "release while disconnected: %s", portco_err_name(rc));
+    cr_assert_eq(pt_cli_counter(&c, "claims"), 1);
+
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "unblock", NULL, 0), 0);
+    pt_wait_state(&c, "connected", 15000);
+    cr_assert_eq(pt_node_czxid(port, held.claim), held.czxid,
+                 "the claim node changed across a connection loss within the session");
+    pt_node_arg g = {port2, gone.claim};
+    cr_assert(pt_wait_until(pt_node_gone, &g, 10000), "the released claim stayed in ZooKeeper");
+    cr_assert_eq(pt_cli_counter(&c, "reasserted"), 0);
+    int third = pt_acquire_ready(&c, 0, "connection", NULL);
+    cr_assert_neq(third, port);
+    pt_cli_close(&c); /* connection claims go with it */
+    pt_wait_count(0, 10000);
+}
+
+/* I3: an agent killed with SIGKILL leaves its claims to the session timeout. */
+Test(fault_agent, crash_frees_claims_when_the_session_expires)
+{
+    cr_assert_eq(pt_agent_run(&pt_ag, pt_dir, "h1", pt_zkc, pt_root, PT_SESSION_MS), 0);
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    portco_claim cl;
+    int port = pt_acquire_ready(&c, 0, "explicit", &cl);
+    pt_cli_close(&c);
+    unlink(pt_ag.state_file); /* a crash without restart: nothing comes back */
+    long long t0 = pt_now_ms();
+    pt_agent_crash(&pt_ag);
+    cr_assert_eq(pt_node_czxid(port, cl.claim), cl.czxid, "the claim vanished before expiry");
+    pt_node_arg g = {port, cl.claim};
+    cr_assert(pt_wait_until(pt_node_gone, &g, PT_SESSION_MS + 8000),
+              "claim of the dead agent still there after the session timeout");
+    cr_log_info("crash: claim freed %lld ms after the kill", pt_now_ms() - t0);
+    cr_assert(pt_bindable(port));
+}
+
+/* Cut the agent off for longer than its session, so the server expires it. */
+static void pt_partition_until_expired(int port, const char *claim)
+{
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "block", NULL, 0), 0);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "cut", NULL, 0), 0);
+    pt_node_arg g = {port, claim};
+    cr_assert(pt_wait_until(pt_node_gone, &g, PT_SESSION_MS + 10000),
+              "the session never expired on the server");
+}
+
+/* I4: after an expiry the claim is re-created and its claimant told so;
+ * the fencing token changes. */
+Test(fault_agent, session_expiry_reasserts_and_tells_the_claimant)
+{
+    pt_start_proxied(PT_SESSION_MS);
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    portco_claim cl;
+    int port = pt_acquire_ready(&c, 0, "connection", &cl);
+    pt_partition_until_expired(port, cl.claim);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "unblock", NULL, 0), 0);
+    pt_cli_events(&c, 20000, 1);
+    cr_assert_eq(c.reasserted, 1, "no reasserted event (last: %s)", c.last_event);
+    cr_assert_eq(c.conflicts, 0);
+    pt_portnode *ports;
+    int n;
+    cr_assert_eq(pt_check_pool(pt_z, pt_root, "web", &ports, &n), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(ports[0].port, port);
+    cr_assert_eq(ports[0].nclaims, 1);
+    cr_assert_str_eq(ports[0].owner_host, "h1");
+    cr_assert_gt(ports[0].owner_czxid, cl.czxid, "the fencing token did not move forward");
+    free(ports);
+    cr_assert_eq(pt_cli_counter(&c, "reasserted"), 1);
+    cr_assert_eq(pt_cli_counter(&c, "claims"), 1);
+    pt_cli_close(&c);
+    pt_wait_count(0, 10000);
+}
+
+/* I4: another host took the port while the session was lost: the claimant
+ * gets a conflict event, the agent counts it and drops its claim; the port
+ * has a single owner. */
+Test(fault_agent, session_expiry_conflict_is_reported_not_silent)
+{
+    pt_start_proxied(PT_SESSION_MS);
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    portco_claim cl;
+    int port = pt_acquire_ready(&c, 0, "connection", &cl);
+    pt_partition_until_expired(port, cl.claim);
+
+    /* "h2" claims the port the protected-lock way, from the test's session. */
+    pc_zks *zs = NULL;
+    pc_error err;
+    cr_assert_eq(pc_zks_connect(pt_zkc, 10000, 10000, &zs, &err), 0, "%s", err.msg);
+    char dir[512], path[700], uuid[64], created[800];
+    pc_zkp_port_dir(dir, sizeof(dir), pt_root, "web", NULL, port);
+    cr_assert_eq(pc_zkp_new_uuid(uuid, sizeof(uuid)), 0);
+    cr_assert_eq(pc_zkp_claim_path(path, sizeof(path), dir, uuid), 0);
+    const char *data = "{\"host\":\"h2\",\"service\":\"other\"}";
+    cr_assert_eq(pc_zks_mkdirs(zs, dir, &err), 0, "%s", err.msg);
+    cr_assert_eq(pc_zks_create(zs, path, data, (int)strlen(data), ZOO_EPHEMERAL | ZOO_SEQUENCE,
+                               created, sizeof(created), &err),
+                 0, "%s", err.msg);
+
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "unblock", NULL, 0), 0);
+    pt_cli_events(&c, 20000, 1);
+    cr_assert_eq(c.conflicts, 1, "no conflict event (last: %s)", c.last_event);
+    cr_assert_eq(c.reasserted, 0);
+    cr_assert_eq(c.nconflict_ports, 1);
+    cr_assert_eq(c.conflict_ports[0], port);
+    cr_assert_eq(pt_cli_counter(&c, "conflicts"), 1);
+    cr_assert_eq(pt_cli_counter(&c, "claims"), 0, "the lost claim is still held");
+    /* Only h2's node remains: the agent withdrew the node it made to re-assert. */
+    pt_portnode *ports;
+    int n;
+    bool single = false;
+    for (long long end = pt_now_ms() + 10000; pt_now_ms() < end && !single; pt_nap_ms(50)) {
+        cr_assert_eq(pt_check_pool(pt_z, pt_root, "web", &ports, &n), 0);
+        single = n == 1 && ports[0].nclaims == 1 && strcmp(ports[0].owner_host, "h2") == 0;
+        free(ports);
+    }
+    cr_assert(single, "the port is not solely h2's after the conflict");
+    char *log = malloc(1 << 22);
+    cr_assert_not_null(log);
+    cr_assert_gt(pt_read_file(pt_ag.log, log, 1 << 22), 0);
+    cr_assert_not_null(strstr(log, "conflict"), "the conflict was not logged");
+    free(log);
+    pc_zks_close(zs);
+    pt_cli_close(&c);
+}
+
+/* The only ZooKeeper server dies and comes back within the session timeout:
+ * clear errors meanwhile, the session and its claims survive. */
+Test(fault_agent, zookeeper_down_then_back)
+{
+    pt_zk zk;
+    cr_assert_eq(pt_zk_start(&zk, 1), 0);
+    pt_zkr *z = NULL;
+    cr_assert_eq(pt_zkr_connect(&z, zk.connect, 10000, 10000), 0);
+    pt_zkr *shared = pt_z;
+    pt_z = z; /* publish and inspect on the private server */
+    pt_publish_pool("web", pt_base, pt_base + 7);
+    cr_assert_eq(pt_agent_run(&pt_ag, pt_dir, "h1", zk.connect, pt_root, 20000), 0);
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    portco_claim cl;
+    int port = pt_acquire_ready(&c, 0, "connection", &cl);
+
+    int node = 0;
+    cr_assert_eq(pt_zk_kill(&zk, "1", &node), 0);
+    pt_wait_state(&c, "connecting", 10000);
+    char msg[512] = "";
+    int rc = pt_cli_acquire(&c, "web", "api", 0, "connection", NULL, msg, sizeof(msg));
+    cr_assert_eq(rc, PORTCO_EZKUNAVAIL, "%s: %s", portco_err_name(rc), msg);
+    cr_assert_eq(pt_cli_counter(&c, "claims"), 1);
+    cr_assert_eq(pt_zk_restart(&zk, node), 0);
+    pt_wait_state(&c, "connected", 20000);
+    cr_assert_eq(pt_node_czxid(port, cl.claim), cl.czxid, "the claim did not survive the outage");
+    cr_assert_eq(pt_cli_counter(&c, "conflicts"), 0);
+    int second = pt_acquire_ready(&c, 0, "connection", NULL);
+    cr_assert_neq(second, port);
+    pt_cli_close(&c);
+    pt_wait_count(0, 10000);
+    pt_agent_stop(&pt_ag);
+    pt_zkr_delete_tree(z, pt_root);
+    pt_zkr_close(z);
+    pt_z = shared;
+    pt_zk_stop(&zk);
+}

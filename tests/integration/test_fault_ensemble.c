@@ -1,0 +1,241 @@
+/* test_fault_ensemble.c - the agent against a 3-node ZooKeeper ensemble losing its leader, a follower, or everything. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "agentctl.h"
+#include "support.h"
+#include "zkcheck.h"
+#include "zkpath.h"
+#include "zkread.h"
+
+#define PT_NCLAIMS 4
+
+static pt_zk pt_ens;
+static char pt_root[256];
+static char *pt_dir;
+static pt_zkr *pt_z;
+static int pt_base;
+static pt_agent pt_ag;
+
+static bool pt_bindable(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+static int pt_port_run(int n)
+{
+    for (int tries = 0; tries < 200; tries++) {
+        int base = 21000 + (int)((getpid() * 139 + tries * 977 + pt_now_ms()) % 9000);
+        bool ok = true;
+        for (int i = 0; i < n && ok; i++)
+            ok = pt_bindable(base + i);
+        if (ok)
+            return base;
+    }
+    cr_assert_fail("no run of %d free ports", n);
+    return 0;
+}
+
+static void pt_setup(void)
+{
+    cr_assert_eq(pt_zk_start(&pt_ens, 3), 0, "cannot start a 3-node ensemble");
+    pt_unique_root("ens", pt_root, sizeof(pt_root));
+    pt_dir = pt_tmpdir("pt-ens");
+    cr_assert_not_null(pt_dir);
+    cr_assert_eq(pt_zkr_connect(&pt_z, pt_ens.connect, 30000, 10000), 0);
+    pt_base = pt_port_run(16);
+    char dir[512], path[600], json[512];
+    snprintf(dir, sizeof(dir), "%s/config/pools", pt_root);
+    cr_assert_eq(pt_zkr_create(pt_z, dir, NULL, true), 0);
+    snprintf(path, sizeof(path), "%s/web", dir);
+    snprintf(json, sizeof(json),
+             "{\"name\":\"web\",\"ranges\":\"%d-%d\",\"exclude\":\"\",\"proto\":\"tcp\","
+             "\"scope\":\"cluster\",\"address\":\"0.0.0.0\",\"allow_privileged\":false}",
+             pt_base, pt_base + 15);
+    cr_assert_eq(pt_zkr_create(pt_z, path, json, false), 0);
+}
+
+static void pt_teardown(void)
+{
+    pt_agent_stop(&pt_ag);
+    pt_zkr_close(pt_z);
+    pt_z = NULL;
+    pt_zk_stop(&pt_ens);
+    if (pt_dir) {
+        pt_rmtree(pt_dir);
+        free(pt_dir);
+        pt_dir = NULL;
+    }
+}
+
+/* Acquire, retrying only on the transient answers of a starting or
+ * reconnecting agent; every other answer fails the test. */
+static int pt_acquire_retry(pt_cli *c, portco_claim *cl, int timeout_ms, int *unavailable)
+{
+    long long deadline = pt_now_ms() + timeout_ms;
+    char msg[512] = "";
+    int rc;
+    for (;;) {
+        rc = pt_cli_acquire(c, "web", "api", 0, "connection", cl, msg, sizeof(msg));
+        if (rc > 0)
+            return rc;
+        if (rc != PORTCO_EZKUNAVAIL && rc != PORTCO_ENOTREADY && rc != PORTCO_ENOPOOL)
+            pt_agent_dump_log(&pt_ag, 20000);
+        cr_assert(rc == PORTCO_EZKUNAVAIL || rc == PORTCO_ENOTREADY || rc == PORTCO_ENOPOOL,
+                  "acquire: %s: %s", portco_err_name(rc), msg);
+        if (unavailable && rc == PORTCO_EZKUNAVAIL)
+            (*unavailable)++;
+        cr_assert_lt(pt_now_ms(), deadline, "no grant within %d ms: %s", timeout_ms, msg);
+        pt_nap_ms(50);
+    }
+}
+
+/* ZooKeeper still has each claim, with the same fencing token, alone on its port. */
+static void pt_assert_claims_intact(const portco_claim *cl, int n)
+{
+    pt_portnode *ports = NULL;
+    int np = 0;
+    int rc = -ECONNRESET;
+    for (int i = 0; i < 10 && rc < 0; i++) {
+        rc = pt_check_pool(pt_z, pt_root, "web", &ports, &np);
+        if (rc < 0)
+            pt_nap_ms(200);
+    }
+    cr_assert_eq(rc, 0, "cannot read the pool: %d", rc);
+    for (int i = 0; i < n; i++) {
+        bool found = false;
+        for (int k = 0; k < np; k++)
+            if (ports[k].port == cl[i].port) {
+                found = true;
+                cr_assert_eq(ports[k].nclaims, 1, "port %d has %d claims", ports[k].port,
+                             ports[k].nclaims);
+                cr_assert_str_eq(ports[k].owner, cl[i].claim);
+                cr_assert_eq(ports[k].owner_czxid, cl[i].czxid);
+            }
+        cr_assert(found, "claim on port %u is gone", cl[i].port);
+    }
+    for (int k = 0; k < np; k++)
+        cr_assert_eq(ports[k].nclaims, 1, "port %d has %d claims", ports[k].port,
+                     ports[k].nclaims);
+    free(ports);
+}
+
+typedef struct pt_state_arg {
+    pt_cli *c;
+    const char *want;
+} pt_state_arg;
+
+static bool pt_state_is(void *arg)
+{
+    pt_state_arg *s = arg;
+    char buf[32];
+    return pt_cli_zk_state(s->c, buf, sizeof(buf)) == 0 && strcmp(buf, s->want) == 0;
+}
+
+/* Hold PT_NCLAIMS claims, kill `which`, and check nothing was lost. */
+static void pt_kill_one(const char *which)
+{
+    cr_assert_eq(pt_agent_run(&pt_ag, pt_dir, "h1", pt_ens.connect, pt_root, 8000), 0);
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    portco_claim cl[PT_NCLAIMS];
+    for (int i = 0; i < PT_NCLAIMS; i++)
+        pt_acquire_retry(&c, &cl[i], 15000, NULL);
+    int node = 0;
+    char mode[32];
+    cr_assert_eq(pt_zk_kill(&pt_ens, which, &node), 0);
+    long long t0 = pt_now_ms();
+    int unavailable = 0;
+    portco_claim more;
+    pt_acquire_retry(&c, &more, 30000, &unavailable);
+    cr_log_info("%s (node %d) killed: next grant after %lld ms, %d ZK_UNAVAILABLE answers",
+                which, node, pt_now_ms() - t0, unavailable);
+    pt_state_arg s = {&c, "connected"};
+    cr_assert(pt_wait_until(pt_state_is, &s, 20000));
+    pt_assert_claims_intact(cl, PT_NCLAIMS);
+    cr_assert_eq(pt_cli_counter(&c, "claims"), PT_NCLAIMS + 1);
+    cr_assert_eq(pt_cli_counter(&c, "conflicts"), 0);
+    cr_assert_eq(pt_cli_counter(&c, "reasserted"), 0, "the session was lost");
+    cr_assert_eq(pt_zk_restart(&pt_ens, node), 0);
+    cr_assert_eq(pt_zk_mode(&pt_ens, node, mode, sizeof(mode)), 0);
+    pt_assert_claims_intact(cl, PT_NCLAIMS);
+    pt_cli_close(&c);
+}
+
+TestSuite(fault_ensemble, .init = pt_setup, .fini = pt_teardown, .timeout = 240);
+
+Test(fault_ensemble, leader_kill_costs_no_claim)
+{
+    pt_kill_one("leader");
+}
+
+Test(fault_ensemble, follower_kill_costs_no_claim)
+{
+    pt_kill_one("follower");
+}
+
+typedef struct pt_restart_arg {
+    int node;
+    int rc;
+} pt_restart_arg;
+
+static void *pt_restart_thread(void *arg)
+{
+    pt_restart_arg *r = arg;
+    r->rc = pt_zk_restart(&pt_ens, r->node);
+    return NULL;
+}
+
+/* Every member down, then back (within the session timeout): clear errors
+ * meanwhile, the same session and every claim afterwards. */
+Test(fault_ensemble, whole_ensemble_down_then_back)
+{
+    cr_assert_eq(pt_agent_run(&pt_ag, pt_dir, "h1", pt_ens.connect, pt_root, 30000), 0);
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    portco_claim cl[PT_NCLAIMS];
+    for (int i = 0; i < PT_NCLAIMS; i++)
+        pt_acquire_retry(&c, &cl[i], 15000, NULL);
+    char which[3][4] = {"1", "2", "3"};
+    for (int i = 0; i < 3; i++) {
+        int node;
+        cr_assert_eq(pt_zk_kill(&pt_ens, which[i], &node), 0);
+    }
+    pt_state_arg s = {&c, "connecting"};
+    cr_assert(pt_wait_until(pt_state_is, &s, 20000));
+    char msg[512] = "";
+    int rc = pt_cli_acquire(&c, "web", "api", 0, "connection", NULL, msg, sizeof(msg));
+    cr_assert_eq(rc, PORTCO_EZKUNAVAIL, "%s: %s", portco_err_name(rc), msg);
+    cr_assert_eq(pt_cli_counter(&c, "claims"), PT_NCLAIMS);
+
+    pthread_t th[3];
+    pt_restart_arg ra[3];
+    for (int i = 0; i < 3; i++) {
+        ra[i] = (pt_restart_arg){i + 1, -1};
+        cr_assert_eq(pthread_create(&th[i], NULL, pt_restart_thread, &ra[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(ra[i].rc, 0, "member %d did not come back", i + 1);
+    }
+    s.want = "connected";
+    cr_assert(pt_wait_until(pt_state_is, &s, 30000));
+    pt_assert_claims_intact(cl, PT_NCLAIMS);
+    cr_assert_eq(pt_cli_counter(&c, "conflicts"), 0);
+    cr_assert_eq(pt_cli_counter(&c, "reasserted"), 0, "the session was lost");
+    portco_claim more;
+    pt_acquire_retry(&c, &more, 15000, NULL);
+    pt_cli_close(&c);
+}
