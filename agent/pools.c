@@ -173,10 +173,16 @@ static void pc_pools_exists_cb(int rc, const struct Stat *st, const void *data)
 {
     pc_agent *a = (pc_agent *)data;
     a->zk_pending--;
-    if (rc == ZOK) /* created meanwhile: list it */
-        pc_pools_list(a);
-    else if (rc != ZNONODE)
+    if (a->stopping)
+        return;
+    if (rc == ZOK) {
+        /* Created between the listing and this check: no event will come
+         * for it, so list it now. */
         a->watching_pools = false;
+        pc_pools_list(a);
+    } else if (rc != ZNONODE) {
+        a->watching_pools = false;
+    }
 }
 
 static void pc_pools_children_cb(int rc, const struct String_vector *sv, const void *data)
