@@ -133,7 +133,8 @@ static void pc_acq_grant(pc_acq *q)
     int fd = -1;
     pc_error err;
     if (q->req.socket) {
-        fd = pc_holdset_handover(&h->holds, q->req.listen, q->req.backlog, &err);
+        fd = pc_holdset_handover(&h->holds, q->req.listen, q->req.v6only, q->req.backlog,
+                                 &err);
         if (fd < 0) {
             /* Keep the claim consistent: nothing granted, node withdrawn. */
             pc_holdset_close(&h->holds);

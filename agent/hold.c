@@ -2,6 +2,7 @@
 #include "hold.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -74,11 +75,50 @@ int pc_hold_probe(pc_agent *a, const pc_apool *p, uint16_t port, bool owners, pc
     return 0;
 }
 
-int pc_holdset_handover(pc_holdset *hs, bool listen_now, int backlog, pc_error *err)
+/*
+ * IPV6_V6ONLY cannot change once a socket is bound: bind a replacement with
+ * the option set on the same address while the old one still holds the port
+ * (both carry SO_REUSEADDR and neither listens, so Linux allows it), then
+ * close the old one. A socket that is not IPv6 is left alone.
+ */
+static int pc_hold_rebind_v6only(int *fdp, pc_error *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(*fdp, (struct sockaddr *)&ss, &sl) < 0)
+        return pc_error_set(err, -errno, "getsockname: %s", strerror(errno));
+    if (ss.ss_family != AF_INET6)
+        return 0;
+    int type = 0;
+    socklen_t tl = sizeof(type);
+    getsockopt(*fdp, SOL_SOCKET, SO_TYPE, &type, &tl);
+    int fd = socket(AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return pc_error_set(err, -errno, "socket: %s", strerror(errno));
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+        int e = errno;
+        close(fd);
+        return pc_error_set(err, -e, "cannot rebind the port with IPV6_V6ONLY: %s", strerror(e));
+    }
+    close(*fdp);
+    *fdp = fd;
+    return 0;
+}
+
+int pc_holdset_handover(pc_holdset *hs, bool listen_now, bool v6only, int backlog, pc_error *err)
 {
     if (hs->primary < 0 || hs->fd[hs->primary] < 0)
         return pc_error_set(err, PORTCO_EINTERNAL, "no bound socket is held for this port");
     int fd = hs->fd[hs->primary];
+    if (v6only) {
+        int rc = pc_hold_rebind_v6only(&hs->fd[hs->primary], err);
+        if (rc < 0)
+            return rc;
+        fd = hs->fd[hs->primary];
+    }
     if (listen_now && listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0)
         return pc_error_set(err, -errno, "listen: %s", strerror(errno));
     /* The client gets the socket; the agent keeps no copy of it. */

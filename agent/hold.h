@@ -22,10 +22,11 @@ int pc_hold_probe(pc_agent *a, const pc_apool *p, uint16_t port, bool owners, pc
 
 /*
  * Take the set's primary socket for handing over to the client; with
- * `listen` it is made to listen first (backlog 0: SOMAXCONN). Returns the
- * descriptor (owned by the caller) or a negative code with err set.
+ * `v6only` an IPv6 socket is re-bound with IPV6_V6ONLY (no effect on IPv4);
+ * with `listen` it is made to listen first (backlog 0: SOMAXCONN). Returns
+ * the descriptor (owned by the caller) or a negative code with err set.
  */
-int pc_holdset_handover(pc_holdset *hs, bool listen, int backlog, pc_error *err);
+int pc_holdset_handover(pc_holdset *hs, bool listen, bool v6only, int backlog, pc_error *err);
 
 /*
  * Arm or disarm the timer that reads /proc/net while some claim still holds

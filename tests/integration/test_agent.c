@@ -535,6 +535,45 @@ Test(agent, a_waiter_that_disconnects_withdraws)
     pt_agent_stop(&ag);
 }
 
+Test(agent, socket_handover_ipv6_v6only)
+{
+    char dir[512], path[600], json[512];
+    snprintf(dir, sizeof(dir), "%s/config/pools", pt_root);
+    cr_assert_eq(pc_zks_mkdirs(pt_zs, dir, NULL), 0);
+    snprintf(path, sizeof(path), "%s/v6", dir);
+    snprintf(json, sizeof(json),
+             "{\"name\":\"v6\",\"ranges\":\"%d-%d\",\"exclude\":\"\",\"proto\":\"tcp\","
+             "\"scope\":\"cluster\",\"address\":\"::\",\"allow_privileged\":false}",
+             pt_base, pt_base + 4);
+    cr_assert_eq(pc_zks_create(pt_zs, path, json, (int)strlen(json), 0, NULL, 0, NULL), 0);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli c;
+    pt_connect(&c, &ag);
+    json_t *req = pt_acq_req("v6", "api", 0);
+    json_object_set_new(req, "socket", json_true());
+    json_object_set_new(req, "v6only", json_true());
+    pc_answer a;
+    pt_call(&c, req, &a);
+    cr_assert(a.ok, "%s", a.message);
+    int port = (int)json_integer_value(json_object_get(json_object_get(a.root, "claim"), "port"));
+    pc_answer_free(&a);
+    int fd = pc_linebuf_take_fd(&c.in);
+    cr_assert_geq(fd, 0);
+    int v6only = 0;
+    socklen_t ol = sizeof(v6only);
+    cr_assert_eq(getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol), 0);
+    cr_assert_eq(v6only, 1);
+    struct sockaddr_in6 sa;
+    socklen_t sl = sizeof(sa);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    cr_assert_eq(sa.sin6_family, AF_INET6);
+    cr_assert_eq(ntohs(sa.sin6_port), port);
+    close(fd);
+    pt_close(&c);
+    pt_agent_stop(&ag);
+}
+
 Test(agent, sigterm_removes_every_claim_node)
 {
     pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
