@@ -1,4 +1,5 @@
-/* acq.c - claim-engine operations: lifecycle, answers, and node deletes that survive connection loss. */
+/* acq.c - claim-engine operations: lifecycle, answers, and node deletes that survive connection
+ * loss. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,8 +39,10 @@ pc_acq *pc_acq_find(pc_agent *a, uint64_t id)
 {
     pc_acq *q;
     TAILQ_FOREACH(q, &a->acqs, link)
-    if (q->id == id)
-        return q;
+    {
+        if (q->id == id)
+            return q;
+    }
     return NULL;
 }
 
@@ -63,12 +66,16 @@ bool pc_port_busy_locally(pc_agent *a, pc_apool *p, uint16_t port, const pc_acq 
 {
     pc_hold *h;
     TAILQ_FOREACH(h, &a->holds, link)
-    if (h->pool == p && h->port == port)
-        return true;
+    {
+        if (h->pool == p && h->port == port)
+            return true;
+    }
     pc_acq *o;
     TAILQ_FOREACH(o, &a->acqs, link)
-    if (o != q && o->pool == p && o->port == port && o->kind != PC_ACQ_DELETE)
-        return true;
+    {
+        if (o != q && o->pool == p && o->port == port && o->kind != PC_ACQ_DELETE)
+            return true;
+    }
     return false;
 }
 
@@ -196,7 +203,7 @@ void pc_del_issue(pc_acq *q)
  * is answered once the node is gone.
  */
 void pc_delete_claim(pc_agent *a, pc_apool *p, uint16_t port, const char *node,
-                            const char *port_dir, pc_conn *c, pc_creq *r)
+                     const char *port_dir, pc_conn *c, pc_creq *r)
 {
     pc_acq *d = pc_acq_new(a, PC_ACQ_DELETE);
     if (!d) {
@@ -277,4 +284,3 @@ json_t *pc_hold_to_json(const pc_hold *h)
     c.since_ms = h->since_ms;
     return pc_claim_to_json(&c, (int)h->lifetime, (long long)h->uid);
 }
-

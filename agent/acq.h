@@ -46,10 +46,10 @@ struct pc_acq {
     int pidfd;
     struct event *timer; /* wait_ms deadline */
     bool cancelled;      /* nobody to grant to any more: withdraw */
-    int mkdirs; /* port-node creations for this candidate (another agent's release may
-                   delete an empty port node between our mkdirs and our create) */
-    pc_hold *hold; /* PC_ACQ_REASSERT */
-    int step;      /* what to run when its turn comes (PC_ST_QUEUED) */
+    int mkdirs;          /* port-node creations for this candidate (another agent's release may
+                            delete an empty port node between our mkdirs and our create) */
+    pc_hold *hold;       /* PC_ACQ_REASSERT */
+    int step;            /* what to run when its turn comes (PC_ST_QUEUED) */
     TAILQ_ENTRY(pc_acq) ready_link;
     TAILQ_ENTRY(pc_acq) link;
 };

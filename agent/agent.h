@@ -24,10 +24,10 @@ typedef struct pc_acq pc_acq;
 
 /* The agent's settings after the file and the command line are merged. */
 typedef struct pc_agent_opts {
-    char *zk;        /* owned */
-    char *host_id;   /* owned */
-    char *socket;    /* owned */
-    char *root;      /* owned */
+    char *zk;      /* owned */
+    char *host_id; /* owned */
+    char *socket;  /* owned */
+    char *root;    /* owned */
     int session_timeout_ms;
     int log_level;
     pc_timewait_policy timewait;
@@ -64,10 +64,10 @@ typedef struct pc_counters {
  */
 struct pc_apool {
     char name[PC_POOL_NAME_MAX + 1];
-    bool defined;  /* a definition is published (false after it is removed) */
-    bool loaded;   /* the definition has been read at least once */
-    pc_pool def;   /* owned */
-    size_t nports; /* pc_rangeset_count(&def.ports) */
+    bool defined;       /* a definition is published (false after it is removed) */
+    bool loaded;        /* the definition has been read at least once */
+    pc_pool def;        /* owned */
+    size_t nports;      /* pc_rangeset_count(&def.ports) */
     uint64_t *claimed;  /* port node present in ZooKeeper (cache) */
     uint64_t *inflight; /* a claim attempt of this agent is on the port */
     size_t cursor;      /* next index to consider: rotates, never restarts at 0 */
@@ -124,12 +124,12 @@ struct pc_agent {
     bool stopping;
     struct pc_conn_list conns;
     struct pc_apool_list pools;
-    bool pools_ready; /* <root>/config/pools has been read */
+    bool pools_ready;  /* <root>/config/pools has been read */
     int pools_pending; /* pool definitions being read */
     bool watching_pools;
     struct pc_hold_list holds;
     size_t nholds;
-    struct pc_acq_list acqs; /* acquire/reassert/release operations in progress */
+    struct pc_acq_list acqs;  /* acquire/reassert/release operations in progress */
     struct pc_acq_list ready; /* operations waiting for their turn to probe */
     struct event *ready_ev;   /* timer: runs probes a few milliseconds at a time */
     uint64_t next_op_id;

@@ -133,16 +133,15 @@ static void pc_acq_grant(pc_acq *q)
     int fd = -1;
     pc_error err;
     if (q->req.socket) {
-        fd = pc_holdset_handover(&h->holds, q->req.listen, q->req.v6only, q->req.backlog,
-                                 &err);
+        fd = pc_holdset_handover(&h->holds, q->req.listen, q->req.v6only, q->req.backlog, &err);
         if (fd < 0) {
             /* Keep the claim consistent: nothing granted, node withdrawn. */
             pc_holdset_close(&h->holds);
             if (h->pidfd >= 0)
                 close(h->pidfd);
             free(h);
-            pc_acq_fail(q, PORTCO_EINTERNAL, "cannot hand over the socket of port %u: %s",
-                        q->port, err.msg);
+            pc_acq_fail(q, PORTCO_EINTERNAL, "cannot hand over the socket of port %u: %s", q->port,
+                        err.msg);
             return;
         }
     }
@@ -153,8 +152,8 @@ static void pc_acq_grant(pc_acq *q)
     a->counters.grants++;
     pc_pool_advance(q->pool, q->port);
     q->node[0] = '\0'; /* the node belongs to the claim now */
-    pc_info("granted %s:%u to %s (pid %d) as %s", q->pool->name, h->port, h->service,
-            (int)h->pid, h->name);
+    pc_info("granted %s:%u to %s (pid %d) as %s", q->pool->name, h->port, h->service, (int)h->pid,
+            h->name);
     json_t *ans = pc_answer_ok(q->creq->req.id);
     json_object_set_new(ans, "claim", pc_hold_to_json(h));
     if (fd >= 0)
@@ -227,8 +226,8 @@ static void pc_acq_wait_timeout(evutil_socket_t fd, short what, void *arg)
 {
     pc_acq *q = arg;
     pc_acq_fail(q, PORTCO_EWAITTIMEOUT,
-                "port %u of pool %s was not released within %d ms; retry or wait longer",
-                q->port, q->pool->name, q->req.wait_ms);
+                "port %u of pool %s was not released within %d ms; retry or wait longer", q->port,
+                q->pool->name, q->req.wait_ms);
 }
 
 static void pc_pred_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
@@ -285,8 +284,8 @@ static void pc_acq_wait_on(pc_acq *q, const char *pred)
         return;
     }
     q->state = PC_ST_BUSY;
-    int rc = zoo_awexists(pc_zk_handle(a->zk), path, pc_pred_watcher,
-                          (void *)(uintptr_t)q->id, pc_pred_exists_cb, q);
+    int rc = zoo_awexists(pc_zk_handle(a->zk), path, pc_pred_watcher, (void *)(uintptr_t)q->id,
+                          pc_pred_exists_cb, q);
     if (rc == ZOK) {
         a->zk_pending++;
         return;
@@ -476,8 +475,7 @@ void pc_acq_create(pc_acq *q)
         return;
     }
     q->state = PC_ST_IDLE;
-    pc_acq_fail(q, PORTCO_EZKUNAVAIL, "ZooKeeper is not reachable (%s); retry later",
-                zerror(rc));
+    pc_acq_fail(q, PORTCO_EZKUNAVAIL, "ZooKeeper is not reachable (%s); retry later", zerror(rc));
 }
 
 /* Check a candidate from the second pass: claim it only when its port node
@@ -491,8 +489,8 @@ static void pc_acq_check_cb(int rc, const struct String_vector *sv, const void *
         pc_acq_withdraw(q);
         return;
     }
-    bool empty = rc == ZNONODE || (rc == ZOK && pc_zkp_lowest(sv->data, sv->count,
-                                                              pc_zkp_claim_seq) < 0);
+    bool empty =
+        rc == ZNONODE || (rc == ZOK && pc_zkp_lowest(sv->data, sv->count, pc_zkp_claim_seq) < 0);
     if (rc == ZOK || rc == ZNONODE) {
         if (empty) {
             pc_acq_defer(q, PC_STEP_PROBE_CREATE);
@@ -520,8 +518,7 @@ static int pc_acq_probe(pc_acq *q, bool owners, pc_error *err)
  * claim protocol decides then: the probe would only see our own hold), else
  * 0, after probing when `probe` is set, or the probe's refusal.
  */
-static int pc_acq_take_candidate(pc_acq *q, uint16_t port, bool probe, bool owners,
-                                 pc_error *err)
+static int pc_acq_take_candidate(pc_acq *q, uint16_t port, bool probe, bool owners, pc_error *err)
 {
     pc_agent *a = q->agent;
     bool local = pc_port_busy_locally(a, q->pool, port, q);
@@ -574,8 +571,8 @@ static void pc_acq_next(pc_acq *q)
         }
         if (second) {
             q->state = PC_ST_BUSY;
-            if (zoo_aget_children(pc_zk_handle(q->agent->zk), q->port_dir, 0, pc_acq_check_cb,
-                                  q) == ZOK) {
+            if (zoo_aget_children(pc_zk_handle(q->agent->zk), q->port_dir, 0, pc_acq_check_cb, q) ==
+                ZOK) {
                 q->agent->zk_pending++;
                 return;
             }
@@ -614,8 +611,10 @@ void pc_claims_acquire(pc_conn *c, pc_creq *r)
     }
     if (rq->port) {
         if (pc_pool_index(p, (uint16_t)rq->port) < 0) {
-            pc_conn_fail(c, r, PORTCO_EOUTOFPOOL, "port %d is not part of pool %s; ask for a port "
-                         "of the pool or for any port (port 0)", rq->port, p->name);
+            pc_conn_fail(c, r, PORTCO_EOUTOFPOOL,
+                         "port %d is not part of pool %s; ask for a port "
+                         "of the pool or for any port (port 0)",
+                         rq->port, p->name);
             return;
         }
         const char *owner = pc_pool_static_service(p, (uint16_t)rq->port);
@@ -641,8 +640,7 @@ void pc_claims_acquire(pc_conn *c, pc_creq *r)
         pc_error err;
         int rc = pc_lifetime_open_pid(rq->hold_pid, &q->pidfd, &err);
         if (rc < 0) {
-            pc_acq_fail(q, rc == PORTCO_EBADREQ ? PORTCO_EBADREQ : PORTCO_EINTERNAL, "%s",
-                        err.msg);
+            pc_acq_fail(q, rc == PORTCO_EBADREQ ? PORTCO_EBADREQ : PORTCO_EINTERNAL, "%s", err.msg);
             return;
         }
     }
@@ -670,4 +668,3 @@ static void pc_acq_start_specific(pc_acq *q)
     }
     pc_acq_create(q);
 }
-

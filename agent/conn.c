@@ -224,8 +224,8 @@ static void pc_conn_dispatch(pc_conn *c, pc_creq *r)
 {
     r->started = true;
     if (r->parse_rc) {
-        pc_conn_finish(c, r,
-                       pc_answer_error(r->req.id, r->req.has_id, r->parse_rc, r->perr.msg), -1);
+        pc_conn_finish(c, r, pc_answer_error(r->req.id, r->req.has_id, r->parse_rc, r->perr.msg),
+                       -1);
         return;
     }
     if (c->agent->stopping) {
@@ -294,8 +294,8 @@ out:
 
 static void pc_conn_too_big(pc_conn *c)
 {
-    pc_warn("connection %llu: request longer than %d bytes; closing it",
-            (unsigned long long)c->id, PC_PROTO_MAX_LINE);
+    pc_warn("connection %llu: request longer than %d bytes; closing it", (unsigned long long)c->id,
+            PC_PROTO_MAX_LINE);
     event_del(c->rev);
     c->reading = false;
     c->close_after = true;

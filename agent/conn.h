@@ -42,8 +42,8 @@ struct pc_conn {
     size_t nreqs;
     struct pc_outmsg_list out;
     size_t out_bytes;
-    bool reading;      /* read event armed */
-    bool close_after;  /* close once the output is flushed (after MESSAGE_TOO_BIG) */
+    bool reading;     /* read event armed */
+    bool close_after; /* close once the output is flushed (after MESSAGE_TOO_BIG) */
     TAILQ_ENTRY(pc_conn) link;
 };
 

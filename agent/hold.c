@@ -163,11 +163,10 @@ static void pc_hold_poll_cb(evutil_socket_t fd, short what, void *arg)
             const pc_sock *s = &sv.v[i];
             if (s->local_port != h->port || !(s->proto & h->pool->def.proto))
                 continue;
-            bool used = s->proto == PC_PROTO_TCP ? s->state == PC_SS_LISTEN
-                                                 : s->state == PC_SS_CLOSE;
+            bool used =
+                s->proto == PC_PROTO_TCP ? s->state == PC_SS_LISTEN : s->state == PC_SS_CLOSE;
             if (used && s->inode && !pc_fd_is_ours(&h->holds, s->inode)) {
-                pc_debug("%s:%u is in use by its claimant; hold released", h->pool->name,
-                         h->port);
+                pc_debug("%s:%u is in use by its claimant; hold released", h->pool->name, h->port);
                 pc_holdset_close(&h->holds);
                 break;
             }
@@ -182,8 +181,10 @@ void pc_hold_poll_update(pc_agent *a)
     bool need = false;
     pc_hold *h;
     TAILQ_FOREACH(h, &a->holds, link)
-    if (h->holds.n > 0)
-        need = true;
+    {
+        if (h->holds.n > 0)
+            need = true;
+    }
     if (!a->listen_poll_ev) {
         if (!need)
             return;

@@ -1,4 +1,5 @@
-/* hold.h - the local probe for a claim, its hold sockets, and the check for a listening claimant. */
+/* hold.h - the local probe for a claim, its hold sockets, and the check for a listening claimant.
+ */
 #ifndef PC_HOLD_H
 #define PC_HOLD_H
 

@@ -285,8 +285,10 @@ void pc_listing_list(pc_conn *c, pc_creq *r)
     } else {
         pc_apool *p;
         TAILQ_FOREACH(p, &a->pools, link)
-        if (p->defined && p->loaded)
-            pc_list_pool(op, p);
+        {
+            if (p->defined && p->loaded)
+                pc_list_pool(op, p);
+        }
     }
     pc_listop_done_one(op);
 }
@@ -307,25 +309,28 @@ void pc_listing_status(pc_conn *c, pc_creq *r)
     json_t *pools = json_array();
     pc_apool *p;
     TAILQ_FOREACH(p, &a->pools, link)
-    if (p->defined && p->loaded)
-        json_array_append_new(pools, json_string(p->name));
+    {
+        if (p->defined && p->loaded)
+            json_array_append_new(pools, json_string(p->name));
+    }
     const clientid_t *cid = pc_zk_client_id(a->zk);
     char session[32];
-    snprintf(session, sizeof(session), "0x%llx",
-             cid ? (unsigned long long)cid->client_id : 0ULL);
+    snprintf(session, sizeof(session), "0x%llx", cid ? (unsigned long long)cid->client_id : 0ULL);
     const pc_counters *k = &a->counters;
-    json_t *counters = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "grants", (json_int_t)k->grants, "releases",
-        (json_int_t)k->releases, "watch_wakeups", (json_int_t)k->watch_wakeups, "creates",
-        (json_int_t)k->creates, "lost_races", (json_int_t)k->lost_races, "probe_refused",
-        (json_int_t)k->probe_refused, "reasserted", (json_int_t)k->reasserted, "conflicts",
-        (json_int_t)k->conflicts);
+    json_t *counters =
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "grants", (json_int_t)k->grants,
+                  "releases", (json_int_t)k->releases, "watch_wakeups",
+                  (json_int_t)k->watch_wakeups, "creates", (json_int_t)k->creates, "lost_races",
+                  (json_int_t)k->lost_races, "probe_refused", (json_int_t)k->probe_refused,
+                  "reasserted", (json_int_t)k->reasserted, "conflicts", (json_int_t)k->conflicts);
     /* Claims whose port the agent still holds with bound sockets. */
     size_t holding = 0;
     pc_hold *h;
     TAILQ_FOREACH(h, &a->holds, link)
-    if (h->holds.n > 0)
-        holding++;
+    {
+        if (h->holds.n > 0)
+            holding++;
+    }
     if (ans) {
         json_object_set_new(ans, "host", json_string(a->opts.host_id));
         json_object_set_new(ans, "version", json_string(PC_AGENT_VERSION));

@@ -20,12 +20,11 @@
 
 static void pc_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: portco-agent [--config FILE] [--zk HOSTS] [--host-id ID] [--socket PATH]\n"
-            "                    [--root PATH] [--session-timeout MS]\n"
-            "                    [--log-level debug|info|warn]\n"
-            "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stop it and\n"
-            "release every claim it holds.\n");
+    fprintf(f, "usage: portco-agent [--config FILE] [--zk HOSTS] [--host-id ID] [--socket PATH]\n"
+               "                    [--root PATH] [--session-timeout MS]\n"
+               "                    [--log-level debug|info|warn]\n"
+               "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stop it and\n"
+               "release every claim it holds.\n");
 }
 
 static void pc_opts_free(pc_agent_opts *o)

@@ -21,8 +21,10 @@ static pc_apool *pc_pool_lookup(pc_agent *a, const char *name)
 {
     pc_apool *p;
     TAILQ_FOREACH(p, &a->pools, link)
-    if (strcmp(p->name, name) == 0)
-        return p;
+    {
+        if (strcmp(p->name, name) == 0)
+            return p;
+    }
     return NULL;
 }
 
@@ -86,9 +88,9 @@ static int pc_static_cmp(const void *x, const void *y)
 const char *pc_pool_static_service(const pc_apool *p, uint16_t port)
 {
     pc_static key = {.port = port};
-    const pc_static *s = p->nstatics ? bsearch(&key, p->statics, p->nstatics,
-                                               sizeof(pc_static), pc_static_cmp)
-                                     : NULL;
+    const pc_static *s =
+        p->nstatics ? bsearch(&key, p->statics, p->nstatics, sizeof(pc_static), pc_static_cmp)
+                    : NULL;
     return s ? s->service : NULL;
 }
 
@@ -262,16 +264,16 @@ void pc_pools_follow(pc_agent *a)
     pc_pools_list(a);
     /* Pools known from an earlier session: re-read them and re-arm watches. */
     TAILQ_FOREACH(p, &a->pools, link)
-    if (p->defined) {
-        pc_pool_get(p);
+    {
+        if (p->defined)
+            pc_pool_get(p);
     }
 }
 
 /* ------------------------------------------------------------------------ */
 /* one pool's definition                                                    */
 
-static void pc_pool_data_watcher(zhandle_t *zh, int type, int state, const char *path,
-                                 void *ctx)
+static void pc_pool_data_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 {
     pc_apool *p = ctx;
     if (type == ZOO_SESSION_EVENT || p->agent->stopping)
@@ -338,9 +340,8 @@ static void pc_pool_data_cb(int rc, const char *value, int len, const struct Sta
                 bool was = p->defined;
                 p->defined = true;
                 p->loaded = true;
-                pc_info("pool %s %s: %zu ports, %s, %s scope", p->name,
-                        was ? "updated" : "loaded", p->nports, pc_proto_name(p->def.proto),
-                        pc_scope_name(p->def.scope));
+                pc_info("pool %s %s: %zu ports, %s, %s scope", p->name, was ? "updated" : "loaded",
+                        p->nports, pc_proto_name(p->def.proto), pc_scope_name(p->def.scope));
                 pc_claims_mark_inflight(a, p);
                 pc_pool_watch_ports(p);
                 pc_pool_watch_statics(p);
@@ -407,8 +408,8 @@ static void pc_ports_children_cb(int rc, const struct String_vector *sv, const v
         return;
     if (rc == ZNONODE) {
         memset(p->claimed, 0, (p->nports / 64 + 1) * sizeof(uint64_t));
-        if (zoo_awexists(pc_zk_handle(a->zk), p->ports_dir, pc_ports_watcher, p,
-                         pc_ports_exists_cb, p) == ZOK)
+        if (zoo_awexists(pc_zk_handle(a->zk), p->ports_dir, pc_ports_watcher, p, pc_ports_exists_cb,
+                         p) == ZOK)
             a->zk_pending++;
         return;
     }

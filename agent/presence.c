@@ -40,9 +40,9 @@ static json_t *pc_presence_addresses(void)
 
 static char *pc_presence_data(pc_agent *a)
 {
-    json_t *o = json_pack("{s:s, s:i, s:o, s:I}", "version", PC_AGENT_VERSION, "pid",
-                          (int)getpid(), "addresses", pc_presence_addresses(), "started",
-                          (json_int_t)a->started_ms);
+    json_t *o =
+        json_pack("{s:s, s:i, s:o, s:I}", "version", PC_AGENT_VERSION, "pid", (int)getpid(),
+                  "addresses", pc_presence_addresses(), "started", (json_int_t)a->started_ms);
     if (!o)
         return NULL;
     char *s = json_dumps(o, JSON_COMPACT);
@@ -125,8 +125,8 @@ static void pc_presence_create(pc_agent *a)
     char *data = pc_presence_data(a);
     if (!data)
         return;
-    int rc = zoo_acreate(pc_zk_handle(a->zk), path, data, (int)strlen(data),
-                         &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, pc_presence_create_cb, a);
+    int rc = zoo_acreate(pc_zk_handle(a->zk), path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
+                         ZOO_EPHEMERAL, pc_presence_create_cb, a);
     free(data);
     if (rc == ZOK)
         a->zk_pending++;

@@ -29,9 +29,11 @@ void pc_hold_free(pc_hold *h)
     /* An operation re-asserting this claim has nothing left to do. */
     pc_acq *q;
     TAILQ_FOREACH(q, &a->acqs, link)
-    if (q->hold == h) {
-        q->hold = NULL;
-        q->cancelled = true;
+    {
+        if (q->hold == h) {
+            q->hold = NULL;
+            q->cancelled = true;
+        }
     }
     free(h);
 }
@@ -71,8 +73,10 @@ void pc_claims_release_req(pc_conn *c, pc_creq *r)
     pc_apool *p = pc_pools_find(a, r->req.pool);
     pc_hold *h;
     TAILQ_FOREACH(h, &a->holds, link)
-    if (strcmp(h->pool->name, r->req.pool) == 0 && h->port == r->req.port)
-        break;
+    {
+        if (strcmp(h->pool->name, r->req.pool) == 0 && h->port == r->req.port)
+            break;
+    }
     if (!h) {
         if (!p && a->pools_ready) {
             pc_conn_fail(c, r, PORTCO_ENOPOOL, "no pool named \"%s\" is published", r->req.pool);
@@ -141,8 +145,9 @@ void pc_claims_release_all(pc_agent *a)
         if (q->kind == PC_ACQ_DELETE)
             continue;
         if (q->creq)
-            pc_acq_answer(q, pc_answer_error(q->creq->req.id, q->creq->req.has_id,
-                                             PORTCO_ESHUTDOWN, "the agent is shutting down"),
+            pc_acq_answer(q,
+                          pc_answer_error(q->creq->req.id, q->creq->req.has_id, PORTCO_ESHUTDOWN,
+                                          "the agent is shutting down"),
                           -1);
         q->cancelled = true;
         if (q->state != PC_ST_BUSY)
@@ -170,11 +175,14 @@ void pc_claims_mark_inflight(pc_agent *a, pc_apool *p)
 {
     pc_hold *h;
     TAILQ_FOREACH(h, &a->holds, link)
-    if (h->pool == p)
-        pc_pool_set_inflight(p, h->port, true);
+    {
+        if (h->pool == p)
+            pc_pool_set_inflight(p, h->port, true);
+    }
     pc_acq *q;
     TAILQ_FOREACH(q, &a->acqs, link)
-    if (q->pool == p && q->port && q->kind != PC_ACQ_DELETE)
-        pc_pool_set_inflight(p, q->port, true);
+    {
+        if (q->pool == p && q->port && q->kind != PC_ACQ_DELETE)
+            pc_pool_set_inflight(p, q->port, true);
+    }
 }
-

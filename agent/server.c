@@ -61,8 +61,9 @@ static int pc_clear_stale(const char *path, const struct sockaddr_un *sa, pc_err
 {
     struct stat st;
     if (lstat(path, &st) < 0)
-        return errno == ENOENT ? 0 : pc_error_set(err, -errno, "cannot inspect %s: %s", path,
-                                                  strerror(errno));
+        return errno == ENOENT
+                   ? 0
+                   : pc_error_set(err, -errno, "cannot inspect %s: %s", path, strerror(errno));
     if (!S_ISSOCK(st.st_mode))
         return pc_error_set(err, -EEXIST,
                             "%s exists and is not a socket; remove it or choose another --socket",
@@ -92,8 +93,7 @@ static void pc_accept_cb(evutil_socket_t lfd, short what, void *arg)
     for (int i = 0; i < PC_ACCEPTS_PER_WAKE; i++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                errno != ECONNABORTED)
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
                 pc_warn("accept: %s", strerror(errno));
             return;
         }

@@ -90,7 +90,7 @@ void pc_claims_on_connected(pc_agent *a, bool new_session)
             pc_acq_list(q);
         } else if (q->state == PC_ST_REDELETE) {
             if (new_session) {
-                a->zk_pending++; /* pc_del_node_cb() accounts for one request */
+                a->zk_pending++;            /* pc_del_node_cb() accounts for one request */
                 pc_del_node_cb(ZNONODE, q); /* the node went with the old session */
             } else
                 pc_del_issue(q);
@@ -99,8 +99,10 @@ void pc_claims_on_connected(pc_agent *a, bool new_session)
     if (new_session) {
         pc_hold *h;
         TAILQ_FOREACH(h, &a->holds, link)
-        if (h->reasserting)
-            pc_reassert(a, h);
+        {
+            if (h->reasserting)
+                pc_reassert(a, h);
+        }
     }
 }
 
@@ -115,7 +117,7 @@ void pc_claims_on_expired(pc_agent *a)
             continue;
         }
         if (q->state == PC_ST_BUSY)
-            continue; /* its completion reports the expiry */
+            continue;      /* its completion reports the expiry */
         q->node[0] = '\0'; /* ephemeral: gone with the session */
         if (q->kind == PC_ACQ_REASSERT) {
             q->cancelled = true;
@@ -130,6 +132,7 @@ void pc_claims_on_expired(pc_agent *a)
     }
     pc_hold *h;
     TAILQ_FOREACH(h, &a->holds, link)
-    h->reasserting = true;
+    {
+        h->reasserting = true;
+    }
 }
-

@@ -103,7 +103,9 @@ ssize_t pc_linebuf_read(pc_linebuf *lb, int sock)
         struct cmsghdr align;
     } ctl;
     struct iovec iov = {.iov_base = lb->buf + lb->len, .iov_len = PC_FRAME_CHUNK};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctl.buf,
                          .msg_controllen = sizeof(ctl.buf)};
     ssize_t n;
     do {

@@ -66,8 +66,8 @@ static int pc_get_str(const json_t *o, const char *key, char *buf, size_t n, boo
 }
 
 /* Read an optional integer field within [lo, hi]. */
-static int pc_get_int(const json_t *o, const char *key, long long lo, long long hi,
-                      long long *out, int code, pc_error *err)
+static int pc_get_int(const json_t *o, const char *key, long long lo, long long hi, long long *out,
+                      int code, pc_error *err)
 {
     const json_t *v = json_object_get(o, key);
     if (!v)
@@ -147,12 +147,12 @@ static int pc_parse_acquire(const json_t *o, pc_acquire_req *a, pc_error *err)
     const json_t *lt = json_object_get(o, "lifetime");
     if (lt) {
         if (!json_is_string(lt) || json_string_length(lt) >= sizeof(lifetime))
-            return pc_error_set(err, E,
-                                "field \"lifetime\" must be \"connection\", \"pid\" or \"explicit\"");
+            return pc_error_set(
+                err, E, "field \"lifetime\" must be \"connection\", \"pid\" or \"explicit\"");
         snprintf(lifetime, sizeof(lifetime), "%s", json_string_value(lt));
         if (pc_lifetime_parse(lifetime, &a->lifetime) < 0)
-            return pc_error_set(err, E,
-                                "field \"lifetime\" must be \"connection\", \"pid\" or \"explicit\"");
+            return pc_error_set(
+                err, E, "field \"lifetime\" must be \"connection\", \"pid\" or \"explicit\"");
     }
     a->port = (int)port;
     a->wait_ms = (int)wait;
@@ -250,8 +250,8 @@ int pc_request_parse(const char *line, size_t len, pc_request *req, pc_error *er
     case PC_OP_STATUS:
         break;
     default:
-        rc = pc_error_set(err, E,
-                          "unknown op \"%.64s\"; expected acquire, release, list or status", ops);
+        rc = pc_error_set(err, E, "unknown op \"%.64s\"; expected acquire, release, list or status",
+                          ops);
         break;
     }
 out:
@@ -264,8 +264,8 @@ json_t *pc_request_to_json(const pc_request *req)
     const char *op = pc_op_name(req->op);
     if (!op)
         return NULL;
-    json_t *o = json_pack("{s:i, s:I, s:s}", "v", PC_PROTO_VERSION, "id", (json_int_t)req->id,
-                          "op", op);
+    json_t *o =
+        json_pack("{s:i, s:I, s:s}", "v", PC_PROTO_VERSION, "id", (json_int_t)req->id, "op", op);
     if (!o)
         return NULL;
     int rc = 0;
@@ -336,8 +336,7 @@ json_t *pc_answer_error(int64_t id, bool has_id, int code, const char *msg)
     if (!e)
         return NULL;
     json_t *idv = has_id ? json_integer(id) : json_null();
-    return json_pack("{s:i, s:o, s:b, s:o}", "v", PC_PROTO_VERSION, "id", idv, "ok", 0, "error",
-                     e);
+    return json_pack("{s:i, s:o, s:b, s:o}", "v", PC_PROTO_VERSION, "id", idv, "ok", 0, "error", e);
 }
 
 json_t *pc_event_new(const char *name, json_t *claim, const char *msg)
@@ -349,10 +348,10 @@ json_t *pc_event_new(const char *name, json_t *claim, const char *msg)
 json_t *pc_claim_to_json(const portco_claim *c, int lifetime, long long uid)
 {
     json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "pool",
-                          c->pool, "port", (int)c->port, "proto", c->proto, "address",
-                          c->address, "host", c->host, "service", c->service, "instance",
-                          c->instance, "claim", c->claim, "czxid", (json_int_t)c->czxid, "pid",
-                          (json_int_t)c->pid, "since_ms", (json_int_t)c->since_ms);
+                          c->pool, "port", (int)c->port, "proto", c->proto, "address", c->address,
+                          "host", c->host, "service", c->service, "instance", c->instance, "claim",
+                          c->claim, "czxid", (json_int_t)c->czxid, "pid", (json_int_t)c->pid,
+                          "since_ms", (json_int_t)c->since_ms);
     if (!o)
         return NULL;
     int rc = 0;

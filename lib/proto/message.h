@@ -13,8 +13,8 @@
 #define PC_PROTO_VERSION 1
 
 /* Field bounds (sizes include the NUL); they match portco_claim's arrays. */
-#define PC_POOL_MAX 64
-#define PC_SERVICE_MAX 128
+#define PC_POOL_MAX     64
+#define PC_SERVICE_MAX  128
 #define PC_INSTANCE_MAX 128
 
 typedef enum pc_op {
@@ -111,11 +111,11 @@ typedef struct pc_answer {
     bool has_id;
     int64_t id;
     bool ok;
-    bool fd;          /* "fd": true: a descriptor came with this line */
-    int code;         /* 0 when ok; else the PORTCO_E* code of error.code
-                         (PORTCO_EPROTO when the name is unknown) */
+    bool fd;           /* "fd": true: a descriptor came with this line */
+    int code;          /* 0 when ok; else the PORTCO_E* code of error.code
+                          (PORTCO_EPROTO when the name is unknown) */
     char message[512]; /* error.message or the event's message */
-    json_t *root;     /* the whole object, owned: read "claim", "claims", ... */
+    json_t *root;      /* the whole object, owned: read "claim", "claims", ... */
 } pc_answer;
 
 /*

@@ -165,8 +165,7 @@ Test(agent, specific_port_rules)
     pt_agent_start(&ag, "h1");
     pt_cli c;
     pt_connect(&c, &ag);
-    cr_assert_eq(pt_acquire(&c, pt_acq_req("web", "api", pt_base + 10), NULL),
-                 PORTCO_EOUTOFPOOL);
+    cr_assert_eq(pt_acquire(&c, pt_acq_req("web", "api", pt_base + 10), NULL), PORTCO_EOUTOFPOOL);
     /* Statics are read asynchronously after the pool: poll until they apply. */
     int rc = 0;
     for (long long end = pt_now_ms() + 10000; pt_now_ms() < end; pt_nap_ms(50)) {
@@ -384,8 +383,9 @@ Test(agent, bad_requests_get_codes_and_the_agent_keeps_serving)
     pt_expect_error(&c, "[1,2,3]\n", PORTCO_EBADREQ);
     pt_expect_error(&c, "{\"v\":1,\"id\":1,\"op\":\"acquire\",\"pool\":7,\"service\":\"s\"}\n",
                     PORTCO_EBADREQ);
-    pt_expect_error(&c, "{\"v\":1,\"id\":2,\"op\":\"acquire\",\"pool\":\"web\",\"service\":\"s\","
-                        "\"port\":\"x\"}\n",
+    pt_expect_error(&c,
+                    "{\"v\":1,\"id\":2,\"op\":\"acquire\",\"pool\":\"web\",\"service\":\"s\","
+                    "\"port\":\"x\"}\n",
                     PORTCO_EBADREQ);
     pt_expect_error(&c, "{\"v\":1,\"id\":3,\"op\":\"teleport\"}\n", PORTCO_EBADREQ);
     pt_expect_error(&c, "{\"v\":2,\"id\":4,\"op\":\"status\"}\n", PORTCO_EVERSION);
@@ -468,7 +468,8 @@ Test(agent, socket_handover_listening)
     cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
     cr_assert_eq(ntohs(sa.sin_port), port);
     int k = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in to = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     cr_assert_eq(connect(k, (struct sockaddr *)&to, sizeof(to)), 0, "handed socket listens");
     close(k);

@@ -86,8 +86,8 @@ Test(agent_cluster, host_scope_numbers_repeat_across_hosts)
             pc_answer a;
             pt_call(c, req, &a);
             cr_assert(a.ok, "host %d port %d: %s", h, pt_base + i, a.message);
-            got[h][i] = (int)json_integer_value(
-                json_object_get(json_object_get(a.root, "claim"), "port"));
+            got[h][i] =
+                (int)json_integer_value(json_object_get(json_object_get(a.root, "claim"), "port"));
             pc_answer_free(&a);
             int fd = pc_linebuf_take_fd(&c->in);
             cr_assert_geq(fd, 0);

@@ -1,4 +1,5 @@
-/* test_agent_util.h - helpers of the agent integration tests: fixture, agent processes, a protocol client. */
+/* test_agent_util.h - helpers of the agent integration tests: fixture, agent processes, a protocol
+ * client. */
 #ifndef PT_TEST_AGENT_UTIL_H
 #define PT_TEST_AGENT_UTIL_H
 #include <arpa/inet.h>
@@ -102,7 +103,7 @@ static inline void pt_teardown(void)
 
 /* Publish a pool as the coordinator would. */
 static inline void pt_publish_pool(const char *name, int lo, int hi, const char *scope,
-                            const char *exclude)
+                                   const char *exclude)
 {
     char dir[512], path[600], json[512];
     snprintf(dir, sizeof(dir), "%s/config/pools", pt_root);
@@ -137,10 +138,9 @@ static inline void pt_agent_start_opt(pt_agent *ag, const char *host, bool need_
     pt_bin("portco-agent", bin, sizeof(bin));
     snprintf(ag->sock, sizeof(ag->sock), "%s/%s/agent.sock", pt_dir, host);
     snprintf(ag->log, sizeof(ag->log), "%s/%s.log", pt_dir, host);
-    char *argv[] = {bin,          "--zk",       (char *)pt_zkc, "--root",
-                    pt_root,      "--host-id",  (char *)host,   "--socket",
-                    ag->sock,     "--session-timeout", "4000",  "--log-level",
-                    "debug",      NULL};
+    char *argv[] = {bin,         "--zk",        (char *)pt_zkc, "--root", pt_root,
+                    "--host-id", (char *)host,  "--socket",     ag->sock, "--session-timeout",
+                    "4000",      "--log-level", "debug",        NULL};
     ag->pid = pt_spawn(argv, NULL, NULL, ag->log);
     cr_assert_gt(ag->pid, 0);
     for (size_t i = 0; i < sizeof(pt_agents) / sizeof(pt_agents[0]); i++)
@@ -361,8 +361,7 @@ static inline bool pt_port_gone(void *arg)
 static inline void pt_assert_released(const char *pool, int port)
 {
     pt_gone_arg g = {pool, port};
-    cr_assert(pt_wait_until(pt_port_gone, &g, 10000), "port node %s/%d still exists", pool,
-              port);
+    cr_assert(pt_wait_until(pt_port_gone, &g, 10000), "port node %s/%d still exists", pool, port);
 }
 
 #endif

@@ -238,13 +238,13 @@ static int pt_parse(const char *s, pc_request *r, pc_error *e)
     return pc_request_parse(s, strlen(s), r, e);
 }
 
-#define PT_BAD(json, field)                                                                     \
-    do {                                                                                        \
-        pc_request r_;                                                                          \
-        pc_error e_;                                                                            \
-        cr_assert_eq(pt_parse(json, &r_, &e_), PORTCO_EBADREQ, "%s", json);                     \
-        cr_assert_eq(e_.code, PORTCO_EBADREQ);                                                  \
-        cr_assert(strstr(e_.msg, field) != NULL, "message \"%s\" names %s", e_.msg, field);     \
+#define PT_BAD(json, field)                                                                        \
+    do {                                                                                           \
+        pc_request r_;                                                                             \
+        pc_error e_;                                                                               \
+        cr_assert_eq(pt_parse(json, &r_, &e_), PORTCO_EBADREQ, "%s", json);                        \
+        cr_assert_eq(e_.code, PORTCO_EBADREQ);                                                     \
+        cr_assert(strstr(e_.msg, field) != NULL, "message \"%s\" names %s", e_.msg, field);        \
     } while (0)
 
 Test(request, acquire_defaults)
@@ -307,9 +307,9 @@ Test(request, release_list_status)
 {
     pc_request r;
     pc_error e;
-    cr_assert_eq(pt_parse("{\"v\":1,\"id\":2,\"op\":\"release\",\"pool\":\"web\",\"port\":30001}",
-                          &r, &e),
-                 0);
+    cr_assert_eq(
+        pt_parse("{\"v\":1,\"id\":2,\"op\":\"release\",\"pool\":\"web\",\"port\":30001}", &r, &e),
+        0);
     cr_assert_eq(r.op, PC_OP_RELEASE);
     cr_assert_eq(r.port, 30001);
     cr_assert_str_eq(r.pool, "web");
@@ -497,8 +497,12 @@ Test(answer, malformed)
 {
     pc_answer a;
     pc_error e;
-    const char *bad[] = {"nope", "[]", "{\"id\":1,\"ok\":true}", "{\"v\":1,\"id\":1}",
-                         "{\"v\":1,\"id\":\"1\",\"ok\":true}", "{\"v\":1,\"id\":1,\"ok\":false}",
+    const char *bad[] = {"nope",
+                         "[]",
+                         "{\"id\":1,\"ok\":true}",
+                         "{\"v\":1,\"id\":1}",
+                         "{\"v\":1,\"id\":\"1\",\"ok\":true}",
+                         "{\"v\":1,\"id\":1,\"ok\":false}",
                          "{\"v\":1,\"event\":5}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cr_assert_eq(pc_answer_parse(bad[i], strlen(bad[i]), &a, &e), PORTCO_EPROTO, "%s", bad[i]);
