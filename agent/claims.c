@@ -521,7 +521,11 @@ static int pc_acq_probe(pc_acq *q, bool owners, pc_error *err)
 static int pc_acq_take_candidate(pc_acq *q, uint16_t port, bool probe, bool owners, pc_error *err)
 {
     pc_agent *a = q->agent;
-    bool local = pc_port_busy_locally(a, q->pool, port, q);
+    /* The in-flight bit is set while any claim or attempt of this agent is on
+     * the port: test it first (O(1)), the lists only when it is set. */
+    long idx = pc_pool_index(q->pool, port);
+    bool local = idx >= 0 && pc_bit_get(q->pool->inflight, (size_t)idx) &&
+                 pc_port_busy_locally(a, q->pool, port, q);
     q->port = port;
     pc_pool_set_inflight(q->pool, port, true);
     q->node[0] = '\0';
