@@ -152,6 +152,7 @@ Test(life, connection_pid_and_explicit_lifetimes)
     /* Pid-bound: outlives the connection that made it, ends with the pid. */
     pid_t sleeper = pt_spawn((char *[]){"sleep", "600", NULL}, NULL, NULL, NULL);
     cr_assert_gt(sleeper, 0);
+    cl.extra[cl.nextra++] = sleeper; /* stopped by the fixture if an assertion fails */
     portco_client *c = client_of(0);
     portco_acquire_opts ao = {.pool = "life",
                               .service = "pidbound",
@@ -170,6 +171,7 @@ Test(life, connection_pid_and_explicit_lifetimes)
     portco_close(c);
     cr_assert_eq(nclaims("life", claim.port), 1, "pid claim gone with its connection");
     cr_assert_eq(pt_stop_pid(sleeper, SIGTERM, 5000), 0);
+    cl.extra[--cl.nextra] = 0;
     wait_claims("life", claim.port, 0, "held pid exited");
 
     /* Explicit, through the CLI: survives the CLI process, goes with `portco release`. */
