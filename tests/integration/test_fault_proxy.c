@@ -171,6 +171,26 @@ Test(fault_proxy, cut_after_delivers_the_request_and_loses_the_answer)
     close(s);
 }
 
+Test(fault_proxy, cut_on_chunk_ignores_small_writes)
+{
+    int c, s;
+    pt_pair(&c, &s);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "cut-on-chunk 8 300", NULL, 0), 0);
+    char buf[16];
+    for (int i = 0; i < 4; i++) { /* 16 bytes in small chunks: no cut */
+        pt_send(c, "ping");
+        pt_expect(s, "ping");
+        pt_send(s, "pong");
+        pt_expect(c, "pong");
+    }
+    pt_send(c, "big-request");
+    pt_expect(s, "big-request");
+    pt_send(s, "answer");
+    cr_assert_eq(pt_recv(c, buf, sizeof(buf), 2000), 0, "the answer was relayed");
+    close(c);
+    close(s);
+}
+
 Test(fault_proxy, blackhole_stalls_then_resumes)
 {
     int c, s;

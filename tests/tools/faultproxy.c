@@ -38,6 +38,10 @@
  *                      (all connections together), stop relaying answers and
  *                      cut everything MS ms later (default 200): a request
  *                      reaches the server but its answer is lost
+ *   cut-on-chunk N [MS]
+ *                      like cut-after, fired by the first single client-to-server
+ *                      chunk of at least N bytes (a large request such as a
+ *                      create with data, not the pings before it)
  *   delay MS           hold each relayed chunk MS ms before passing it on
  *   random MIN MAX     cut everything at random moments, MIN..MAX ms apart
  *   random off
@@ -91,6 +95,7 @@ struct fp_proxy {
     bool blocked, blackhole, muted;
     long long cut_after;   /* bytes left before an armed cut-after fires; -1 unarmed */
     int cut_after_ms;
+    bool cut_on_chunk;     /* cut_after is a chunk size, not a running count */
     struct event *cut_ev;  /* the delayed cut of cut-after */
     int delay_ms;
     int rnd_min, rnd_max;  /* random cuts when rnd_max > 0 */
@@ -219,8 +224,14 @@ static void fp_relay(fp_conn *c, bool to_server)
         bufferevent_write_buffer(to, in);
     }
     if (to_server && px->cut_after >= 0) {
-        px->cut_after -= (long long)n;
-        if (px->cut_after <= 0) {
+        bool fire;
+        if (px->cut_on_chunk) {
+            fire = (long long)n >= px->cut_after;
+        } else {
+            px->cut_after -= (long long)n;
+            fire = px->cut_after <= 0;
+        }
+        if (fire) {
             /* The request is on its way; its answer will not come back. */
             px->cut_after = -1;
             px->muted = true;
@@ -333,7 +344,9 @@ static void fp_command(fp_proxy *px, char *line, char *out, size_t len)
     } else if (strcmp(cmd, "blackhole") == 0 || strcmp(cmd, "unblackhole") == 0) {
         px->blackhole = cmd[0] == 'b';
         snprintf(out, len, "ok\n");
-    } else if (strcmp(cmd, "cut-after") == 0 && n >= 2 && a1 > 0) {
+    } else if ((strcmp(cmd, "cut-after") == 0 || strcmp(cmd, "cut-on-chunk") == 0) && n >= 2 &&
+               a1 > 0) {
+        px->cut_on_chunk = strcmp(cmd, "cut-on-chunk") == 0;
         px->cut_after = a1;
         px->cut_after_ms = n >= 3 && a2 >= 0 && a2 < 60000 ? (int)a2 : 200;
         snprintf(out, len, "ok\n");
