@@ -32,6 +32,8 @@ typedef struct pc_agent_opts {
     int log_level;
     pc_timewait_policy timewait;
     pc_ephemeral_policy ephemeral;
+    char **probe_addrs; /* owned: more addresses the probe bind-tests */
+    size_t nprobe_addrs;
 } pc_agent_opts;
 
 /* Bound sockets that keep a port on this host while it is claimed. */

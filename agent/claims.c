@@ -458,7 +458,8 @@ void pc_acq_create(pc_acq *q)
         pc_acq_fail(q, PORTCO_EINTERNAL, "cannot name a claim node under %s", q->port_dir);
         return;
     }
-    q->since_ms = pc_now_ms();
+    /* A re-asserted claim keeps the time it was first granted. */
+    q->since_ms = q->hold ? q->hold->since_ms : pc_now_ms();
     int len = 0;
     char *data = pc_claim_data(q, q->pool, q->hold, &len);
     if (!data) {

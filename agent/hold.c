@@ -42,6 +42,8 @@ int pc_hold_probe(pc_agent *a, const pc_apool *p, uint16_t port, bool owners, pc
     o.timewait = a->opts.timewait;
     o.ephemeral = a->opts.ephemeral;
     o.allow_privileged = p->def.allow_privileged;
+    o.extra_addrs = (const char *const *)a->opts.probe_addrs;
+    o.n_extra = a->opts.nprobe_addrs;
     o.hold = true;
     o.owners = owners ? PC_OWNERS_ON_FAILURE : PC_OWNERS_NEVER;
     pc_probe_result r;

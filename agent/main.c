@@ -33,6 +33,9 @@ static void pc_opts_free(pc_agent_opts *o)
     free(o->host_id);
     free(o->socket);
     free(o->root);
+    for (size_t i = 0; i < o->nprobe_addrs; i++)
+        free(o->probe_addrs[i]);
+    free(o->probe_addrs);
     memset(o, 0, sizeof(*o));
 }
 
@@ -100,6 +103,10 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
     o->root = cfg.root;
     cfg.zookeeper = cfg.host_id = cfg.socket = cfg.root = NULL;
     o->session_timeout_ms = cfg.session_timeout_ms;
+    o->probe_addrs = cfg.probe_addresses;
+    o->nprobe_addrs = cfg.nprobe_addresses;
+    cfg.probe_addresses = NULL;
+    cfg.nprobe_addresses = 0;
     o->timewait = cfg.timewait;
     o->ephemeral = cfg.ephemeral;
     o->log_level = pc_log_level();
