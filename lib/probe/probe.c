@@ -260,18 +260,27 @@ int pc_probe(const pc_probe_opts *opts, uint16_t port, pc_probe_result *r, pc_er
                                 opts->extra_addrs[i]);
     snprintf(r->address, sizeof(r->address), "%s", address);
 
-    pc_kports k;
-    pc_kports_init(&k);
-    int rc = pc_kports_read(opts->procroot, &k, err);
-    if (rc < 0)
-        goto out;
+    pc_kports own;
+    pc_kports_init(&own);
+    const pc_kports *kp = opts->kports;
+    int rc = 0;
+    if (!kp) {
+        if ((rc = pc_kports_read(opts->procroot, &own, err)) < 0)
+            goto out;
+        kp = &own;
+    }
     if ((rc = pc_plan_tests(opts, address, r)) < 0) {
         pc_error_set(err, rc, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < r->n_tests; i++)
+    bool bind_failed = false;
+    for (size_t i = 0; i < r->n_tests; i++) {
         pc_run_test(&r->tests[i], port);
-    if ((rc = pc_procnet_scan(opts->procroot, r->proto, port, &r->socks, err)) < 0)
+        if (r->tests[i].rc != 0 && !pc_bind_test_skipped(&r->tests[i]))
+            bind_failed = true;
+    }
+    if ((bind_failed || !opts->scan_on_failure_only) &&
+        (rc = pc_procnet_scan(opts->procroot, r->proto, port, &r->socks, err)) < 0)
         goto out;
 
     bool owners_done = false;
@@ -280,11 +289,11 @@ int pc_probe(const pc_probe_opts *opts, uint16_t port, pc_probe_result *r, pc_er
         pc_sock_owners(opts->procroot, &r->socks, NULL);
         owners_done = true;
     }
-    if ((rc = pc_probe_decide(opts, port, &k, r)) < 0)
+    if ((rc = pc_probe_decide(opts, port, kp, r)) < 0)
         goto oom;
     if (!r->usable && !owners_done && opts->owners == PC_OWNERS_ON_FAILURE && r->socks.n) {
         pc_sock_owners(opts->procroot, &r->socks, NULL);
-        if ((rc = pc_probe_decide(opts, port, &k, r)) < 0)
+        if ((rc = pc_probe_decide(opts, port, kp, r)) < 0)
             goto oom;
     }
     if (r->usable && opts->hold && (rc = pc_make_holds(opts, port, r)) < 0)
@@ -294,7 +303,7 @@ int pc_probe(const pc_probe_opts *opts, uint16_t port, pc_probe_result *r, pc_er
 oom:
     pc_error_set(err, rc, "out of memory");
 out:
-    pc_kports_free(&k);
+    pc_kports_free(&own);
     return rc;
 }
 

@@ -29,6 +29,17 @@ typedef struct pc_probe_opts {
     bool hold; /* when usable, keep a hold socket per protocol (see below) */
     pc_owner_mode owners;
     const char *procroot; /* NULL = "/proc"; a fixture tree in tests */
+    /*
+     * Read /proc/net only when a bind test failed. Every socket with the port
+     * as its local port (listening, connected, TIME_WAIT, UDP) makes the
+     * wildcard bind test fail, so when every bind test passed the scan finds
+     * nothing that changes the verdict: skipping it saves reading the whole
+     * socket table of the host per candidate. r->socks stays empty then.
+     */
+    bool scan_on_failure_only;
+    /* Kernel port settings read by the caller (e.g. refreshed on a timer);
+     * borrowed. NULL: read them from procroot on every call. */
+    const pc_kports *kports;
 } pc_probe_opts;
 
 /* A stable reason code and a sentence. Codes: "listen", "in-use", "time-wait",
@@ -80,7 +91,8 @@ void pc_probe_take_holds(pc_probe_result *r, int *tcp_fd, int *udp_fd);
 /*
  * Probe `port` on this host. Order: kernel settings (ephemeral range,
  * reserved ports, unprivileged port start), bind tests on the address and
- * the wildcards, one read of /proc/net for the port, the verdict, owners when
+ * the wildcards, one read of /proc/net for the port (skipped under
+ * scan_on_failure_only when every bind test passed), the verdict, owners when
  * opts->owners asks, then the hold sockets when opts->hold and usable.
  * `r` must have been set up with pc_probe_result_init() (a previous result in
  * it is freed first). Returns 0 when the probe ran (r->usable is the answer;
@@ -96,6 +108,10 @@ int pc_probe(const pc_probe_opts *opts, uint16_t port, pc_probe_result *r, pc_er
  */
 int pc_probe_decide(const pc_probe_opts *opts, uint16_t port, const pc_kports *k,
                     pc_probe_result *r);
+
+/* True when a bind test failed only because the host lacks that address family
+ * (no IPv6, or no such wildcard): such a test is skipped, not a failure. */
+bool pc_bind_test_skipped(const pc_bind_test *t);
 
 /* Append a finding (printf-style message). Returns 0 or -ENOMEM. */
 int pc_probe_add_finding(pc_probe_result *r, const char *code, pc_proto proto, bool blocking,

@@ -25,7 +25,7 @@ static const char *pc_v6only_label(const pc_bind_test *t)
     return t->v6only == 1 ? " (IPv6 only)" : " (dual-stack)";
 }
 
-static bool pc_errno_skips_family(const pc_bind_test *t)
+bool pc_bind_test_skipped(const pc_bind_test *t)
 {
     return t->rc == -EAFNOSUPPORT || t->rc == -EPROTONOSUPPORT ||
            (t->wildcard && t->rc == -EADDRNOTAVAIL);
@@ -103,7 +103,7 @@ static int pc_bind_findings(const pc_probe_opts *o, uint16_t port, const pc_kpor
         if (t->proto != proto || t->rc == 0)
             continue;
         int rc = 0;
-        if (pc_errno_skips_family(t)) {
+        if (pc_bind_test_skipped(t)) {
             if (t->family == AF_INET6 && v6_skipped)
                 continue;
             v6_skipped = v6_skipped || t->family == AF_INET6;

@@ -569,3 +569,73 @@ Test(probe, bad_inputs)
     cr_assert_eq(fd, -1);
     cr_assert_eq(pc_probe_hold_socket(PC_PROTO_TCP, "1.2.3", 1, &fd, NULL), -EINVAL);
 }
+
+/* A plain bind of 0.0.0.0:port; true when the host has nothing on it. */
+static bool host_port_free(uint16_t port)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    bool ok = s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (s >= 0)
+        close(s);
+    return ok;
+}
+
+Test(probe, scan_on_failure_only_trusts_passing_binds)
+{
+    /* The fixture's /proc/net lists a listener on 30080; when the host's own
+     * binds pass, the fast path never reads it. The full probe does, which
+     * shows that the skip is what made the difference. */
+    if (!host_port_free(30080))
+        cr_skip("port 30080 is in use on this host");
+    char *root = fixture_root();
+    pc_probe_opts o = {.proto = PC_PROTO_TCP, .procroot = root, .scan_on_failure_only = true};
+    pc_probe_result r;
+    pc_probe_result_init(&r);
+    cr_assert_eq(pc_probe(&o, 30080, &r, NULL), 0);
+    cr_assert(r.usable, "%s", r.summary);
+    cr_assert_eq(r.socks.n, 0);
+    o.scan_on_failure_only = false;
+    cr_assert_eq(pc_probe(&o, 30080, &r, NULL), 0);
+    cr_assert_not(r.usable);
+    cr_assert(finding(&r, "listen"));
+    pc_probe_result_free(&r);
+    free(root);
+}
+
+Test(probe, scan_on_failure_only_still_explains_a_failed_bind)
+{
+    uint16_t port = free_port();
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(listen(l, 1), 0);
+    pc_probe_opts o = {.proto = PC_PROTO_TCP, .scan_on_failure_only = true};
+    pc_probe_result r;
+    pc_probe_result_init(&r);
+    cr_assert_eq(pc_probe(&o, port, &r, NULL), 0);
+    cr_assert_not(r.usable);
+    const pc_finding *f = finding(&r, "listen");
+    cr_assert(f, "%s", r.summary);
+    cr_assert(strstr(f->message, "LISTEN on 0.0.0.0 by pid"), "%s", f->message);
+    pc_probe_result_free(&r);
+    close(l);
+}
+
+Test(probe, caller_kernel_settings_replace_the_files)
+{
+    uint16_t port = free_port();
+    pc_kports k;
+    pc_kports_init(&k);
+    k.have_ephemeral = true;
+    k.eph_lo = k.eph_hi = port; /* the caller's cached settings say: ephemeral */
+    k.unpriv_start = 1024;
+    pc_probe_opts o = {.proto = PC_PROTO_TCP, .ephemeral = PC_EPHEMERAL_AVOID, .kports = &k};
+    pc_probe_result r;
+    pc_probe_result_init(&r);
+    cr_assert_eq(pc_probe(&o, port, &r, NULL), 0);
+    cr_assert_not(r.usable, "%s", r.summary);
+    cr_assert(finding(&r, "ephemeral"));
+    pc_probe_result_free(&r);
+    pc_kports_free(&k);
+}
