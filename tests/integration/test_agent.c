@@ -1,5 +1,7 @@
 /* test_agent.c - the real portco-agent against a real ZooKeeper, spoken to over its socket. */
 #include "test_agent_util.h"
+
+#include <sys/stat.h>
 /* ------------------------------------------------------------------------ */
 
 TestSuite(agent, .init = pt_setup, .fini = pt_teardown, .timeout = 120);
@@ -571,6 +573,40 @@ Test(agent, socket_handover_ipv6_v6only)
     cr_assert_eq(sa.sin6_family, AF_INET6);
     cr_assert_eq(ntohs(sa.sin6_port), port);
     close(fd);
+    pt_close(&c);
+    pt_agent_stop(&ag);
+}
+
+Test(agent, stale_socket_replaced_live_one_kept)
+{
+    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    /* A socket file nobody listens on, as a crashed agent leaves it. */
+    char dir[700], path[800];
+    snprintf(dir, sizeof(dir), "%s/h1", pt_dir);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof(path), "%s/agent.sock", dir);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    cr_assert_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(s);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    cr_assert_str_eq(ag.sock, path);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0666, "socket file mode %o", st.st_mode & 0777);
+    /* A second agent on the live socket refuses to start and leaves it alone. */
+    char bin[512];
+    pt_bin("portco-agent", bin, sizeof(bin));
+    char *argv[] = {bin,         "--zk", (char *)pt_zkc, "--root", pt_root,
+                    "--host-id", "h2",   "--socket",     path,     NULL};
+    int status = -1;
+    cr_assert_eq(pt_run(argv, NULL, 15000, NULL, NULL, &status), 0);
+    cr_assert_neq(status, 0);
+    pt_cli c;
+    pt_connect(&c, &ag);
+    cr_assert_gt(pt_acquire(&c, pt_acq_req("web", "api", 0), NULL), 0, "first agent serves");
     pt_close(&c);
     pt_agent_stop(&ag);
 }
