@@ -12,6 +12,7 @@
 #include "config.h"
 #include "error.h"
 #include "frame.h"
+#include "kports.h"
 #include "message.h"
 #include "zkloop.h"
 #include "zkpath.h"
@@ -137,6 +138,8 @@ struct pc_agent {
     uint64_t next_op_id;
     pc_counters counters;
     int64_t started_ms;
+    pc_kports kports;     /* kernel port settings, re-read at most once a second */
+    int64_t kports_at_ms; /* when kports was read; 0: never */
     int presence_tries;
     int zk_pending; /* ZooKeeper requests of this agent not yet completed */
     int exit_code;

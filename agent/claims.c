@@ -133,7 +133,7 @@ static void pc_acq_grant(pc_acq *q)
     int fd = -1;
     pc_error err;
     if (q->req.socket) {
-        fd = pc_holdset_handover(&h->holds, q->req.listen, q->req.v6only, q->req.backlog, &err);
+        fd = pc_holdset_handover(&h->holds, &err);
         if (fd < 0) {
             /* Keep the claim consistent: nothing granted, node withdrawn. */
             pc_holdset_close(&h->holds);
@@ -508,8 +508,13 @@ static void pc_acq_check_cb(int rc, const struct String_vector *sv, const void *
 static int pc_acq_probe(pc_acq *q, bool owners, pc_error *err)
 {
     int rc = pc_hold_probe(q->agent, q->pool, q->port, owners, &q->holds, err);
-    if (rc < 0)
+    if (rc < 0) {
         q->agent->counters.probe_refused++;
+        return rc;
+    }
+    if (q->req.socket &&
+        (rc = pc_holdset_prepare(&q->holds, q->req.listen, q->req.v6only, q->req.backlog, err)) < 0)
+        pc_holdset_close(&q->holds);
     return rc;
 }
 

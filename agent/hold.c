@@ -46,6 +46,21 @@ int pc_hold_probe(pc_agent *a, const pc_apool *p, uint16_t port, bool owners, pc
     o.n_extra = a->opts.nprobe_addrs;
     o.hold = true;
     o.owners = owners ? PC_OWNERS_ON_FAILURE : PC_OWNERS_NEVER;
+    o.scan_on_failure_only = true;
+    int64_t now = pc_now_ms();
+    if (a->kports_at_ms == 0 || now - a->kports_at_ms >= 1000) {
+        pc_kports fresh;
+        pc_kports_init(&fresh);
+        int krc = pc_kports_read(NULL, &fresh, err);
+        if (krc < 0) {
+            pc_kports_free(&fresh);
+            return krc;
+        }
+        pc_kports_free(&a->kports);
+        a->kports = fresh;
+        a->kports_at_ms = now;
+    }
+    o.kports = &a->kports;
     pc_probe_result r;
     pc_probe_result_init(&r);
     int rc = pc_probe(&o, port, &r, err);
@@ -110,19 +125,29 @@ static int pc_hold_rebind_v6only(int *fdp, pc_error *err)
     return 0;
 }
 
-int pc_holdset_handover(pc_holdset *hs, bool listen_now, bool v6only, int backlog, pc_error *err)
+int pc_holdset_prepare(pc_holdset *hs, bool listen_now, bool v6only, int backlog, pc_error *err)
 {
     if (hs->primary < 0 || hs->fd[hs->primary] < 0)
         return pc_error_set(err, PORTCO_EINTERNAL, "no bound socket is held for this port");
-    int fd = hs->fd[hs->primary];
     if (v6only) {
         int rc = pc_hold_rebind_v6only(&hs->fd[hs->primary], err);
         if (rc < 0)
             return rc;
-        fd = hs->fd[hs->primary];
     }
-    if (listen_now && listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0)
+    int fd = hs->fd[hs->primary], type = 0;
+    socklen_t tl = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0)
+        return pc_error_set(err, -errno, "getsockopt(SO_TYPE): %s", strerror(errno));
+    if (listen_now && type == SOCK_STREAM && listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0)
         return pc_error_set(err, -errno, "listen: %s", strerror(errno));
+    return 0;
+}
+
+int pc_holdset_handover(pc_holdset *hs, pc_error *err)
+{
+    if (hs->primary < 0 || hs->fd[hs->primary] < 0)
+        return pc_error_set(err, PORTCO_EINTERNAL, "no bound socket is held for this port");
+    int fd = hs->fd[hs->primary];
     /* The client gets the socket; the agent keeps no copy of it. */
     for (int i = hs->primary; i + 1 < hs->n; i++)
         hs->fd[i] = hs->fd[i + 1];

@@ -22,12 +22,21 @@ int pc_hold_probe(pc_agent *a, const pc_apool *p, uint16_t port, bool owners, pc
                   pc_error *err);
 
 /*
- * Take the set's primary socket for handing over to the client; with
- * `v6only` an IPv6 socket is re-bound with IPV6_V6ONLY (no effect on IPv4);
- * with `listen` it is made to listen first (backlog 0: SOMAXCONN). Returns
- * the descriptor (owned by the caller) or a negative code with err set.
+ * Shape the set's primary socket as the client asked, right after the probe
+ * and before the claim node is created: with `v6only` an IPv6 socket is
+ * re-bound with IPV6_V6ONLY (no effect on IPv4); with `listen` a TCP socket
+ * listens (backlog 0: SOMAXCONN; UDP sockets are left alone). A listening
+ * socket shuts out every other bind, SO_REUSEADDR or not, while the claim is
+ * being made; a bound one does not. Returns 0 or a negative code with err set.
  */
-int pc_holdset_handover(pc_holdset *hs, bool listen, bool v6only, int backlog, pc_error *err);
+int pc_holdset_prepare(pc_holdset *hs, bool listen, bool v6only, int backlog, pc_error *err);
+
+/*
+ * Take the set's primary socket (shaped by pc_holdset_prepare()) for handing
+ * over to the client. Returns the descriptor (owned by the caller) or a
+ * negative code with err set.
+ */
+int pc_holdset_handover(pc_holdset *hs, pc_error *err);
 
 /*
  * Arm or disarm the timer that reads /proc/net while some claim still holds

@@ -334,6 +334,7 @@ out:
         event_free(a.listen_poll_ev);
     if (a.ready_ev)
         event_free(a.ready_ev);
+    pc_kports_free(&a.kports);
     event_base_free(a.base);
     pc_opts_free(&a.opts);
     return exit_code;
