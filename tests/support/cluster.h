@@ -60,8 +60,7 @@ typedef struct pt_cluster {
 
 /*
  * Start ZooKeeper (own or shared), write the cluster file, start the
- * coordinators, wait until one has published <root>/config/pools, start the
- * agents, and wait until every agent is connected and
+ * coordinators and the agents (together), and wait until every agent is connected and
  * has loaded the cluster configuration (status "ready"). On failure,
  * everything started is stopped again. Returns 0, or a negative code after
  * printing what failed.
