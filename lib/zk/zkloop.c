@@ -277,6 +277,17 @@ static void pc_zk_on_kick(evutil_socket_t fd, short what, void *arg)
  * Ask the client what it wants and arm the io event and the timer. A session
  * that ended (expired, auth failed) wants nothing until pc_zk_reopen().
  */
+/*
+ * When the loop has priorities (event_base_priority_init), ZooKeeper's events
+ * take the most urgent one: pings and replies must not wait behind a burst of
+ * client requests, or the server drops the connection for a missed deadline.
+ */
+static void pc_zk_prioritize(struct event_base *base, struct event *ev)
+{
+    if (event_base_get_npriorities(base) > 1)
+        event_priority_set(ev, 0);
+}
+
 static void pc_zk_rearm(pc_zk *zk)
 {
     int fd = -1, interest = 0;
@@ -313,6 +324,8 @@ static void pc_zk_rearm(pc_zk *zk)
         pc_zk_io_disarm(zk);
         if (fd >= 0 && what) {
             zk->io = event_new(zk->base, fd, what | EV_PERSIST, pc_zk_on_io, zk);
+            if (zk->io)
+                pc_zk_prioritize(zk->base, zk->io);
             if (zk->io && event_add(zk->io, NULL) == 0) {
                 zk->io_fd = fd;
                 zk->io_ino = ino;
@@ -408,6 +421,8 @@ int pc_zk_open(struct event_base *base, const char *hosts, int session_timeout_m
         pc_zk_free(zk);
         return pc_error_set(err, -ENOMEM, "out of memory");
     }
+    pc_zk_prioritize(base, zk->timer);
+    pc_zk_prioritize(base, zk->kick);
     int rc = 0;
     zk->zh = pc_zk_init(zk, resume, err, &rc);
     if (!zk->zh) {
