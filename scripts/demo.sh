@@ -65,8 +65,9 @@ step "portco-agent: one per host"
 "$top/build/agent/portco-agent" --zk "$zk" --host-id "$(hostname)" --socket "$PORTCO_SOCKET" \
     --root "$root" 2>"$work/agent.log" &
 pids+=($!)
-wait_for 30 "the agent to load the pools" "$portco" acquire --pool web --service probe-ready --port 30099
-"$portco" release --pool web 30099
+agent_ready() { "$portco" status --json | grep -q '"ready": *true'; }
+wait_for 30 "the agent to load the published pools" agent_ready
+show "$portco" status
 
 step "A real claim: a port free on this host and claimed cluster-wide"
 show "$portco" acquire --pool web --service demo --json
