@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "owners.h"
+#include "portco.h"
 #include "probe.h"
 #include "procnet.h"
 
@@ -58,6 +59,55 @@ static json_t *pc_socks_json(const pc_sockvec *sv)
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < sv->n; i++)
         json_array_append_new(arr, pc_sock_json(&sv->v[i]));
+    return arr;
+}
+
+/*
+ * The claims on `port` that the local agent knows of, from every pool. The
+ * agent's own hold on a claimed port is a bound socket that /proc/net does
+ * not list, so this is how check and who can name it. Best effort: no agent,
+ * or an agent that cannot answer, gives no claims and no error.
+ */
+static size_t pc_port_claims(const pc_cli_globals *g, uint16_t port, portco_claim **out)
+{
+    *out = NULL;
+    portco_client *c = NULL;
+    if (portco_connect(g->socket, &c, NULL) != 0)
+        return 0;
+    portco_claim *all = NULL;
+    size_t n = 0, k = 0;
+    if (portco_list(c, NULL, &all, &n, NULL) == 0) {
+        for (size_t i = 0; i < n; i++)
+            if (all[i].port == port)
+                all[k++] = all[i];
+    }
+    portco_close(c);
+    if (k == 0) {
+        free(all);
+        return 0;
+    }
+    *out = all;
+    return k;
+}
+
+static void pc_print_port_claims(const portco_claim *cl, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        printf("%u/%s: claimed in portco pool %s by service %s%s%s on host %s (pid %ld, claim %s)\n",
+               (unsigned)cl[i].port, cl[i].proto, cl[i].pool, cl[i].service,
+               cl[i].instance[0] ? "/" : "", cl[i].instance, cl[i].host, (long)cl[i].pid,
+               cl[i].claim);
+}
+
+static json_t *pc_port_claims_json(const portco_claim *cl, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++)
+        json_array_append_new(arr, json_pack("{s:s, s:i, s:s, s:s, s:s, s:I, s:s}", "pool",
+                                             cl[i].pool, "port", (int)cl[i].port, "host",
+                                             cl[i].host, "service", cl[i].service, "proto",
+                                             cl[i].proto, "pid", (json_int_t)cl[i].pid, "claim",
+                                             cl[i].claim));
     return arr;
 }
 
@@ -189,6 +239,8 @@ int pc_cmd_check(const pc_cli_globals *g, int argc, char **argv)
         return rc == -EINVAL ? PC_EXIT_USAGE : PC_EXIT_FAIL;
     }
     int ex = r.usable ? PC_EXIT_OK : PC_EXIT_FAIL;
+    portco_claim *claims = NULL;
+    size_t nclaims = pc_port_claims(g, port, &claims);
     if (json) {
         json_t *f = json_array();
         for (size_t i = 0; f && i < r.n_findings; i++)
@@ -196,10 +248,11 @@ int pc_cmd_check(const pc_cli_globals *g, int argc, char **argv)
                                                "proto", pc_proto_name(r.findings[i].proto),
                                                "message", r.findings[i].message, "blocking",
                                                r.findings[i].blocking));
-        json_t *j = json_pack("{s:i, s:s, s:s, s:b, s:b, s:s, s:o, s:o}", "port", (int)port,
+        json_t *j = json_pack("{s:i, s:s, s:s, s:b, s:b, s:s, s:o, s:o, s:o}", "port", (int)port,
                               "proto", pc_proto_name(r.proto), "address", r.address, "usable",
                               r.usable, "reuseaddr_needed", r.reuseaddr_needed, "summary",
-                              r.summary, "findings", f, "sockets", pc_socks_json(&r.socks));
+                              r.summary, "findings", f, "sockets", pc_socks_json(&r.socks),
+                              "claims", pc_port_claims_json(claims, nclaims));
         if (pc_print_json(j) != PC_EXIT_OK)
             ex = PC_EXIT_FAIL;
     } else if (r.usable) {
@@ -209,6 +262,9 @@ int pc_cmd_check(const pc_cli_globals *g, int argc, char **argv)
             if (r.findings[i].blocking)
                 printf("%s\n", r.findings[i].message);
     }
+    if (!json)
+        pc_print_port_claims(claims, nclaims);
+    free(claims);
     pc_probe_result_free(&r);
     return ex;
 }
@@ -265,6 +321,10 @@ int pc_cmd_who(const pc_cli_globals *g, int argc, char **argv)
         char line[256];
         for (size_t i = 0; i < sv.n; i++)
             printf("%s\n", pc_sock_format(&sv.v[i], line, sizeof(line)));
+        portco_claim *claims = NULL;
+        size_t nclaims = pc_port_claims(g, port, &claims);
+        pc_print_port_claims(claims, nclaims);
+        free(claims);
     }
     pc_sockvec_free(&sv);
     return ex;

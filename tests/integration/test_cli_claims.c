@@ -377,6 +377,59 @@ Test(cli_claims, taken_port_with_wait_times_out)
     free(err);
 }
 
+Test(cli_claims, check_and_who_name_the_claim_behind_the_agents_hold)
+{
+    char *out, *err;
+    int st = pt_cli(&out, &err, "acquire", "--pool", "web", "--service", "held-svc", NULL);
+    cr_assert_eq(st, 0, "acquire: %s", err);
+    int port = pt_port_of(out);
+    free(out);
+    free(err);
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", port);
+
+    /* The agent's hold is a bound socket that /proc/net does not list: the
+     * probe refuses the port and the claim says whose it is. */
+    st = pt_cli(&out, &err, "check", ps, NULL);
+    cr_assert_eq(st, 1, "check of a held port: exit %d, %s", st, out);
+    char want[200];
+    snprintf(want, sizeof(want), "claimed in portco pool web by service held-svc on host %s",
+             A.host);
+    cr_assert_not_null(strstr(out, want), "check output: %s", out);
+    free(out);
+    free(err);
+
+    st = pt_cli(&out, &err, "check", ps, "--json", NULL);
+    cr_assert_eq(st, 1);
+    json_error_t je;
+    json_t *o = json_loads(out, 0, &je);
+    cr_assert(json_is_object(o), "%s", out);
+    json_t *cl = json_object_get(o, "claims");
+    cr_assert_eq(json_array_size(cl), 1, "%s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(cl, 0), "service")),
+                     "held-svc");
+    json_decref(o);
+    free(out);
+    free(err);
+
+    st = pt_cli(&out, &err, "who", ps, NULL);
+    cr_assert_eq(st, 0);
+    cr_assert_not_null(strstr(out, want), "who output: %s", out);
+    free(out);
+    free(err);
+
+    /* Released: nothing to name any more, and the port is usable again. */
+    st = pt_cli(&out, &err, "release", "--pool", "web", ps, NULL);
+    cr_assert_eq(st, 0, "release: %s", err);
+    free(out);
+    free(err);
+    st = pt_cli(&out, &err, "check", ps, "--addr", "127.0.0.1", NULL);
+    cr_assert_eq(st, 0, "check after release: %s", out);
+    cr_assert_null(strstr(out, "claimed in portco"), "%s", out);
+    free(out);
+    free(err);
+}
+
 Test(cli_claims, status_shows_the_agent)
 {
     char *out, *err;
