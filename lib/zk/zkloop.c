@@ -306,6 +306,25 @@ static void pc_zk_rearm(pc_zk *zk)
     if (rc != ZOK)
         pc_debug("zookeeper_interest: %s", zerror(rc));
 
+    /*
+     * When a send made inside a zoo_a* call fails, the client closes its
+     * socket on the spot (nonblocking_send) without a CONNECTING event and
+     * without completing the requests already sent: they would wait forever,
+     * and the next CONNECTED event would look like no change. Re-attach to
+     * the same session through a new handle instead: closing the old one
+     * completes those requests with ZCLOSING, and the state goes through
+     * CONNECTING and back to CONNECTED as for any connection loss.
+     */
+    int zs = zoo_state(zk->zh);
+    if (zk->state == PC_ZK_CONNECTED && zk->depth == 0 && !zk->close_pending &&
+        zs != ZOO_CONNECTED_STATE && zs != ZOO_READONLY_STATE) {
+        clientid_t cid = *zoo_client_id(zk->zh);
+        pc_info("zookeeper: connection dropped without an event; re-attaching to session 0x%llx",
+                (unsigned long long)cid.client_id);
+        if (pc_zk_reopen(zk, &cid, NULL) == 0)
+            return; /* it armed the new handle */
+    }
+
     short what = 0;
     if (interest & ZOOKEEPER_READ)
         what |= EV_READ;
