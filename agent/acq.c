@@ -144,7 +144,15 @@ void pc_acq_fail(pc_acq *q, int code, const char *fmt, ...)
 
 bool pc_acq_zk_lost(int rc)
 {
-    return rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT;
+    /*
+     * ZCLOSING: lib/zk replaced the handle to re-attach to the same session
+     * (when the agent itself closes, its operations are freed anyway).
+     * ZRUNTIMEINCONSISTENCY: the client read an answer out of order and
+     * dropped the connection. Either way the request may or may not have
+     * been applied, exactly as after a connection loss.
+     */
+    return rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT || rc == ZCLOSING ||
+           rc == ZRUNTIMEINCONSISTENCY;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -164,7 +172,7 @@ void pc_del_node_cb(int rc, const void *data)
     pc_acq *q = (pc_acq *)data;
     pc_agent *a = q->agent;
     a->zk_pending--;
-    if (rc == ZCLOSING) {
+    if (rc == ZCLOSING && (a->stopping || pc_zk_get_state(a->zk) == PC_ZK_CLOSED)) {
         pc_acq_free(q); /* the session closes: its ephemeral nodes go with it */
         return;
     }

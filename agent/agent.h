@@ -29,6 +29,7 @@ typedef struct pc_agent_opts {
     char *host_id; /* owned */
     char *socket;  /* owned */
     char *root;    /* owned */
+    char *state_file; /* owned: claims and session across restarts, "" for none */
     int session_timeout_ms;
     int log_level;
     pc_timewait_policy timewait;
@@ -142,6 +143,14 @@ struct pc_agent {
     int64_t kports_at_ms; /* when kports was read; 0: never */
     int presence_tries;
     int zk_pending; /* ZooKeeper requests of this agent not yet completed */
+    zhandle_t *zh_seen; /* handle of the last CONNECTED: watches live on a handle */
+    /* The state file (state.c). */
+    struct event *state_ev; /* a write is scheduled */
+    bool state_disabled;
+    bool state_warned;
+    json_t *restore;        /* claims of the file not taken back yet (owned) */
+    bool restore_pending;
+    clientid_t restore_cid; /* the session the file named */
     int exit_code;
 };
 

@@ -13,6 +13,7 @@
 #include "lifetime.h"
 #include "log.h"
 #include "pools.h"
+#include "state.h"
 
 static void pc_acq_next(pc_acq *q);
 static int pc_acq_probe(pc_acq *q, bool owners, pc_error *err);
@@ -148,6 +149,12 @@ static void pc_acq_grant(pc_acq *q)
     if (h->lifetime == PORTCO_LIFETIME_PID && pc_lifetime_watch(h) < 0)
         pc_warn("cannot watch pid %d for port %u", (int)h->hold_pid, h->port);
     TAILQ_INSERT_TAIL(&a->holds, h, link);
+    /* A claim that outlives its connection is on disk before it is granted,
+     * so a crash right after the answer cannot lose it. */
+    if (h->lifetime == PORTCO_LIFETIME_CONNECTION)
+        pc_state_dirty(a);
+    else
+        pc_state_flush(a);
     a->nholds++;
     a->counters.grants++;
     pc_pool_advance(q->pool, q->port);

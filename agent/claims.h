@@ -42,6 +42,15 @@ void pc_claims_on_connected(pc_agent *a, bool new_session);
  * next session to be re-asserted. */
 void pc_claims_on_expired(pc_agent *a);
 
+/* Re-create h's claim node through the claim protocol (h->reasserting is
+ * set): the answer is a "reasserted" or a "conflict" event. */
+void pc_claims_reassert(pc_agent *a, pc_hold *h);
+
+/* The ZooKeeper handle was replaced within the same session (lib/zk
+ * re-attaches after a silent connection drop): watches set on the old
+ * handle are gone, so operations waiting on a predecessor list again. */
+void pc_claims_rewatch(pc_agent *a);
+
 /* Build the claim object of an answer or event for a held claim (new reference). */
 json_t *pc_hold_to_json(const pc_hold *h);
 

@@ -14,6 +14,7 @@
 #include "pools.h"
 #include "presence.h"
 #include "server.h"
+#include "state.h"
 
 /* Longest a shutdown waits for ZooKeeper to confirm the deletes. */
 #define PC_STOP_DEADLINE_MS 5000
@@ -21,7 +22,7 @@
 static void pc_usage(FILE *f)
 {
     fprintf(f, "usage: portco-agent [--config FILE] [--zk HOSTS] [--host-id ID] [--socket PATH]\n"
-               "                    [--root PATH] [--session-timeout MS]\n"
+               "                    [--root PATH] [--session-timeout MS] [--state-file PATH]\n"
                "                    [--log-level debug|info|warn]\n"
                "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stop it and\n"
                "release every claim it holds.\n");
@@ -33,6 +34,7 @@ static void pc_opts_free(pc_agent_opts *o)
     free(o->host_id);
     free(o->socket);
     free(o->root);
+    free(o->state_file);
     for (size_t i = 0; i < o->nprobe_addrs; i++)
         free(o->probe_addrs[i]);
     free(o->probe_addrs);
@@ -66,13 +68,14 @@ static int pc_parse_level(const char *s, int *out)
  * for a usage error / bad file (message printed). */
 static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
 {
-    enum { O_ZK = 256, O_HOST, O_SOCKET, O_ROOT, O_TIMEOUT, O_LEVEL, O_CONFIG, O_HELP };
+    enum { O_ZK = 256, O_HOST, O_SOCKET, O_ROOT, O_TIMEOUT, O_LEVEL, O_CONFIG, O_HELP, O_STATE };
     static const struct option longs[] = {
         {"config", required_argument, NULL, O_CONFIG},
         {"zk", required_argument, NULL, O_ZK},
         {"host-id", required_argument, NULL, O_HOST},
         {"socket", required_argument, NULL, O_SOCKET},
         {"root", required_argument, NULL, O_ROOT},
+        {"state-file", required_argument, NULL, O_STATE},
         {"session-timeout", required_argument, NULL, O_TIMEOUT},
         {"log-level", required_argument, NULL, O_LEVEL},
         {"help", no_argument, NULL, O_HELP},
@@ -101,7 +104,8 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
     o->host_id = cfg.host_id;
     o->socket = cfg.socket;
     o->root = cfg.root;
-    cfg.zookeeper = cfg.host_id = cfg.socket = cfg.root = NULL;
+    o->state_file = cfg.state_file;
+    cfg.zookeeper = cfg.host_id = cfg.socket = cfg.root = cfg.state_file = NULL;
     o->session_timeout_ms = cfg.session_timeout_ms;
     o->probe_addrs = cfg.probe_addresses;
     o->nprobe_addrs = cfg.nprobe_addresses;
@@ -131,6 +135,9 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
             break;
         case O_ROOT:
             rc = pc_set_str(&o->root, optarg);
+            break;
+        case O_STATE:
+            rc = pc_set_str(&o->state_file, optarg);
             break;
         case O_TIMEOUT:
             errno = 0;
@@ -193,12 +200,21 @@ static void pc_zk_state_changed(pc_zk *zk, pc_zk_state state, void *ud)
         a->session_renewed = false;
         pc_info("ZooKeeper session 0x%llx connected",
                 (unsigned long long)pc_zk_client_id(zk)->client_id);
-        /* A new session has no watches and no ephemerals: set them up again. */
+        /* A new session has no watches and no ephemerals: set them up again.
+         * A new handle on the same session (lib/zk re-attached) keeps the
+         * ephemerals but not the watches. */
+        bool new_handle = a->zh_seen && pc_zk_handle(zk) != a->zh_seen;
+        a->zh_seen = pc_zk_handle(zk);
         if (first || renewed) {
             pc_pools_follow(a);
             pc_presence_publish(a);
+        } else if (new_handle) {
+            pc_pools_follow(a);
+            pc_claims_rewatch(a);
         }
         pc_claims_on_connected(a, renewed);
+        pc_state_restore(a);
+        pc_state_dirty(a);
         break;
     }
     case PC_ZK_EXPIRED:
@@ -314,8 +330,11 @@ int main(int argc, char **argv)
     pc_error err;
     pc_error_clear(&err);
     int exit_code = 0;
-    rc = pc_zk_open(a.base, a.opts.zk, a.opts.session_timeout_ms, NULL, pc_zk_state_changed, &a,
-                    &a.zk, &err);
+    clientid_t resume;
+    bool have_resume = false;
+    pc_state_load(&a, &resume, &have_resume);
+    rc = pc_zk_open(a.base, a.opts.zk, a.opts.session_timeout_ms, have_resume ? &resume : NULL,
+                    pc_zk_state_changed, &a, &a.zk, &err);
     if (rc < 0) {
         pc_err("cannot start a ZooKeeper session with %s: %s", a.opts.zk, err.msg);
         exit_code = 1;
@@ -346,6 +365,8 @@ out:
     pc_zk_close(a.zk); /* pending completions run here */
     a.zk = NULL;
     pc_claims_free_all(&a);
+    pc_state_flush(&a); /* what is left: nothing after a clean stop */
+    pc_state_free(&a);
     pc_pools_free_all(&a);
     if (a.sigterm_ev)
         event_free(a.sigterm_ev);

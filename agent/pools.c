@@ -8,6 +8,7 @@
 
 #include "claims.h"
 #include "log.h"
+#include "state.h"
 
 static void pc_pools_list(pc_agent *a);
 static void pc_pool_get(pc_apool *p);
@@ -232,6 +233,7 @@ static void pc_pools_children_cb(int rc, const struct String_vector *sv, const v
     }
     if (a->pools_pending == 0 && !a->pools_ready) {
         a->pools_ready = true;
+        pc_state_restore(a);
         pc_info("cluster configuration loaded (%d pools)", sv->count);
     }
 }
@@ -358,6 +360,7 @@ static void pc_pool_data_cb(int rc, const char *value, int len, const struct Sta
     }
     if (a->pools_pending == 0 && a->watching_pools && !a->pools_ready) {
         a->pools_ready = true;
+        pc_state_restore(a);
         pc_info("cluster configuration loaded");
     }
 }

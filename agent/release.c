@@ -13,6 +13,7 @@
 #include "lifetime.h"
 #include "log.h"
 #include "pools.h"
+#include "state.h"
 
 /* ------------------------------------------------------------------------ */
 /* release                                                                  */
@@ -23,6 +24,7 @@ void pc_hold_free(pc_hold *h)
     pc_lifetime_unwatch(h);
     pc_holdset_close(&h->holds);
     TAILQ_REMOVE(&a->holds, h, link);
+    pc_state_dirty(a);
     a->nholds--;
     if (!pc_port_busy_locally(a, h->pool, h->port, NULL))
         pc_pool_set_inflight(h->pool, h->port, false);

@@ -13,6 +13,7 @@
 #include "lifetime.h"
 #include "log.h"
 #include "pools.h"
+#include "state.h"
 
 /* ------------------------------------------------------------------------ */
 /* session changes                                                          */
@@ -20,6 +21,7 @@
 void pc_reassert_done(pc_acq *q, bool owned)
 {
     pc_agent *a = q->agent;
+    pc_state_dirty(a);
     pc_hold *h = q->hold;
     if (!h) {
         pc_acq_withdraw(q);
@@ -79,6 +81,21 @@ static void pc_reassert(pc_agent *a, pc_hold *h)
     if (slash)
         *slash = '\0';
     pc_acq_create(q);
+}
+
+void pc_claims_reassert(pc_agent *a, pc_hold *h)
+{
+    pc_reassert(a, h);
+}
+
+void pc_claims_rewatch(pc_agent *a)
+{
+    pc_acq *q, *qn;
+    for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
+        qn = TAILQ_NEXT(q, link);
+        if (q->state == PC_ST_WAIT)
+            pc_acq_list(q); /* lists again and watches the predecessor anew */
+    }
 }
 
 void pc_claims_on_connected(pc_agent *a, bool new_session)

@@ -92,7 +92,10 @@ static void pt_teardown(void)
         pt_z = NULL;
     }
     if (pt_dir) {
-        pt_rmtree(pt_dir);
+        if (getenv("PORTCO_FAULT_KEEP")) /* keep the agents' logs for a post-mortem */
+            fprintf(stderr, "fault: logs kept in %s\n", pt_dir);
+        else
+            pt_rmtree(pt_dir);
         free(pt_dir);
         pt_dir = NULL;
     }
@@ -420,4 +423,59 @@ Test(fault_agent, zookeeper_down_then_back)
     pt_zkr_close(z);
     pt_z = shared;
     pt_zk_stop(&zk);
+}
+/* Restarted within the session timeout, the agent re-attaches to its
+ * session: the claim node (and its fencing token) is unchanged. */
+Test(fault_agent, restart_within_session_timeout_keeps_claims)
+{
+    cr_assert_eq(pt_agent_run(&pt_ag, pt_dir, "h1", pt_zkc, pt_root, 10000), 0);
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    portco_claim cl;
+    int port = pt_acquire_ready(&c, 0, "explicit", &cl);
+    pt_cli_close(&c);
+    pt_agent_crash(&pt_ag);
+    cr_assert_eq(pt_agent_restart(&pt_ag), 0);
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    pt_wait_state(&c, "connected", 10000);
+    long long claims = -1;
+    for (long long end = pt_now_ms() + 10000; pt_now_ms() < end && claims != 1; pt_nap_ms(50))
+        claims = pt_cli_counter(&c, "claims");
+    cr_assert_eq(claims, 1, "the restarted agent does not hold the claim");
+    cr_assert_eq(pt_node_czxid(port, cl.claim), cl.czxid, "the claim node was not kept");
+    cr_assert_eq(pt_cli_counter(&c, "reasserted"), 0);
+    cr_assert_eq(pt_cli_release(&c, "web", port), 0);
+    pt_wait_count(0, 10000);
+    pt_cli_close(&c);
+}
+
+/* Restarted after its session expired, the agent re-asserts its claims. */
+Test(fault_agent, restart_after_session_timeout_reasserts)
+{
+    cr_assert_eq(pt_agent_run(&pt_ag, pt_dir, "h1", pt_zkc, pt_root, PT_SESSION_MS), 0);
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    portco_claim cl;
+    int port = pt_acquire_ready(&c, 0, "explicit", &cl);
+    pt_cli_close(&c);
+    pt_agent_crash(&pt_ag);
+    pt_node_arg g = {port, cl.claim};
+    cr_assert(pt_wait_until(pt_node_gone, &g, PT_SESSION_MS + 8000));
+    cr_assert_eq(pt_agent_restart(&pt_ag), 0);
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    pt_portnode *ports = NULL;
+    int n = 0;
+    bool back = false;
+    for (long long end = pt_now_ms() + 15000; pt_now_ms() < end && !back; pt_nap_ms(100)) {
+        cr_assert_eq(pt_check_pool(pt_z, pt_root, "web", &ports, &n), 0);
+        back = n == 1 && ports[0].port == port && ports[0].nclaims == 1 &&
+               ports[0].owner_czxid > cl.czxid;
+        free(ports);
+    }
+    cr_assert(back, "the claim on port %d was not re-asserted after the restart", port);
+    cr_assert_eq(pt_cli_counter(&c, "claims"), 1);
+    cr_assert_eq(pt_cli_counter(&c, "reasserted"), 1);
+    cr_assert_eq(pt_cli_release(&c, "web", port), 0);
+    pt_wait_count(0, 10000);
+    pt_cli_close(&c);
 }
