@@ -20,7 +20,8 @@
  *   fill   one client acquires (explicit lifetime) until the pool is full,
  *          recording each acquire's latency against the pool's occupancy,
  *          then releases everything. Records: one per 1% of occupancy
- *          ("portco.fill"), and windows 5% wide around 5% and 95% full.
+ *          ("portco.fill"), and windows 5% wide around 5% and 95% full;
+ *          with --rss-pid, the agent's RSS when the pool is full.
  *   hold   acquire --count claims in total (explicit lifetime) over
  *          `inflight` threads and every socket, and leave them held; with
  *          --deadline, stop taking claims after that many seconds.
@@ -41,6 +42,7 @@ typedef struct cfg {
     long count, pool_size;
     double duration, warmup, timeout;
     double deadline; /* hold: stop taking claims after this many seconds; 0 = none */
+    long rss_pid;    /* fill: the agent whose RSS is read when the pool is full; 0 = none */
 } cfg;
 
 typedef struct worker {
@@ -246,6 +248,22 @@ static void emit_window(const cfg *c, const char *name, double lo, double hi, co
     pb_samples_free(&s);
 }
 
+/* Resident set size of a process in MiB, from /proc/PID/status; -1 when unknown. */
+static double rss_mib(long pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "re");
+    double mib = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, "VmRSS:", 6))
+            mib = strtod(line + 6, NULL) / 1024.0;
+    fclose(f);
+    return mib;
+}
+
 static int run_fill(const cfg *c)
 {
     portco_client *pc = NULL;
@@ -289,6 +307,7 @@ static int run_fill(const cfg *c)
     if (n != c->pool_size)
         fprintf(stderr, "pcbench: fill: %ld claims granted, pool size %ld%s\n", n, c->pool_size,
                 exhausted ? ", then exhausted" : "");
+    double rss_full = c->rss_pid ? rss_mib(c->rss_pid) : -1;
     for (int b = 0; b < 100; b++)
         emit_window(c, "portco.fill", b, b + 1, lat, n, c->pool_size);
     emit_window(c, "portco.fill_window", 2.5, 7.5, lat, n, c->pool_size);
@@ -306,6 +325,8 @@ static int run_fill(const cfg *c)
     pb_result_int(r, "pool_size", c->pool_size);
     pb_result_int(r, "granted", n);
     pb_result_int(r, "exhausted", exhausted);
+    if (rss_full >= 0)
+        pb_result_real(r, "agent_rss_full_mib", rss_full);
     pb_result_int(r, "errors", errors);
     pb_result_latency(r, "release", &rel);
     status = (pb_result_emit(r) == 0 && (exhausted || n == c->pool_size) && errors == 0) ? 0 : 1;
@@ -355,6 +376,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: pcbench --mode cycle|fill|hold|ready --socket PATH [--socket PATH...]\n"
                "               --pool NAME [--inflight N] [--duration SEC] [--warmup SEC]\n"
                "               [--count N] [--pool-size N] [--timeout SEC] [--deadline SEC]\n"
+               "               [--rss-pid PID]\n"
                "               [--label TEXT]\n");
 }
 
@@ -366,7 +388,7 @@ int main(int argc, char **argv)
         {"duration", required_argument, NULL, 'd'},  {"warmup", required_argument, NULL, 'w'},
         {"count", required_argument, NULL, 'c'},     {"pool-size", required_argument, NULL, 'P'},
         {"timeout", required_argument, NULL, 't'},   {"label", required_argument, NULL, 'l'},
-        {"deadline", required_argument, NULL, 'D'},
+        {"deadline", required_argument, NULL, 'D'}, {"rss-pid", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
     cfg c = {.mode = MODE_CYCLE, .label = "", .inflight = 1, .duration = 3.0, .warmup = 0.5,
              .timeout = 30.0};
@@ -401,6 +423,7 @@ int main(int argc, char **argv)
         case 'w': bad = pb_parse_seconds(optarg, &c.warmup); break;
         case 't': bad = pb_parse_seconds(optarg, &c.timeout); break;
         case 'D': bad = pb_parse_seconds(optarg, &c.deadline); break;
+        case 'R': bad = pb_parse_long(optarg, 1, 1L << 30, &c.rss_pid); break;
         case 'l': c.label = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,9 @@
  *   both+hold a TCP+UDP pool
  * --listeners N first opens N listening TCP sockets on 127.0.0.1 (ports
  * picked by the kernel), so /proc/net/tcp has N more lines to read, as on a
- * busy host. One JSON record per variant, label "probe.<variant>[.Nl]".
+ * busy host; --held N opens N bound, non-listening SO_REUSEADDR sockets
+ * instead, like an agent holding N claims. One JSON record per variant,
+ * label "probe.<variant>[.Nl|.Nh]".
  */
 
 static int bare_bind(uint16_t port)
@@ -36,7 +39,10 @@ static int bare_bind(uint16_t port)
     return rc;
 }
 
-static int open_listeners(int n, int **fds)
+/* n TCP sockets on 127.0.0.1, kernel-chosen ports: listening (they show in
+   /proc/net/tcp), or, with `held`, bound with SO_REUSEADDR and not listening,
+   like the agent's hold sockets. */
+static int open_sockets(int n, bool held, int **fds)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)n + 256) {
@@ -48,8 +54,12 @@ static int open_listeners(int n, int **fds)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int one = 1;
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0) {
+        if (fd >= 0 && held)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+            (!held && listen(fd, 1) < 0)) {
             int e = -errno;
             if (fd >= 0)
                 close(fd);
@@ -62,7 +72,7 @@ static int open_listeners(int n, int **fds)
     return 0;
 }
 
-static int run_variant(const char *variant, uint16_t first, int count, int listeners)
+static int run_variant(const char *variant, uint16_t first, int count, int listeners, int held)
 {
     pc_probe_opts o = {.proto = PC_PROTO_TCP, .address = "0.0.0.0", .owners = PC_OWNERS_NEVER};
     int bind_only = !strcmp(variant, "bind");
@@ -100,6 +110,8 @@ static int run_variant(const char *variant, uint16_t first, int count, int liste
     char label[96];
     if (listeners)
         snprintf(label, sizeof(label), "probe.%s.%dl", variant, listeners);
+    else if (held)
+        snprintf(label, sizeof(label), "probe.%s.%dh", variant, held);
     else
         snprintf(label, sizeof(label), "probe.%s", variant);
     json_t *rec = pb_result_new("probe");
@@ -108,6 +120,7 @@ static int run_variant(const char *variant, uint16_t first, int count, int liste
     pb_result_int(rec, "usable", usable);
     pb_result_int(rec, "errors", failed);
     pb_result_int(rec, "listeners", listeners);
+    pb_result_int(rec, "held", held);
     pb_result_real(rec, "rate", count / secs);
     pb_result_real(rec, "probe_p50_us", pb_samples_pct(&lat, 50));
     pb_result_real(rec, "probe_p99_us", pb_samples_pct(&lat, 99));
@@ -121,10 +134,11 @@ int main(int argc, char **argv)
     static const struct option opts[] = {{"first", required_argument, NULL, 'f'},
                                          {"count", required_argument, NULL, 'c'},
                                          {"listeners", required_argument, NULL, 'L'},
+                                         {"held", required_argument, NULL, 'H'},
                                          {"variant", required_argument, NULL, 'v'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    long first = 40000, count = 2000, listeners = 0, v;
+    long first = 40000, count = 2000, listeners = 0, held = 0, v;
     const char *variants[8];
     int nvar = 0, ch;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -141,12 +155,16 @@ int main(int argc, char **argv)
             if (pb_parse_long(optarg, 0, 60000, &listeners))
                 return 2;
             break;
+        case 'H':
+            if (pb_parse_long(optarg, 0, 60000, &held))
+                return 2;
+            break;
         case 'v':
             if (nvar < 8)
                 variants[nvar++] = optarg;
             break;
         case 'h':
-            printf("usage: probebench [--first PORT] [--count N] [--listeners N] "
+            printf("usage: probebench [--first PORT] [--count N] [--listeners N | --held N] "
                    "[--variant bind|tcp|tcp+hold|both+hold]...\n");
             return 0;
         default: return 2;
@@ -163,20 +181,24 @@ int main(int argc, char **argv)
         variants[nvar++] = "tcp+hold";
         variants[nvar++] = "both+hold";
     }
+    if (listeners && held) {
+        fprintf(stderr, "probebench: --listeners and --held are separate runs\n");
+        return 2;
+    }
     int *fds = NULL, status = 0;
-    if (listeners > 0) {
-        int rc = open_listeners((int)listeners, &fds);
+    long nsock = listeners + held;
+    if (nsock > 0) {
+        int rc = open_sockets((int)nsock, held > 0, &fds);
         if (rc < 0) {
-            fprintf(stderr, "probebench: cannot open %ld listeners: %s\n", listeners,
-                    strerror(-rc));
+            fprintf(stderr, "probebench: cannot open %ld sockets: %s\n", nsock, strerror(-rc));
             free(fds);
             return 1;
         }
     }
     for (int i = 0; i < nvar; i++)
-        if (run_variant(variants[i], (uint16_t)first, (int)count, (int)listeners) != 0)
+        if (run_variant(variants[i], (uint16_t)first, (int)count, (int)listeners, (int)held) != 0)
             status = 1;
-    for (long i = 0; i < listeners; i++)
+    for (long i = 0; i < nsock; i++)
         close(fds[i]);
     free(fds);
     return status;

@@ -225,7 +225,7 @@ for ((rep = 1; rep <= fill_reps; rep++)); do
     want fill || break
     log "pool fill $rep/$fill_reps: $fill_size ports"
     emit "$PCBENCH" --mode fill --pool fill --socket "$work/bench-a1.sock" \
-        --pool-size "$fill_size" --label fill
+        --pool-size "$fill_size" --rss-pid "${AGENT_PIDS[0]}" --label fill
 done
 
 if want probe; then
