@@ -22,6 +22,7 @@ typedef struct pc_conn pc_conn;
 typedef struct pc_apool pc_apool;
 typedef struct pc_hold pc_hold;
 typedef struct pc_acq pc_acq;
+typedef struct pc_agent_http pc_agent_http;
 
 /* The agent's settings after the file and the command line are merged. */
 typedef struct pc_agent_opts {
@@ -36,6 +37,10 @@ typedef struct pc_agent_opts {
     pc_ephemeral_policy ephemeral;
     char **probe_addrs; /* owned: more addresses the probe bind-tests */
     size_t nprobe_addrs;
+    char *metrics_listen; /* owned: "IP:PORT" of the HTTP endpoints, "" for none */
+    char *tls_cert;       /* owned: PEM certificate for HTTPS, "" for plain HTTP */
+    char *tls_key;        /* owned: its PEM key */
+    char *tls_client_ca;  /* owned: CA of accepted client certificates, "" for none */
 } pc_agent_opts;
 
 /* Bound sockets that keep a port on this host while it is claimed. */
@@ -152,6 +157,7 @@ struct pc_agent {
     bool restore_pending;
     clientid_t restore_cid; /* the session the file named */
     int exit_code;
+    pc_agent_http *http; /* HTTP endpoints, NULL when off */
 };
 
 /* Milliseconds since the epoch (wall clock). */

@@ -14,6 +14,8 @@ typedef struct pc_listop {
     pc_agent *agent;
     pc_conn *conn; /* NULL once the connection is gone */
     pc_creq *creq;
+    pc_listing_cb cb; /* for gathers not tied to a connection; NULL once cancelled */
+    void *ud;
     int pending;
     int failed; /* first ZooKeeper error, 0 when none */
     json_t *claims;
@@ -48,6 +50,26 @@ static int pc_claim_cmp(const void *x, const void *y)
                   json_string_value(json_object_get(*b, "host")));
 }
 
+/* The gathered claims in a stable order: pool, port, host. NULL on ENOMEM. */
+static json_t *pc_listop_sorted(const pc_listop *op)
+{
+    size_t n = json_array_size(op->claims);
+    json_t **v = calloc(n + 1, sizeof(json_t *));
+    json_t *sorted = json_array();
+    if (!v || !sorted) {
+        free(v);
+        json_decref(sorted);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(op->claims, i);
+    qsort(v, n, sizeof(json_t *), pc_claim_cmp);
+    for (size_t i = 0; i < n; i++)
+        json_array_append(sorted, v[i]);
+    free(v);
+    return sorted;
+}
+
 static void pc_listop_finish(pc_listop *op)
 {
     pc_listop **pp = &pc_listops;
@@ -61,24 +83,23 @@ static void pc_listop_finish(pc_listop *op)
             pc_conn_fail(op->conn, r, PORTCO_EZKUNAVAIL,
                          "cannot read the claims from ZooKeeper: %s; retry", zerror(op->failed));
         } else {
-            /* Stable order: pool, port, host. */
-            size_t n = json_array_size(op->claims);
-            json_t **v = calloc(n + 1, sizeof(json_t *));
-            json_t *sorted = json_array();
-            if (v && sorted) {
-                for (size_t i = 0; i < n; i++)
-                    v[i] = json_array_get(op->claims, i);
-                qsort(v, n, sizeof(json_t *), pc_claim_cmp);
-                for (size_t i = 0; i < n; i++)
-                    json_array_append(sorted, v[i]);
-            }
-            free(v);
+            json_t *sorted = pc_listop_sorted(op);
             json_t *ans = pc_answer_ok(r->req.id);
             if (ans && sorted)
                 json_object_set_new(ans, "claims", sorted);
             else
                 json_decref(sorted);
             pc_conn_finish(op->conn, r, ans, -1);
+        }
+    } else if (op->cb) {
+        char msg[160];
+        if (op->failed) {
+            snprintf(msg, sizeof(msg), "cannot read the claims from ZooKeeper: %s; retry",
+                     zerror(op->failed));
+            op->cb(op->agent, PORTCO_EZKUNAVAIL, msg, NULL, op->ud);
+        } else {
+            json_t *sorted = pc_listop_sorted(op);
+            op->cb(op->agent, sorted ? 0 : -ENOMEM, sorted ? "" : "out of memory", sorted, op->ud);
         }
     }
     json_decref(op->claims);
@@ -243,39 +264,37 @@ static void pc_list_pool(pc_listop *op, const pc_apool *p)
         pc_list_ports_dir(op, p->name, dir);
 }
 
-void pc_listing_list(pc_conn *c, pc_creq *r)
+/*
+ * Check that a listing can run now; fills msg and returns a code when not:
+ * ZK_UNAVAILABLE, NOT_READY, NO_SUCH_POOL. *one gets the pool asked for.
+ */
+static int pc_listing_check(pc_agent *a, const char *pool, const pc_apool **one, char *msg,
+                            size_t len)
 {
-    pc_agent *a = c->agent;
+    *one = NULL;
     if (pc_zk_get_state(a->zk) != PC_ZK_CONNECTED) {
-        pc_conn_fail(c, r, PORTCO_EZKUNAVAIL,
-                     "the agent is not connected to ZooKeeper (%s); retry in a moment",
-                     pc_zk_state_name(pc_zk_get_state(a->zk)));
-        return;
+        snprintf(msg, len, "the agent is not connected to ZooKeeper (%s); retry in a moment",
+                 pc_zk_state_name(pc_zk_get_state(a->zk)));
+        return PORTCO_EZKUNAVAIL;
     }
     if (!a->pools_ready) {
-        pc_conn_fail(c, r, PORTCO_ENOTREADY, "the agent has not loaded the pools yet");
-        return;
+        snprintf(msg, len, "the agent has not loaded the pools yet");
+        return PORTCO_ENOTREADY;
     }
-    const pc_apool *one = NULL;
-    if (r->req.pool[0]) {
-        one = pc_pools_find(a, r->req.pool);
-        if (!one) {
-            pc_conn_fail(c, r, PORTCO_ENOPOOL, "no pool named \"%s\" is published", r->req.pool);
-            return;
+    if (pool && pool[0]) {
+        *one = pc_pools_find(a, pool);
+        if (!*one) {
+            snprintf(msg, len, "no pool named \"%s\" is published", pool);
+            return PORTCO_ENOPOOL;
         }
     }
-    pc_listop *op = calloc(1, sizeof(*op));
-    json_t *claims = json_array();
-    if (!op || !claims) {
-        free(op);
-        json_decref(claims);
-        pc_conn_fail(c, r, -ENOMEM, "out of memory");
-        return;
-    }
-    op->agent = a;
-    op->conn = c;
-    op->creq = r;
-    op->claims = claims;
+    return 0;
+}
+
+/* Start the walk of op (registered, pending held); one: a single pool. */
+static void pc_listing_walk(pc_listop *op, const pc_apool *one)
+{
+    pc_agent *a = op->agent;
     op->next = pc_listops;
     pc_listops = op;
     op->pending = 1; /* held while the walk starts */
@@ -293,6 +312,66 @@ void pc_listing_list(pc_conn *c, pc_creq *r)
     pc_listop_done_one(op);
 }
 
+static pc_listop *pc_listop_new(pc_agent *a)
+{
+    pc_listop *op = calloc(1, sizeof(*op));
+    json_t *claims = json_array();
+    if (!op || !claims) {
+        free(op);
+        json_decref(claims);
+        return NULL;
+    }
+    op->agent = a;
+    op->claims = claims;
+    return op;
+}
+
+void pc_listing_list(pc_conn *c, pc_creq *r)
+{
+    pc_agent *a = c->agent;
+    const pc_apool *one;
+    char msg[256];
+    int code = pc_listing_check(a, r->req.pool, &one, msg, sizeof(msg));
+    if (code) {
+        pc_conn_fail(c, r, code, "%s", msg);
+        return;
+    }
+    pc_listop *op = pc_listop_new(a);
+    if (!op) {
+        pc_conn_fail(c, r, -ENOMEM, "out of memory");
+        return;
+    }
+    op->conn = c;
+    op->creq = r;
+    pc_listing_walk(op, one);
+}
+
+void pc_listing_gather(pc_agent *a, const char *pool, pc_listing_cb cb, void *ud)
+{
+    const pc_apool *one;
+    char msg[256];
+    int code = pc_listing_check(a, pool, &one, msg, sizeof(msg));
+    if (code) {
+        cb(a, code, msg, NULL, ud);
+        return;
+    }
+    pc_listop *op = pc_listop_new(a);
+    if (!op) {
+        cb(a, -ENOMEM, "out of memory", NULL, ud);
+        return;
+    }
+    op->cb = cb;
+    op->ud = ud;
+    pc_listing_walk(op, one);
+}
+
+void pc_listing_cancel(void *ud)
+{
+    for (pc_listop *op = pc_listops; op; op = op->next)
+        if (!op->conn && op->ud == ud)
+            op->cb = NULL;
+}
+
 void pc_listing_conn_closed(pc_conn *c)
 {
     for (pc_listop *op = pc_listops; op; op = op->next)
@@ -302,10 +381,9 @@ void pc_listing_conn_closed(pc_conn *c)
         }
 }
 
-void pc_listing_status(pc_conn *c, pc_creq *r)
+/* Fill `ans` with the status fields; false when it could not. */
+static bool pc_listing_status_fill(pc_agent *a, json_t *ans)
 {
-    pc_agent *a = c->agent;
-    json_t *ans = pc_answer_ok(r->req.id);
     json_t *pools = json_array();
     pc_apool *p;
     TAILQ_FOREACH(p, &a->pools, link)
@@ -346,5 +424,19 @@ void pc_listing_status(pc_conn *c, pc_creq *r)
         json_decref(pools);
         json_decref(counters);
     }
+    return ans != NULL;
+}
+
+json_t *pc_listing_status_json(pc_agent *a)
+{
+    json_t *o = json_object();
+    pc_listing_status_fill(a, o);
+    return o;
+}
+
+void pc_listing_status(pc_conn *c, pc_creq *r)
+{
+    json_t *ans = pc_answer_ok(r->req.id);
+    pc_listing_status_fill(c->agent, ans);
     pc_conn_finish(c, r, ans, -1);
 }

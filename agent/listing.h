@@ -16,6 +16,27 @@ void pc_listing_list(pc_conn *c, pc_creq *r);
  * session id and counters. */
 void pc_listing_status(pc_conn *c, pc_creq *r);
 
+/*
+ * Completion of pc_listing_gather(): code 0 with `claims` (consumed: an
+ * array of claim objects in pool, port, host order), or a code
+ * (ZK_UNAVAILABLE, NOT_READY, NO_SUCH_POOL, -ENOMEM) with msg and claims NULL.
+ */
+typedef void (*pc_listing_cb)(pc_agent *a, int code, const char *msg, json_t *claims, void *ud);
+
+/*
+ * Gather what `list` answers, of every pool or of `pool` (NULL or "" for
+ * all), for a caller other than a connection. cb runs exactly once, before
+ * this returns when the listing cannot start, unless pc_listing_cancel(ud)
+ * is called first.
+ */
+void pc_listing_gather(pc_agent *a, const char *pool, pc_listing_cb cb, void *ud);
+
+/* Forget the callbacks of every gather started with `ud`: they will not run. */
+void pc_listing_cancel(void *ud);
+
+/* The fields of the `status` answer (without v, id, ok) as a new object. */
+json_t *pc_listing_status_json(pc_agent *a);
+
 /* Detach the connection from `list` requests still being gathered. */
 void pc_listing_conn_closed(pc_conn *c);
 

@@ -10,6 +10,7 @@
 #include "agent.h"
 #include "claims.h"
 #include "conn.h"
+#include "http.h"
 #include "log.h"
 #include "pools.h"
 #include "presence.h"
@@ -24,6 +25,8 @@ static void pc_usage(FILE *f)
     fprintf(f, "usage: portco-agent [--config FILE] [--zk HOSTS] [--host-id ID] [--socket PATH]\n"
                "                    [--root PATH] [--session-timeout MS] [--state-file PATH]\n"
                "                    [--log-level debug|info|warn]\n"
+               "                    [--metrics-listen IP:PORT [--tls-cert PEM --tls-key PEM\n"
+               "                    [--tls-client-ca PEM]]]\n"
                "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stop it and\n"
                "release every claim it holds.\n");
 }
@@ -38,6 +41,10 @@ static void pc_opts_free(pc_agent_opts *o)
     for (size_t i = 0; i < o->nprobe_addrs; i++)
         free(o->probe_addrs[i]);
     free(o->probe_addrs);
+    free(o->metrics_listen);
+    free(o->tls_cert);
+    free(o->tls_key);
+    free(o->tls_client_ca);
     memset(o, 0, sizeof(*o));
 }
 
@@ -69,6 +76,7 @@ static int pc_parse_level(const char *s, int *out)
 static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
 {
     enum { O_ZK = 256, O_HOST, O_SOCKET, O_ROOT, O_TIMEOUT, O_LEVEL, O_CONFIG, O_HELP, O_STATE };
+    enum { O_METRICS = 300, O_TLS_CERT, O_TLS_KEY, O_TLS_CA };
     static const struct option longs[] = {
         {"config", required_argument, NULL, O_CONFIG},
         {"zk", required_argument, NULL, O_ZK},
@@ -79,6 +87,10 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
         {"session-timeout", required_argument, NULL, O_TIMEOUT},
         {"log-level", required_argument, NULL, O_LEVEL},
         {"help", no_argument, NULL, O_HELP},
+        {"metrics-listen", required_argument, NULL, O_METRICS},
+        {"tls-cert", required_argument, NULL, O_TLS_CERT},
+        {"tls-key", required_argument, NULL, O_TLS_KEY},
+        {"tls-client-ca", required_argument, NULL, O_TLS_CA},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL;
@@ -111,6 +123,11 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
     o->nprobe_addrs = cfg.nprobe_addresses;
     cfg.probe_addresses = NULL;
     cfg.nprobe_addresses = 0;
+    o->metrics_listen = cfg.metrics_listen;
+    o->tls_cert = cfg.tls_cert;
+    o->tls_key = cfg.tls_key;
+    o->tls_client_ca = cfg.tls_client_ca;
+    cfg.metrics_listen = cfg.tls_cert = cfg.tls_key = cfg.tls_client_ca = NULL;
     o->timewait = cfg.timewait;
     o->ephemeral = cfg.ephemeral;
     o->log_level = pc_log_level();
@@ -155,6 +172,18 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
                 fprintf(stderr, "portco-agent: --log-level must be debug, info or warn\n");
                 return 2;
             }
+            break;
+        case O_METRICS:
+            rc = pc_set_str(&o->metrics_listen, optarg);
+            break;
+        case O_TLS_CERT:
+            rc = pc_set_str(&o->tls_cert, optarg);
+            break;
+        case O_TLS_KEY:
+            rc = pc_set_str(&o->tls_key, optarg);
+            break;
+        case O_TLS_CA:
+            rc = pc_set_str(&o->tls_client_ca, optarg);
             break;
         case O_HELP:
             pc_usage(stdout);
@@ -340,6 +369,12 @@ int main(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
+    rc = pc_agent_http_start(&a, &err);
+    if (rc < 0) {
+        pc_err("HTTP endpoints: %s", err.msg);
+        exit_code = rc == PORTCO_ECONFIG ? 2 : 1;
+        goto out;
+    }
     rc = pc_server_start(&a, &err);
     if (rc < 0) {
         pc_err("%s", err.msg);
@@ -358,6 +393,7 @@ int main(int argc, char **argv)
     event_base_dispatch(a.base);
     pc_info("stopped");
 out:
+    pc_agent_http_stop(&a);
     pc_server_stop(&a);
     a.stopping = true;
     pc_conn_close_all(&a);

@@ -25,6 +25,9 @@ void pc_agent_config_free(pc_agent_config *c)
     free(c->probe_addresses);
     free(c->state_file);
     free(c->metrics_listen);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free(c->tls_client_ca);
     memset(c, 0, sizeof(*c));
 }
 
@@ -49,8 +52,11 @@ int pc_agent_config_defaults(pc_agent_config *c)
     c->ephemeral = PC_EPHEMERAL_WARN;
     c->state_file = strdup(PC_AGENT_DEFAULT_STATE_FILE);
     c->metrics_listen = strdup("");
+    c->tls_cert = strdup("");
+    c->tls_key = strdup("");
+    c->tls_client_ca = strdup("");
     if (!c->zookeeper || !c->host_id || !c->socket || !c->root || !c->state_file ||
-        !c->metrics_listen) {
+        !c->metrics_listen || !c->tls_cert || !c->tls_key || !c->tls_client_ca) {
         pc_agent_config_free(c);
         return -ENOMEM;
     }
@@ -120,6 +126,9 @@ static int pc_agent_from_doc(pc_ydoc *y, pc_agent_config *c)
         F_EPHEMERAL,
         F_STATE,
         F_METRICS,
+        F_TLS_CERT,
+        F_TLS_KEY,
+        F_TLS_CA,
         F_N
     };
     pc_yfield f[F_N] = {
@@ -133,6 +142,9 @@ static int pc_agent_from_doc(pc_ydoc *y, pc_agent_config *c)
         [F_EPHEMERAL] = {"ephemeral", false, NULL, NULL},
         [F_STATE] = {"state_file", false, NULL, NULL},
         [F_METRICS] = {"metrics_listen", false, NULL, NULL},
+        [F_TLS_CERT] = {"tls_cert", false, NULL, NULL},
+        [F_TLS_KEY] = {"tls_key", false, NULL, NULL},
+        [F_TLS_CA] = {"tls_client_ca", false, NULL, NULL},
     };
     char kind[80];
     yaml_node_t *root = pc_ydoc_root(y);
@@ -254,6 +266,31 @@ static int pc_agent_from_doc(pc_ydoc *y, pc_agent_config *c)
                         "[::1]:9470, or \"\" to turn metrics off",
                         m);
         }
+    }
+    /* TLS files: paths (null or "" for none); whether they can be read is
+     * checked when the agent starts its HTTP server. */
+    char **tls[3] = {&c->tls_cert, &c->tls_key, &c->tls_client_ca};
+    for (int i = 0; i < 3; i++) {
+        pc_yfield *t = &f[F_TLS_CERT + i];
+        if (!t->val || pc_yis_null(t->val))
+            continue;
+        pc_ystrdup(y, t->val, t->name, tls[i]);
+    }
+    if (!y->errors) {
+        bool cert = c->tls_cert[0], key = c->tls_key[0], ca = c->tls_client_ca[0];
+        yaml_node_t *at = f[F_TLS_CERT].val  ? f[F_TLS_CERT].val
+                          : f[F_TLS_KEY].val ? f[F_TLS_KEY].val
+                                             : f[F_TLS_CA].val;
+        if (cert != key)
+            pc_yerr(y, at, PC_DIAG_BAD_VALUE,
+                    "tls_cert and tls_key go together: give both, or neither for plain HTTP");
+        else if (ca && !cert)
+            pc_yerr(y, at, PC_DIAG_BAD_VALUE,
+                    "tls_client_ca needs TLS: give tls_cert and tls_key too");
+        else if (cert && !c->metrics_listen[0])
+            pc_yerr(y, at, PC_DIAG_BAD_VALUE,
+                    "tls_cert: TLS is for the HTTP endpoints, but metrics_listen is off; set "
+                    "metrics_listen too");
     }
     if (y->d && y->d->oom)
         return -ENOMEM;

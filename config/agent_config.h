@@ -26,6 +26,9 @@ typedef struct pc_agent_config {
     pc_ephemeral_policy ephemeral;
     char *state_file;     /* "" means no state file */
     char *metrics_listen; /* "" means no metrics endpoint; else "IP:PORT" */
+    char *tls_cert;       /* "" means plain HTTP; else a PEM certificate file */
+    char *tls_key;        /* "" or the PEM key of tls_cert */
+    char *tls_client_ca;  /* "" means no client certificate asked; else a PEM CA file */
 } pc_agent_config;
 
 /*

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "election.h"
+#include "http.h"
 #include "log.h"
 #include "publish.h"
 #include "zkloop.h"
@@ -34,6 +35,8 @@ typedef struct coord {
     struct event *signals[3];
     struct event *reopen_timer;
     unsigned long reloads, rejected;
+    pc_httpd_opts http_opts; /* listen NULL: no HTTP endpoints */
+    pc_coord_http *http;
 } coord;
 
 static void usage(FILE *f)
@@ -41,6 +44,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: portco-coordinator --config CLUSTER.yaml [--zk HOSTS] [--root PATH]\n"
             "                          [--session-timeout MS] [--id NAME]\n"
+            "                          [--listen IP:PORT [--tls-cert PEM --tls-key PEM\n"
+            "                          [--tls-client-ca PEM]]]\n"
             "\n"
             "Runs in the foreground and logs to stderr. Several may run: one is elected\n"
             "leader and publishes the cluster file's pools and static assignments under\n"
@@ -51,7 +56,10 @@ static void usage(FILE *f)
             "  --zk HOSTS             ZooKeeper connect string (default $PORTCO_ZK, else %s)\n"
             "  --root PATH            ZooKeeper root (default: the file's `root`, else %s)\n"
             "  --session-timeout MS   ZooKeeper session timeout (default %d)\n"
-            "  --id NAME              name in the leader node (default <hostname>-<pid>)\n",
+            "  --id NAME              name in the leader node (default <hostname>-<pid>)\n"
+            "  --listen IP:PORT       serve /metrics, /v1/leader, /v1/config ([v6]:PORT too)\n"
+            "  --tls-cert, --tls-key  PEM certificate and key: serve HTTPS\n"
+            "  --tls-client-ca PEM    require client certificates signed by this CA\n",
             PC_COORD_DEFAULT_ZK, PC_DEFAULT_ROOT, PC_COORD_DEFAULT_SESSION_MS);
 }
 
@@ -87,6 +95,7 @@ static void coord_reload(coord *c)
                 c->config_path, cfg.root, c->root);
     pc_info("loaded %s: %zu pools, %zu statics%s", c->config_path, cfg.npools, cfg.nstatics,
             pc_elect_is_leader(c->elect) ? "; publishing" : "; publishing once leader");
+    pc_coord_http_set_config(c->http, &cfg);
     pc_pub_set_config(c->pub, &cfg);
 }
 
@@ -138,6 +147,8 @@ static void coord_leadership(pc_elect *e, bool leader, void *ud)
 
 static void coord_published(pc_pub *p, void *ud)
 {
+    coord *c = ud;
+    pc_coord_http_published(c->http);
     const pc_pub_stats *s = pc_pub_get_stats(p);
     pc_debug("publish totals: %lu cycles, %lu multi-ops, %lu failures", s->cycles, s->writes,
              s->failures);
@@ -162,9 +173,13 @@ static int coord_parse(coord *c, int argc, char **argv)
                                          {"session-timeout", required_argument, NULL, 's'},
                                          {"id", required_argument, NULL, 'i'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"tls-cert", required_argument, NULL, 300},
+                                         {"tls-key", required_argument, NULL, 301},
+                                         {"tls-client-ca", required_argument, NULL, 302},
                                          {NULL, 0, NULL, 0}};
     int o;
-    while ((o = getopt_long(argc, argv, "c:z:r:s:i:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "c:z:r:s:i:hl:", opts, NULL)) != -1) {
         switch (o) {
         case 'c':
             c->config_path = optarg;
@@ -201,6 +216,18 @@ static int coord_parse(coord *c, int argc, char **argv)
             }
             snprintf(c->id, sizeof(c->id), "%s", optarg);
             break;
+        case 'l':
+            c->http_opts.listen = optarg;
+            break;
+        case 300:
+            c->http_opts.cert = optarg;
+            break;
+        case 301:
+            c->http_opts.key = optarg;
+            break;
+        case 302:
+            c->http_opts.client_ca = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -213,6 +240,11 @@ static int coord_parse(coord *c, int argc, char **argv)
         fprintf(stderr, "portco-coordinator: %s\n",
                 optind < argc ? "unexpected argument" : "--config is required");
         usage(stderr);
+        return 2;
+    }
+    if (!c->http_opts.listen && (c->http_opts.cert || c->http_opts.key || c->http_opts.client_ca)) {
+        fprintf(stderr, "portco-coordinator: --tls-cert, --tls-key and --tls-client-ca need "
+                        "--listen\n");
         return 2;
     }
     return -1; /* go on */
@@ -255,6 +287,7 @@ static void coord_teardown(coord *c)
     /* Closing the session removes our candidate and leader nodes at once, so
      * another coordinator takes over without waiting for a session timeout. */
     pc_zk_close(c->zk);
+    pc_coord_http_free(c->http); /* after the close answered its pending reads */
     pc_elect_free(c->elect);
     if (c->pub) {
         const pc_pub_stats *s = pc_pub_get_stats(c->pub);
@@ -303,7 +336,20 @@ int main(int argc, char **argv)
             c.config_path, cfg.npools, cfg.nstatics, c.zk_hosts, c.root);
 
     int rc = coord_setup(&c);
+    if (rc == 0 && c.http_opts.listen) {
+        pc_coord_http_src src = {c.id, c.root, &c.reloads, &c.rejected};
+        pc_error err;
+        rc = pc_coord_http_start(c.base, &c.http_opts, &src, &c.http, &err);
+        if (rc < 0) {
+            pc_err("HTTP endpoints: %s", err.msg);
+            pc_cluster_free(&cfg);
+            coord_teardown(&c);
+            return rc == PORTCO_ECONFIG ? 2 : 1;
+        }
+        pc_coord_http_attach(c.http, c.zk, c.elect, c.pub);
+    }
     if (rc == 0) {
+        pc_coord_http_set_config(c.http, &cfg);
         pc_pub_set_config(c.pub, &cfg);
         event_base_dispatch(c.base);
     }

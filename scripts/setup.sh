@@ -10,7 +10,7 @@ packages=(
     # libraries
     libzookeeper-st-dev libyaml-dev libjansson-dev libevent-dev libssl-dev
     # tests
-    libcriterion-dev zookeeper default-jre-headless iproute2 procps python3
+    libcriterion-dev zookeeper default-jre-headless iproute2 procps python3 openssl
     # benchmarks and the handoff examples
     gnuplot-nox python3-kazoo python3-portpicker
 )
