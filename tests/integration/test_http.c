@@ -273,26 +273,28 @@ static pid_t agent_plain(char *base, size_t len, char *sock, size_t slen)
     return pid;
 }
 
-/* The coordinator "c-http" with --listen; base gets its URL. */
-static pid_t coord_start(char *base, size_t len, char *const extra[])
+/* A coordinator named `id` with --listen; base gets its URL; logs to <dir>/<id>.log. */
+static pid_t coord_start_id(const char *id, char *base, size_t len)
 {
     char bin[512], log[600], listen[64];
     pt_bin("portco-coordinator", bin, sizeof(bin));
-    snprintf(log, sizeof(log), "%s/coord.log", dir);
+    snprintf(log, sizeof(log), "%s/%s.log", dir, id);
     int port = pt_free_port();
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
     snprintf(base, len, "http://127.0.0.1:%d", port);
-    char *argv[32] = {bin,    "--config", cluster_file, "--zk", (char *)pt_zk_shared(),
-                      "--id", "c-http",   "--listen",   listen, "--session-timeout",
-                      "2000", NULL};
-    int n = 11;
-    for (int i = 0; extra && extra[i] && n < 31; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
+    char *argv[] = {bin,    "--config", cluster_file, "--zk", (char *)pt_zk_shared(),
+                    "--id", (char *)id, "--listen",   listen, "--session-timeout",
+                    "2000", NULL};
     pid_t pid = pt_spawn(argv, NULL, log, log);
     cr_assert_gt(pid, 0);
     pt_track(pid);
     return pid;
+}
+
+/* The coordinator "c-http". */
+static pid_t coord_start(char *base, size_t len)
+{
+    return coord_start_id("c-http", base, len);
 }
 
 static bool published(void *arg)
@@ -303,7 +305,7 @@ static bool published(void *arg)
 /* Coordinator first (it publishes the pool), then the plain agent. */
 static pid_t start_both(char *cbase, char *abase, char *sock)
 {
-    coord_start(cbase, 64, NULL);
+    coord_start(cbase, 64);
     cr_assert(pt_wait_until(published, cbase, 30000), "the coordinator never published");
     return agent_plain(abase, 64, sock, 600);
 }
@@ -487,7 +489,7 @@ Test(http, agent_mutual_tls)
 {
     make_certs();
     char cbase[64], log[600], listen[64], url[160], purl[160];
-    coord_start(cbase, sizeof(cbase), NULL);
+    coord_start(cbase, sizeof(cbase));
     int port = pt_free_port();
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
     snprintf(log, sizeof(log), "%s/h1.log", dir);
@@ -626,7 +628,7 @@ Test(http, agent_bad_tls_settings_exit_2_at_start)
 Test(http, coordinator_metrics_leader_and_config)
 {
     char cbase[64], url[160];
-    pid_t pid = coord_start(cbase, sizeof(cbase), NULL);
+    pid_t pid = coord_start(cbase, sizeof(cbase));
     cr_assert(pt_wait_until(published, cbase, 30000), "the coordinator never published");
     cr_expect_eq(scrape(cbase, "portco_coordinator_is_leader"), 1);
     cr_expect_geq(scrape(cbase, "portco_coordinator_publishes_total"), 1);
@@ -678,7 +680,7 @@ Test(http, coordinator_metrics_leader_and_config)
     cr_expect_eq(r.status, 405, "%s", r.raw);
     pt_resp_free(&r);
     char log[600];
-    snprintf(log, sizeof(log), "%s/coord.log", dir);
+    snprintf(log, sizeof(log), "%s/c-http.log", dir);
     stop_clean(pid, log);
 }
 
@@ -697,4 +699,59 @@ Test(http, coordinator_bad_cert_exits_2)
     cr_expect_eq(st, 2, "exit %d: %s", st, err ? err : "");
     cr_expect(err && strstr(err, "cannot read it"), "%s", err ? err : "");
     free(err);
+}
+
+Test(http, coordinator_follower_points_at_the_leader)
+{
+    char lbase[64], fbase[64], url[160];
+    coord_start_id("c-http", lbase, sizeof(lbase));
+    cr_assert(pt_wait_until(published, lbase, 30000), "the leader never published");
+    coord_start_id("c-follow", fbase, sizeof(fbase));
+    snprintf(url, sizeof(url), "%s/v1/leader", fbase);
+    pt_resp r = {.status = -1};
+    long long deadline = pt_now_ms() + 20000;
+    while (r.status != 200 && pt_now_ms() < deadline) {
+        pt_resp_free(&r);
+        pt_nap_ms(50);
+        r = http_get(url);
+    }
+    cr_assert_eq(r.status, 200, "%s", r.raw);
+    json_t *j = body_json(&r);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "id")), "c-http");
+    cr_expect(json_is_false(json_object_get(j, "self")));
+    json_decref(j);
+    pt_resp_free(&r);
+    cr_expect_eq(scrape(fbase, "portco_coordinator_is_leader"), 0);
+    cr_expect_eq(scrape(fbase, "portco_coordinator_pools_published"), 0);
+    cr_expect_eq(scrape(fbase, "portco_coordinator_pools_loaded"), 1);
+}
+
+/* With nothing published the agent is not ready: /v1/claims says so with 503. */
+Test(http, agent_claims_before_the_configuration_is_503)
+{
+    char log[600], listen[64], url[160], base[64];
+    int port = pt_free_port();
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    snprintf(log, sizeof(log), "%s/h1.log", dir);
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+    char *extra[] = {"--metrics-listen", listen, NULL};
+    pid_t pid = agent_spawn("h1", log, extra);
+    cr_assert_gt(pid, 0);
+    pt_track(pid);
+    snprintf(url, sizeof(url), "%s/v1/claims", base);
+    pt_resp r = {.status = -1};
+    long long deadline = pt_now_ms() + 20000;
+    while (r.status == -1 && pt_now_ms() < deadline) {
+        pt_resp_free(&r);
+        pt_nap_ms(50);
+        r = http_get(url);
+    }
+    cr_assert_eq(r.status, 503, "%s", r.raw);
+    json_t *j = body_json(&r);
+    const char *e = json_string_value(json_object_get(j, "error"));
+    cr_expect(e && (strcmp(e, "NOT_READY") == 0 || strcmp(e, "ZK_UNAVAILABLE") == 0), "%s", r.body);
+    json_decref(j);
+    pt_resp_free(&r);
+    cr_expect_eq(scrape(base, "portco_agent_ready"), 0);
+    stop_clean(pid, log);
 }
