@@ -417,6 +417,8 @@ static void pt_teardown(void)
 {
     for (int a = 0; a < PT_AGENTS; a++) {
         pt_agent_stop(&pt_ags[a]);
+        cr_expect_eq(pt_agent_sanitizer_report(&pt_ags[a]), 0,
+                     "agent %s reported a sanitizer error", pt_hosts[a]);
         pt_proxy_stop(&pt_pxs[a]);
     }
     pt_zkr_close(pt_z);

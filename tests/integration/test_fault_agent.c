@@ -85,6 +85,7 @@ static void pt_setup(void)
 static void pt_teardown(void)
 {
     pt_agent_stop(&pt_ag);
+    cr_expect_eq(pt_agent_sanitizer_report(&pt_ag), 0, "the agent reported a sanitizer error");
     pt_proxy_stop(&pt_px);
     if (pt_z) {
         pt_zkr_delete_tree(pt_z, pt_root);

@@ -70,6 +70,7 @@ static void pt_setup(void)
 static void pt_teardown(void)
 {
     pt_agent_stop(&pt_ag);
+    cr_expect_eq(pt_agent_sanitizer_report(&pt_ag), 0, "the agent reported a sanitizer error");
     pt_zkr_close(pt_z);
     pt_z = NULL;
     pt_zk_stop(&pt_ens);

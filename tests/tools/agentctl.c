@@ -84,6 +84,24 @@ void pt_agent_stop(pt_agent *ag)
     ag->pid = 0;
 }
 
+int pt_agent_sanitizer_report(const pt_agent *ag)
+{
+    FILE *f = ag->log[0] ? fopen(ag->log, "r") : NULL;
+    if (!f)
+        return 0;
+    char line[4096];
+    int bad = 0;
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, "Sanitizer") || strstr(line, "runtime error:")) {
+            if (!bad)
+                fprintf(stderr, "---- sanitizer report in %s ----\n", ag->log);
+            bad = 1;
+            fputs(line, stderr);
+        }
+    fclose(f);
+    return bad;
+}
+
 int pt_cli_open(pt_cli *c, const char *sock)
 {
     memset(c, 0, sizeof(*c));

@@ -46,6 +46,9 @@ void pt_agent_crash(pt_agent *ag);
 /* SIGTERM and reap (SIGKILL after 10 s). No-op when not running. */
 void pt_agent_stop(pt_agent *ag);
 
+/* 1 when the agent's log holds a sanitizer report (printed on stderr), else 0. */
+int pt_agent_sanitizer_report(const pt_agent *ag);
+
 /* Print the last tail_bytes of the agent's log on stderr (for failure reports). */
 void pt_agent_dump_log(const pt_agent *ag, size_t tail_bytes);
 
