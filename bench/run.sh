@@ -2,7 +2,7 @@
 # run.sh - the benchmark entry command: portco against raw ZooKeeper and against peer tools.
 #
 # usage: bench/run.sh [--quick|--full] [--out DIR] [--build DIR] [--no-build] [--reps N]
-#                     [--sections tp,fill,probe,scale]
+#                     [--sections tp,fill,probe,scale] [--fill-reps N]
 #
 # Starts what it needs (a standalone ZooKeeper through deploy/zk/zk-harness,
 # a coordinator publishing the benchmark pools, agents), runs every driver
@@ -28,6 +28,7 @@ out=
 build=
 do_build=1
 reps=
+fill_reps_opt=
 sections=tp,fill,probe,scale
 
 while [ $# -gt 0 ]; do
@@ -39,6 +40,7 @@ while [ $# -gt 0 ]; do
     --no-build) do_build=0 ;;
     --reps) reps=${2:?--reps needs a number}; shift ;;
     --sections) sections=${2:?--sections needs a list}; shift ;;
+    --fill-reps) fill_reps_opt=${2:?--fill-reps needs a number}; shift ;;
     -h | --help) usage ;;
     *) echo "run.sh: unknown option $1" >&2; usage ;;
     esac
@@ -58,7 +60,11 @@ else
     fill_size=10000 fill_range=10000-19999 fill_reps=2
     scale_agents=32 scale_claims=10000 scale_deadline=300 probe_count=300 probe_listeners=5000
 fi
-[[ $reps =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --reps must be a positive number" >&2; exit 2; }
+fill_reps=${fill_reps_opt:-$fill_reps}
+[[ $reps =~ ^[1-9][0-9]*$ && $fill_reps =~ ^[1-9][0-9]*$ ]] || {
+    echo "run.sh: --reps and --fill-reps must be positive numbers" >&2
+    exit 2
+}
 
 build=${build:-$ROOT/build}
 if [ "$do_build" = 1 ]; then
@@ -88,12 +94,20 @@ DRIVER=
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
+# running PID: the process exists and has not exited (an exited child of this
+# shell stays a zombie until it is reaped, and kill -0 still succeeds on it).
+running() {
+    local st
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "${st%% *}" != Z ]
+}
+
 # stop_pid PID: TERM, wait up to 10 s, then KILL; only processes this script started.
 stop_pid() {
     local pid=$1 i
     kill -TERM "$pid" 2>/dev/null || return 0
     for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        running "$pid" || break
         sleep 0.1
     done
     kill -KILL "$pid" 2>/dev/null || true
@@ -149,6 +163,23 @@ YAML
 "$COORD" --config "$work/cluster.yaml" --zk "$zk" --root "$zkroot" \
     >"$out/coordinator.log" 2>&1 &
 PIDS+=($!)
+# Agents start once the pools are published, as in a deployment where the
+# coordinator runs first.
+"$PY" - "$zk" "$zkroot/config/pools" <<'PY'
+import sys, time
+from kazoo.client import KazooClient
+zk = KazooClient(hosts=sys.argv[1])
+zk.start(timeout=15)
+deadline = time.monotonic() + 60
+try:
+    while len(zk.get_children(sys.argv[2]) if zk.exists(sys.argv[2]) else []) < 3:
+        if time.monotonic() > deadline:
+            sys.exit("run.sh: the coordinator did not publish the pools within 60 s")
+        time.sleep(0.05)
+finally:
+    zk.stop()
+    zk.close()
+PY
 
 # start_agents N PREFIX: start N agents; their sockets go to the array SOCKS_<PREFIX>.
 AGENT_PIDS=()
@@ -293,4 +324,5 @@ want() {
     [[ ,$sections, == *,$1,* ]]
 }
 
-main "$@"
+# On one line: bash has read the exit before main runs.
+main "$@"; exit
