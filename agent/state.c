@@ -1,4 +1,5 @@
-/* state.c - the agent's state file: written atomically, read back on start to re-attach or re-assert. */
+/* state.c - the agent's state file: written atomically, read back on start to re-attach or
+ * re-assert. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -45,19 +46,18 @@ static int pc_unhex(const char *in, char *out, size_t n)
 static json_t *pc_hold_state(const pc_hold *h)
 {
     return json_pack("{s:s, s:i, s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:I, s:s, s:I}", "pool",
-                     h->pool->name, "port", (int)h->port, "path", h->path, "uuid", h->uuid,
-                     "czxid", (json_int_t)h->czxid, "since_ms", (json_int_t)h->since_ms,
-                     "service", h->service, "instance", h->instance, "pid", (json_int_t)h->pid,
-                     "uid", (json_int_t)h->uid, "lifetime", pc_lifetime_name(h->lifetime),
-                     "hold_pid", (json_int_t)h->hold_pid);
+                     h->pool->name, "port", (int)h->port, "path", h->path, "uuid", h->uuid, "czxid",
+                     (json_int_t)h->czxid, "since_ms", (json_int_t)h->since_ms, "service",
+                     h->service, "instance", h->instance, "pid", (json_int_t)h->pid, "uid",
+                     (json_int_t)h->uid, "lifetime", pc_lifetime_name(h->lifetime), "hold_pid",
+                     (json_int_t)h->hold_pid);
 }
 
 static json_t *pc_state_json(pc_agent *a)
 {
     const clientid_t *cid = a->zk && !a->stopping ? pc_zk_client_id(a->zk) : NULL;
     char session[32], passwd[2 * sizeof(cid->passwd) + 1];
-    snprintf(session, sizeof(session), "0x%llx",
-             cid ? (unsigned long long)cid->client_id : 0ULL);
+    snprintf(session, sizeof(session), "0x%llx", cid ? (unsigned long long)cid->client_id : 0ULL);
     if (cid)
         pc_hex(cid->passwd, sizeof(cid->passwd), passwd);
     else
@@ -77,8 +77,8 @@ static json_t *pc_state_json(pc_agent *a)
     json_t *o;
     if (a->restore)
         json_array_foreach(a->restore, i, o) json_array_append(claims, o);
-    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:o}", "v", 1, "host", a->opts.host_id,
-                     "root", a->opts.root, "session", session, "passwd", passwd, "saved_ms",
+    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:o}", "v", 1, "host", a->opts.host_id, "root",
+                     a->opts.root, "session", session, "passwd", passwd, "saved_ms",
                      (json_int_t)pc_now_ms(), "claims", claims);
 }
 
@@ -472,8 +472,8 @@ void pc_state_restore(pc_agent *a)
                 if (slash)
                     *slash = '\0';
                 pc_delete_claim(a, pc_pools_find(a, pool),
-                                (uint16_t)json_integer_value(json_object_get(o, "port")), path,
-                                dir, NULL, NULL);
+                                (uint16_t)json_integer_value(json_object_get(o, "port")), path, dir,
+                                NULL, NULL);
             }
             continue;
         }

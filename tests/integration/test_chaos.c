@@ -1,4 +1,5 @@
-/* test_chaos.c - three agents and many clients claiming in loops while connections, sessions, agents and the ZooKeeper leader fail. */
+/* test_chaos.c - three agents and many clients claiming in loops while connections, sessions,
+ * agents and the ZooKeeper leader fail. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -41,13 +42,13 @@
  * are printed for quoting.
  */
 
-#define PT_AGENTS 3
+#define PT_AGENTS            3
 #define PT_CLIENTS_PER_AGENT 4
-#define PT_CLIENTS (PT_AGENTS * PT_CLIENTS_PER_AGENT)
-#define PT_POOL_PORTS 40
-#define PT_SESSION_MS 3000
-#define PT_SAMPLE_MS 250
-#define PT_MAX_OVERLAPS 256
+#define PT_CLIENTS           (PT_AGENTS * PT_CLIENTS_PER_AGENT)
+#define PT_POOL_PORTS        40
+#define PT_SESSION_MS        3000
+#define PT_SAMPLE_MS         250
+#define PT_MAX_OVERLAPS      256
 
 static pt_zk pt_ens;
 static char pt_root[256];
@@ -309,8 +310,8 @@ static void pt_sample(pt_stats *st, int *mismatch_run)
     for (int idx = 0; idx < PT_POOL_PORTS; idx++) {
         int h = pt_holder[idx];
         const char *want = h >= PT_CLIENTS ? pt_hosts[2]
-                           : h >= 0      ? pt_hosts[h / PT_CLIENTS_PER_AGENT]
-                                         : NULL;
+                           : h >= 0        ? pt_hosts[h / PT_CLIENTS_PER_AGENT]
+                                           : NULL;
         bool mismatch = want && zk_owner[idx][0] && strcmp(zk_owner[idx], want) != 0;
         mismatch_run[idx] = mismatch ? mismatch_run[idx] + 1 : 0;
         if (mismatch_run[idx] == 4 && pt_noverlaps < PT_MAX_OVERLAPS) {
@@ -509,9 +510,8 @@ Test(chaos, claims_stay_unique_and_leak_free_under_faults)
             leader_back_at = now + 8000;
         }
         if (leader_back_at && now >= leader_back_at) {
-            leader_th_running =
-                pthread_create(&leader_th, NULL, pt_restart_member,
-                               (void *)(intptr_t)leader_node) == 0;
+            leader_th_running = pthread_create(&leader_th, NULL, pt_restart_member,
+                                               (void *)(intptr_t)leader_node) == 0;
             leader_back_at = 0;
         }
         if (sentinel.fd >= 0) {
@@ -562,7 +562,8 @@ Test(chaos, claims_stay_unique_and_leak_free_under_faults)
         int n = 0;
         if (pt_check_pool(pt_z, pt_root, "web", &ports, &n) == 0)
             for (int i = 0; i < n; i++)
-                fprintf(stderr, "chaos: left on port %d: %d claims, owner %s of %s, session 0x%llx\n",
+                fprintf(stderr,
+                        "chaos: left on port %d: %d claims, owner %s of %s, session 0x%llx\n",
                         ports[i].port, ports[i].nclaims, ports[i].owner, ports[i].owner_host,
                         (unsigned long long)ports[i].owner_session);
         free(ports);
@@ -584,8 +585,8 @@ Test(chaos, claims_stay_unique_and_leak_free_under_faults)
     int overlaps = pt_noverlaps;
     pthread_mutex_unlock(&pt_mu);
 
-    printf("chaos: %d s, %d agents, %d clients, pool of %d ports\n", seconds, PT_AGENTS,
-           PT_CLIENTS, PT_POOL_PORTS);
+    printf("chaos: %d s, %d agents, %d clients, pool of %d ports\n", seconds, PT_AGENTS, PT_CLIENTS,
+           PT_POOL_PORTS);
     printf("chaos: operations %lld (grants %lld, releases %lld, closes %lld), errors %lld "
            "documented / %lld undocumented, connection losses seen by clients %lld\n",
            (long long)pt_ops, (long long)pt_grants, (long long)pt_releases, (long long)pt_closes,

@@ -1,4 +1,5 @@
-/* test_fault_agent.c - the agent under connection loss, session expiry, crashes and a ZooKeeper outage. */
+/* test_fault_agent.c - the agent under connection loss, session expiry, crashes and a ZooKeeper
+ * outage. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -224,8 +225,8 @@ Test(fault_agent, connection_loss_mid_create_leaves_no_orphan)
             cr_assert_eq(pt_cli_release(&c, "web", rc), 0);
         } else {
             failed++;
-            cr_assert_eq(rc, PORTCO_EZKUNAVAIL, "acquire failed with %s: %s",
-                         portco_err_name(rc), msg);
+            cr_assert_eq(rc, PORTCO_EZKUNAVAIL, "acquire failed with %s: %s", portco_err_name(rc),
+                         msg);
         }
         pt_wait_count(0, 10000);
     }
@@ -252,8 +253,8 @@ Test(fault_agent, connecting_fails_fast_and_keeps_granted_claims)
     char msg[512] = "";
     int rc = pt_cli_acquire(&c, "web", "api", 0, "connection", NULL, msg, sizeof(msg));
     long long dt = pt_now_ms() - t0;
-    cr_assert_eq(rc, PORTCO_EZKUNAVAIL, "acquire while disconnected: %s: %s",
-                 portco_err_name(rc), msg);
+    cr_assert_eq(rc, PORTCO_EZKUNAVAIL, "acquire while disconnected: %s: %s", portco_err_name(rc),
+                 msg);
     cr_assert_lt(dt, 1000, "failing took %lld ms", dt);
     cr_assert_eq(pt_cli_counter(&c, "claims"), 2, "a granted claim was dropped");
     cr_assert(!pt_bindable(port), "the agent stopped holding port %d", port);

@@ -1,4 +1,5 @@
-/* test_fault_ensemble.c - the agent against a 3-node ZooKeeper ensemble losing its leader, a follower, or everything. */
+/* test_fault_ensemble.c - the agent against a 3-node ZooKeeper ensemble losing its leader, a
+ * follower, or everything. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -128,8 +129,7 @@ static void pt_assert_claims_intact(const portco_claim *cl, int n)
         cr_assert(found, "claim on port %u is gone", cl[i].port);
     }
     for (int k = 0; k < np; k++)
-        cr_assert_eq(ports[k].nclaims, 1, "port %d has %d claims", ports[k].port,
-                     ports[k].nclaims);
+        cr_assert_eq(ports[k].nclaims, 1, "port %d has %d claims", ports[k].port, ports[k].nclaims);
     free(ports);
 }
 
@@ -161,8 +161,8 @@ static void pt_kill_one(const char *which)
     int unavailable = 0;
     portco_claim more;
     pt_acquire_retry(&c, &more, 30000, &unavailable);
-    cr_log_info("%s (node %d) killed: next grant after %lld ms, %d ZK_UNAVAILABLE answers",
-                which, node, pt_now_ms() - t0, unavailable);
+    cr_log_info("%s (node %d) killed: next grant after %lld ms, %d ZK_UNAVAILABLE answers", which,
+                node, pt_now_ms() - t0, unavailable);
     pt_state_arg s = {&c, "connected"};
     cr_assert(pt_wait_until(pt_state_is, &s, 20000));
     pt_assert_claims_intact(cl, PT_NCLAIMS);

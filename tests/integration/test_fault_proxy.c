@@ -1,4 +1,5 @@
-/* test_fault_proxy.c - portco-faultproxy relays, cuts, blocks, stalls and delays real TCP traffic. */
+/* test_fault_proxy.c - portco-faultproxy relays, cuts, blocks, stalls and delays real TCP traffic.
+ */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -20,10 +20,9 @@ static int pt_agent_spawn(pt_agent *ag)
     char bin[600], sess[32];
     pt_bin("portco-agent", bin, sizeof(bin));
     snprintf(sess, sizeof(sess), "%d", ag->session_ms);
-    char *argv[] = {bin,      "--config", ag->config, "--zk",     ag->zk,
-                    "--root", ag->root,   "--host-id", ag->host,  "--socket",
-                    ag->sock, "--session-timeout",     sess,      "--log-level",
-                    "debug",  NULL};
+    char *argv[] = {bin,      "--config",    ag->config, "--zk",     ag->zk,   "--root",
+                    ag->root, "--host-id",   ag->host,   "--socket", ag->sock, "--session-timeout",
+                    sess,     "--log-level", "debug",    NULL};
     ag->pid = pt_spawn(argv, NULL, NULL, ag->log);
     if (ag->pid < 0) {
         int rc = ag->pid;
@@ -37,8 +36,8 @@ static int pt_agent_spawn(pt_agent *ag)
     return 0;
 }
 
-int pt_agent_run(pt_agent *ag, const char *dir, const char *host, const char *zk,
-                 const char *root, int session_ms)
+int pt_agent_run(pt_agent *ag, const char *dir, const char *host, const char *zk, const char *root,
+                 int session_ms)
 {
     memset(ag, 0, sizeof(*ag));
     snprintf(ag->host, sizeof(ag->host), "%s", host);
@@ -216,8 +215,8 @@ int pt_cli_call(pt_cli *c, json_t *req, pc_answer *a, int timeout_ms)
     }
 }
 
-int pt_cli_acquire(pt_cli *c, const char *pool, const char *service, int port,
-                   const char *lifetime, portco_claim *out, char *msg, size_t mlen)
+int pt_cli_acquire(pt_cli *c, const char *pool, const char *service, int port, const char *lifetime,
+                   portco_claim *out, char *msg, size_t mlen)
 {
     json_t *req = json_pack("{s:s, s:s, s:s, s:i, s:s}", "op", "acquire", "pool", pool, "service",
                             service, "port", port, "lifetime", lifetime ? lifetime : "connection");
@@ -249,8 +248,8 @@ int pt_cli_acquire(pt_cli *c, const char *pool, const char *service, int port,
 int pt_cli_release(pt_cli *c, const char *pool, int port)
 {
     pc_answer a;
-    int rc = pt_cli_call(c, json_pack("{s:s, s:s, s:i}", "op", "release", "pool", pool, "port", port),
-                         &a, 30000);
+    int rc = pt_cli_call(
+        c, json_pack("{s:s, s:s, s:i}", "op", "release", "pool", pool, "port", port), &a, 30000);
     if (rc < 0)
         return rc;
     rc = a.ok ? 0 : a.code;

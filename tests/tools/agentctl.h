@@ -34,8 +34,8 @@ typedef struct pt_agent {
  * The agent logs at debug level to its log file (appended across restarts).
  * Returns 0, -ETIMEDOUT or -errno.
  */
-int pt_agent_run(pt_agent *ag, const char *dir, const char *host, const char *zk,
-                 const char *root, int session_ms);
+int pt_agent_run(pt_agent *ag, const char *dir, const char *host, const char *zk, const char *root,
+                 int session_ms);
 
 /* Start the same agent again (after a kill), same files. */
 int pt_agent_restart(pt_agent *ag);
@@ -81,8 +81,8 @@ int pt_cli_call(pt_cli *c, json_t *req, pc_answer *a, int timeout_ms);
  * or a transport error of pt_cli_call). out (may be NULL) gets the claim,
  * msg (may be NULL) the error message.
  */
-int pt_cli_acquire(pt_cli *c, const char *pool, const char *service, int port,
-                   const char *lifetime, portco_claim *out, char *msg, size_t mlen);
+int pt_cli_acquire(pt_cli *c, const char *pool, const char *service, int port, const char *lifetime,
+                   portco_claim *out, char *msg, size_t mlen);
 
 /* release; 0 or a negative code. */
 int pt_cli_release(pt_cli *c, const char *pool, int port);

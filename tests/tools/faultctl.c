@@ -14,7 +14,7 @@
 #include "support.h"
 
 #define PT_PROXY_START_MS 10000
-#define PT_PROXY_CMD_MS 5000
+#define PT_PROXY_CMD_MS   5000
 
 int pt_proxy_start(pt_proxy *p, const char *dir, const char *upstream)
 {
@@ -47,7 +47,8 @@ int pt_proxy_start(pt_proxy *p, const char *dir, const char *upstream)
         p->pid = 0;
         return rc;
     }
-    if (!pt_wait_file(ports, PT_PROXY_START_MS) || !pt_wait_unix_socket(p->ctl, PT_PROXY_START_MS)) {
+    if (!pt_wait_file(ports, PT_PROXY_START_MS) ||
+        !pt_wait_unix_socket(p->ctl, PT_PROXY_START_MS)) {
         pt_proxy_stop(p);
         return -ETIMEDOUT;
     }

@@ -93,12 +93,12 @@ struct fp_proxy {
     struct fp_ctl_list ctls;
     int nconns;
     bool blocked, blackhole, muted;
-    long long cut_after;   /* bytes left before an armed cut-after fires; -1 unarmed */
+    long long cut_after; /* bytes left before an armed cut-after fires; -1 unarmed */
     int cut_after_ms;
-    bool cut_on_chunk;     /* cut_after is a chunk size, not a running count */
-    struct event *cut_ev;  /* the delayed cut of cut-after */
+    bool cut_on_chunk;    /* cut_after is a chunk size, not a running count */
+    struct event *cut_ev; /* the delayed cut of cut-after */
     int delay_ms;
-    int rnd_min, rnd_max;  /* random cuts when rnd_max > 0 */
+    int rnd_min, rnd_max; /* random cuts when rnd_max > 0 */
     struct event *rnd_ev;
     unsigned long long accepted, refused, cuts, c2s, s2c;
 };
@@ -294,8 +294,8 @@ static void fp_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     }
     bufferevent_setcb(c->cli, fp_cli_read, NULL, fp_conn_event, c);
     bufferevent_setcb(c->srv, fp_srv_read, NULL, fp_conn_event, c);
-    if (bufferevent_socket_connect(c->srv, (struct sockaddr *)&px->up[idx],
-                                   sizeof(px->up[idx])) < 0) {
+    if (bufferevent_socket_connect(c->srv, (struct sockaddr *)&px->up[idx], sizeof(px->up[idx])) <
+        0) {
         fp_conn_free(c);
         return;
     }
@@ -444,8 +444,7 @@ static int fp_write_ports(const fp_proxy *px, const char *path, const char *addr
     char tmp[4200], line[512] = "", conn[1024] = "";
     size_t off = 0, coff = 0;
     for (int i = 0; i < px->nup; i++) {
-        off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%d", i ? "," : "",
-                                px->lport[i]);
+        off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%d", i ? "," : "", px->lport[i]);
         coff += (size_t)snprintf(conn + coff, sizeof(conn) - coff, "%s%s:%d", i ? "," : "", addr,
                                  px->lport[i]);
     }

@@ -10,11 +10,11 @@
 /* One port node of a pool, as ZooKeeper has it. */
 typedef struct pt_portnode {
     int port;
-    int nclaims;             /* claim (lock) children */
-    char owner[160];         /* the child with the lowest sequence number */
-    char owner_host[128];    /* "host" of the owner's data ("" when not portco JSON) */
-    int64_t owner_czxid;     /* the owner's fencing token */
-    int64_t owner_session;   /* the owner's ephemeralOwner */
+    int nclaims;           /* claim (lock) children */
+    char owner[160];       /* the child with the lowest sequence number */
+    char owner_host[128];  /* "host" of the owner's data ("" when not portco JSON) */
+    int64_t owner_czxid;   /* the owner's fencing token */
+    int64_t owner_session; /* the owner's ephemeralOwner */
 } pt_portnode;
 
 /*
