@@ -481,3 +481,66 @@ Test(fault_agent, restart_after_session_timeout_reasserts)
     pt_wait_count(0, 10000);
     pt_cli_close(&c);
 }
+
+typedef struct pt_events {
+    int conflicts, reasserted;
+    portco_claim last;
+} pt_events;
+
+static void pt_event_cb(portco_client *c, const portco_event *ev, void *ud)
+{
+    pt_events *e = ud;
+    if (ev->type == PORTCO_EVENT_CONFLICT)
+        e->conflicts++;
+    else if (ev->type == PORTCO_EVENT_REASSERTED)
+        e->reasserted++;
+    e->last = ev->claim;
+}
+
+/* I4 through libportco: the application's event callback hears of the
+ * conflict, with the lost claim. */
+Test(fault_agent, libportco_callback_reports_the_conflict)
+{
+    pt_start_proxied(PT_SESSION_MS);
+    portco_client *pc = NULL;
+    portco_status st;
+    cr_assert_eq(portco_connect(pt_ag.sock, &pc, &st), 0, "%s", st.message);
+    pt_events ev = {0};
+    portco_set_event_cb(pc, pt_event_cb, &ev);
+    portco_acquire_opts o = {
+        .pool = "web", .service = "app", .lifetime = PORTCO_LIFETIME_CONNECTION};
+    portco_claim cl;
+    int rc = -1;
+    for (long long end = pt_now_ms() + 15000; pt_now_ms() < end; pt_nap_ms(50)) {
+        rc = portco_acquire(pc, &o, &cl, &st);
+        if (rc != PORTCO_ENOTREADY && rc != PORTCO_EZKUNAVAIL && rc != PORTCO_ENOPOOL)
+            break;
+    }
+    cr_assert_eq(rc, 0, "acquire: %s", st.message);
+    pt_partition_until_expired(cl.port, cl.claim);
+
+    pc_zks *zs = NULL;
+    pc_error err;
+    cr_assert_eq(pc_zks_connect(pt_zkc, 10000, 10000, &zs, &err), 0, "%s", err.msg);
+    char dir[512], path[700], uuid[64];
+    pc_zkp_port_dir(dir, sizeof(dir), pt_root, "web", NULL, cl.port);
+    cr_assert_eq(pc_zkp_new_uuid(uuid, sizeof(uuid)), 0);
+    cr_assert_eq(pc_zkp_claim_path(path, sizeof(path), dir, uuid), 0);
+    const char *data = "{\"host\":\"h2\",\"service\":\"other\"}";
+    cr_assert_eq(pc_zks_mkdirs(zs, dir, &err), 0, "%s", err.msg);
+    cr_assert_eq(pc_zks_create(zs, path, data, (int)strlen(data), ZOO_EPHEMERAL | ZOO_SEQUENCE,
+                               NULL, 0, &err),
+                 0, "%s", err.msg);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "unblock", NULL, 0), 0);
+
+    for (long long end = pt_now_ms() + 20000; pt_now_ms() < end && ev.conflicts == 0; pt_nap_ms(50))
+        cr_assert_geq(portco_poll(pc), 0);
+    cr_assert_eq(ev.conflicts, 1, "the callback never heard of the conflict");
+    cr_assert_eq(ev.reasserted, 0);
+    cr_assert_eq(ev.last.port, cl.port);
+    cr_assert_str_eq(ev.last.pool, "web");
+    /* The claim is gone: releasing it is refused. */
+    cr_assert_eq(portco_release(pc, "web", cl.port, &st), PORTCO_ENOTOWNER);
+    portco_close(pc);
+    pc_zks_close(zs);
+}
