@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -543,4 +544,48 @@ Test(fault_agent, libportco_callback_reports_the_conflict)
     cr_assert_eq(portco_release(pc, "web", cl.port, &st), PORTCO_ENOTOWNER);
     portco_close(pc);
     pc_zks_close(zs);
+}
+
+/* A pid claim survives a restart within the session while its process
+ * runs, and still ends when that process exits. */
+Test(fault_agent, restart_keeps_a_pid_claim_until_its_process_exits)
+{
+    cr_assert_eq(pt_agent_run(&pt_ag, pt_dir, "h1", pt_zkc, pt_root, 10000), 0);
+    char *sleeper_argv[] = {"/bin/sleep", "60", NULL};
+    pid_t sleeper = pt_spawn(sleeper_argv, NULL, NULL, NULL);
+    cr_assert_gt(sleeper, 0);
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    pc_answer a = {0};
+    int rc = -1;
+    for (long long end = pt_now_ms() + 15000; pt_now_ms() < end; pt_nap_ms(50)) {
+        json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:i}", "op", "acquire", "pool", "web",
+                                "service", "job", "lifetime", "pid", "hold_pid", (int)sleeper);
+        cr_assert_eq(pt_cli_call(&c, req, &a, 20000), 0);
+        rc = a.ok ? 0 : a.code;
+        if (rc != PORTCO_ENOTREADY && rc != PORTCO_EZKUNAVAIL && rc != PORTCO_ENOPOOL)
+            break;
+        pc_answer_free(&a);
+    }
+    cr_assert_eq(rc, 0, "acquire: %s", a.message);
+    portco_claim cl;
+    cr_assert_eq(pc_claim_from_json(json_object_get(a.root, "claim"), &cl, NULL), 0);
+    pc_answer_free(&a);
+    pt_cli_close(&c);
+
+    pt_agent_crash(&pt_ag);
+    cr_assert_eq(pt_agent_restart(&pt_ag), 0);
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    long long claims = -1;
+    for (long long end = pt_now_ms() + 10000; pt_now_ms() < end && claims != 1; pt_nap_ms(50))
+        claims = pt_cli_counter(&c, "claims");
+    cr_assert_eq(claims, 1, "the pid claim was not taken back");
+    cr_assert_eq(pt_node_czxid(cl.port, cl.claim), cl.czxid);
+
+    pt_stop_pid(sleeper, SIGKILL, 5000);
+    pt_node_arg g = {cl.port, cl.claim};
+    cr_assert(pt_wait_until(pt_node_gone, &g, 10000),
+              "the claim outlived its process after the restart");
+    cr_assert_eq(pt_cli_counter(&c, "claims"), 0);
+    pt_cli_close(&c);
 }
