@@ -191,10 +191,44 @@ void pc_del_node_cb(int rc, const void *data)
     pc_acq_free(q);
 }
 
+/*
+ * The claim node and its port node went in one transaction. When that failed
+ * (usually ZNOTEMPTY: another claim or waiter is on the port), delete the
+ * claim node alone; the port node stays for the others.
+ */
+static void pc_del_multi_cb(int rc, const void *data)
+{
+    pc_acq *q = (pc_acq *)data;
+    pc_agent *a = q->agent;
+    if (rc == ZOK) {
+        a->zk_pending--;
+        q->node[0] = '\0';
+        pc_acq_answer(q, q->creq ? pc_answer_ok(q->creq->req.id) : NULL, -1);
+        pc_acq_free(q);
+        return;
+    }
+    if (pc_acq_zk_lost(rc) || rc == ZCLOSING) {
+        pc_del_node_cb(rc, data); /* the same recovery as a single delete */
+        return;
+    }
+    a->zk_pending--;
+    q->multi_tried = true;
+    pc_del_issue(q);
+}
+
 void pc_del_issue(pc_acq *q)
 {
     pc_agent *a = q->agent;
     q->state = PC_ST_BUSY;
+    if (!q->multi_tried && q->port_dir[0]) {
+        zoo_op_t ops[2];
+        zoo_delete_op_init(&ops[0], q->node, -1);
+        zoo_delete_op_init(&ops[1], q->port_dir, -1);
+        if (zoo_amulti(pc_zk_handle(a->zk), 2, ops, q->mres, pc_del_multi_cb, q) == ZOK) {
+            a->zk_pending++;
+            return;
+        }
+    }
     int rc = zoo_adelete(pc_zk_handle(a->zk), q->node, -1, pc_del_node_cb, q);
     if (rc == ZOK) {
         a->zk_pending++;

@@ -48,6 +48,10 @@ struct pc_acq {
     bool cancelled;      /* nobody to grant to any more: withdraw */
     int mkdirs;          /* port-node creations for this candidate (another agent's release may
                             delete an empty port node between our mkdirs and our create) */
+    bool multi_tried;    /* the port node and claim were tried in one transaction */
+    bool sole;           /* that transaction created the port node: ours is its only claim */
+    zoo_op_result_t mres[2];            /* results of the multi-op in flight */
+    char mpath[PC_ZKP_PATH_MAX];        /* path of the claim node that multi-op created */
     pc_hold *hold;       /* PC_ACQ_REASSERT */
     int step;            /* what to run when its turn comes (PC_ST_QUEUED) */
     TAILQ_ENTRY(pc_acq) ready_link;

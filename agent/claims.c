@@ -18,6 +18,7 @@
 static void pc_acq_next(pc_acq *q);
 static int pc_acq_probe(pc_acq *q, bool owners, pc_error *err);
 static void pc_acq_start_specific(pc_acq *q);
+static void pc_acq_owned(pc_acq *q);
 
 /*
  * The local probe reads /proc/net, which costs milliseconds per call on a
@@ -195,7 +196,10 @@ static void pc_acq_exists_cb(int rc, const struct Stat *st, const void *data)
         return;
     }
     q->czxid = st->czxid;
-    pc_acq_list(q);
+    if (q->sole)
+        pc_acq_owned(q); /* created with its port node: nobody can precede it */
+    else
+        pc_acq_list(q);
 }
 
 /* We own the port: for a waiter the local probe runs again first. */
@@ -404,6 +408,11 @@ static void pc_acq_mkdirs_cb(int rc, void *ud)
         pc_acq_withdraw(q);
         return;
     }
+    if (rc == -ENOENT && q->mkdirs < 5) {
+        /* Another agent's release removed a node of the path meanwhile: again. */
+        pc_acq_create(q);
+        return;
+    }
     if (rc < 0) {
         pc_acq_fail(q, rc == PORTCO_EZKUNAVAIL ? PORTCO_EZKUNAVAIL : PORTCO_EINTERNAL,
                     "cannot create %s: %s", q->port_dir, portco_strerror(rc));
@@ -456,6 +465,68 @@ static void pc_acq_create_cb(int rc, const char *path, const struct Stat *st, co
                 "cannot create a claim node under %s: %s", q->port_dir, zerror(rc));
 }
 
+/*
+ * The port node and our claim were created in one transaction, or not at all.
+ * On success ours is the port's only claim, so it owns the port without
+ * listing the children; only the fencing token (czxid) is still to be read.
+ */
+static void pc_acq_multi_cb(int rc, const void *data)
+{
+    pc_acq *q = (pc_acq *)data;
+    pc_agent *a = q->agent;
+    a->zk_pending--;
+    q->state = PC_ST_IDLE;
+    if (rc == ZOK) {
+        a->counters.creates++;
+        snprintf(q->node, sizeof(q->node), "%s", q->mpath);
+        const char *slash = strrchr(q->mpath, '/');
+        pc_zkp_claim_seq(slash ? slash + 1 : q->mpath, &q->seq);
+        q->sole = true;
+        q->czxid = 0;
+        if (q->cancelled) {
+            pc_acq_withdraw(q);
+            return;
+        }
+        pc_acq_owned(q);
+        return;
+    }
+    if (pc_acq_zk_lost(rc)) {
+        q->seq = -1; /* applied or not: find our node by uuid once connected */
+        q->state = PC_ST_RECOVER;
+        return;
+    }
+    if (q->cancelled) {
+        pc_acq_withdraw(q);
+        return;
+    }
+    /* Usually ZNODEEXISTS (the port node is there: the cache was behind) or
+     * ZNONODE (a parent is missing): the claim protocol's ordinary path. */
+    pc_acq_create(q);
+}
+
+static bool pc_acq_try_multi(pc_acq *q, const char *path, const char *data, int len)
+{
+    pc_agent *a = q->agent;
+    long idx = pc_pool_index(q->pool, q->port);
+    if (q->multi_tried || idx < 0 || q->pool->def.scope != PC_SCOPE_CLUSTER ||
+        pc_bit_get(q->pool->claimed, (size_t)idx))
+        return false;
+    q->multi_tried = true;
+    zoo_op_t ops[2];
+    zoo_create_op_init(&ops[0], q->port_dir, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, NULL,
+                       0);
+    zoo_create_op_init(&ops[1], path, data, len, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL_SEQUENTIAL,
+                       q->mpath, sizeof(q->mpath));
+    q->state = PC_ST_BUSY;
+    q->seq = 0;
+    if (zoo_amulti(pc_zk_handle(a->zk), 2, ops, q->mres, pc_acq_multi_cb, q) == ZOK) {
+        a->zk_pending++;
+        return true;
+    }
+    q->state = PC_ST_IDLE;
+    return false;
+}
+
 void pc_acq_create(pc_acq *q)
 {
     pc_agent *a = q->agent;
@@ -473,6 +544,11 @@ void pc_acq_create(pc_acq *q)
         pc_acq_fail(q, -ENOMEM, "out of memory");
         return;
     }
+    if (pc_acq_try_multi(q, path, data, len)) {
+        free(data);
+        return;
+    }
+    q->sole = false;
     q->state = PC_ST_BUSY;
     q->seq = 0;
     int rc = zoo_acreate2(pc_zk_handle(a->zk), path, data, len, &ZOO_OPEN_ACL_UNSAFE,
@@ -545,6 +621,8 @@ static int pc_acq_take_candidate(pc_acq *q, uint16_t port, bool probe, bool owne
     q->seq = 0;
     q->czxid = 0;
     q->mkdirs = 0;
+    q->multi_tried = false;
+    q->sole = false;
     int rc = pc_zkp_port_dir(q->port_dir, sizeof(q->port_dir), a->opts.root, q->pool->name,
                              q->pool->def.scope == PC_SCOPE_HOST ? a->opts.host_id : NULL, port);
     if (rc < 0)

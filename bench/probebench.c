@@ -21,6 +21,8 @@
  *   tcp       TCP, owners never looked up, no hold
  *   tcp+hold  as the agent probes a TCP pool: keeps the hold socket
  *   both+hold a TCP+UDP pool
+ *   agent     as the agent probes: tcp+hold, /proc/net read only after a
+ *             failed bind, kernel port settings read once (cached)
  * --listeners N first opens N listening TCP sockets on 127.0.0.1 (ports
  * picked by the kernel), so /proc/net/tcp has N more lines to read, as on a
  * busy host; --held N opens N bound, non-listening SO_REUSEADDR sockets
@@ -75,12 +77,23 @@ static int open_sockets(int n, bool held, int **fds)
 static int run_variant(const char *variant, uint16_t first, int count, int listeners, int held)
 {
     pc_probe_opts o = {.proto = PC_PROTO_TCP, .address = "0.0.0.0", .owners = PC_OWNERS_NEVER};
+    pc_kports kp;
+    pc_kports_init(&kp);
     int bind_only = !strcmp(variant, "bind");
     if (!strcmp(variant, "tcp+hold")) {
         o.hold = true;
     } else if (!strcmp(variant, "both+hold")) {
         o.proto = PC_PROTO_BOTH;
         o.hold = true;
+    } else if (!strcmp(variant, "agent")) {
+        o.hold = true;
+        o.scan_on_failure_only = true;
+        if (pc_kports_read(NULL, &kp, NULL) < 0) {
+            fprintf(stderr, "probebench: cannot read the kernel port settings\n");
+            pc_kports_free(&kp);
+            return 1;
+        }
+        o.kports = &kp;
     } else if (strcmp(variant, "tcp") && !bind_only) {
         fprintf(stderr, "probebench: unknown variant %s\n", variant);
         return 2;
@@ -126,6 +139,7 @@ static int run_variant(const char *variant, uint16_t first, int count, int liste
     pb_result_real(rec, "probe_p99_us", pb_samples_pct(&lat, 99));
     pb_result_real(rec, "probe_mean_us", pb_samples_mean(&lat));
     pb_samples_free(&lat);
+    pc_kports_free(&kp);
     return pb_result_emit(rec) == 0 && failed == 0 ? 0 : 1;
 }
 
@@ -165,7 +179,7 @@ int main(int argc, char **argv)
             break;
         case 'h':
             printf("usage: probebench [--first PORT] [--count N] [--listeners N | --held N] "
-                   "[--variant bind|tcp|tcp+hold|both+hold]...\n");
+                   "[--variant bind|tcp|tcp+hold|both+hold|agent]...\n");
             return 0;
         default: return 2;
         }
@@ -180,6 +194,7 @@ int main(int argc, char **argv)
         variants[nvar++] = "tcp";
         variants[nvar++] = "tcp+hold";
         variants[nvar++] = "both+hold";
+        variants[nvar++] = "agent";
     }
     if (listeners && held) {
         fprintf(stderr, "probebench: --listeners and --held are separate runs\n");
