@@ -129,6 +129,7 @@ struct pc_agent {
     struct event *listen_ev;
     struct event *sigterm_ev, *sigint_ev;
     struct event *listen_poll_ev; /* timer: is a claimant listening yet? */
+    struct event *disconnect_ev;  /* timer: answer acquires stuck on a lost connection */
     struct event *stop_ev;        /* timer: shutdown deadline */
     bool stopping;
     struct pc_conn_list conns;

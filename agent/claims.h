@@ -38,6 +38,15 @@ void pc_claims_mark_inflight(pc_agent *a, pc_apool *p);
  * their connection; after a new session, re-assert every held claim. */
 void pc_claims_on_connected(pc_agent *a, bool new_session);
 
+/*
+ * The connection to ZooKeeper is lost (the session may still come back).
+ * Acquires blocked on ZooKeeper get ZK_UNAVAILABLE if the connection is not
+ * back within PC_DISCONNECT_ANSWER_MS; their nodes, if any were created, are
+ * found by uuid and withdrawn once it is. PC_ZK_CONNECTED disarms it.
+ */
+#define PC_DISCONNECT_ANSWER_MS 5000
+void pc_claims_on_disconnected(pc_agent *a);
+
 /* The session expired: operations in flight fail, held claims wait for the
  * next session to be re-asserted. */
 void pc_claims_on_expired(pc_agent *a);

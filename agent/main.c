@@ -257,6 +257,9 @@ static void pc_zk_state_changed(pc_zk *zk, pc_zk_state state, void *ud)
             pc_err("cannot open a new ZooKeeper session: %s", err.msg);
         break;
     }
+    case PC_ZK_CONNECTING:
+        pc_claims_on_disconnected(a);
+        break;
     default:
         break;
     }
@@ -414,6 +417,8 @@ out:
         event_free(a.listen_poll_ev);
     if (a.ready_ev)
         event_free(a.ready_ev);
+    if (a.disconnect_ev)
+        event_free(a.disconnect_ev);
     pc_kports_free(&a.kports);
     event_base_free(a.base);
     pc_opts_free(&a.opts);

@@ -98,9 +98,43 @@ void pc_claims_rewatch(pc_agent *a)
     }
 }
 
+static void pc_disconnect_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    pc_agent *a = arg;
+    if (pc_zk_get_state(a->zk) == PC_ZK_CONNECTED)
+        return;
+    pc_acq *q;
+    TAILQ_FOREACH(q, &a->acqs, link)
+    {
+        if (q->kind != PC_ACQ_ACQUIRE || !q->creq || q->cancelled ||
+            (q->state != PC_ST_BUSY && q->state != PC_ST_RECOVER))
+            continue;
+        /* The client is answered now; the operation stays until ZooKeeper
+         * tells what became of its node, and then withdraws it. */
+        pc_acq_answer(q,
+                      pc_answer_error(q->creq->req.id, q->creq->req.has_id, PORTCO_EZKUNAVAIL,
+                                      "the connection to ZooKeeper was lost during the claim and "
+                                      "is not back; retry later"),
+                      -1);
+        q->cancelled = true;
+    }
+}
+
+void pc_claims_on_disconnected(pc_agent *a)
+{
+    if (!a->disconnect_ev)
+        a->disconnect_ev = evtimer_new(a->base, pc_disconnect_deadline, a);
+    if (!a->disconnect_ev || evtimer_pending(a->disconnect_ev, NULL))
+        return;
+    struct timeval tv = {PC_DISCONNECT_ANSWER_MS / 1000, (PC_DISCONNECT_ANSWER_MS % 1000) * 1000};
+    evtimer_add(a->disconnect_ev, &tv);
+}
+
 void pc_claims_on_connected(pc_agent *a, bool new_session)
 {
     pc_acq *q, *qn;
+    if (a->disconnect_ev)
+        evtimer_del(a->disconnect_ev);
     for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
         qn = TAILQ_NEXT(q, link);
         if (q->state == PC_ST_RECOVER) {

@@ -236,6 +236,39 @@ Test(fault_agent, connection_loss_mid_create_leaves_no_orphan)
     pt_cli_close(&c);
 }
 
+/*
+ * A claim caught by a connection loss that does not heal: the client is not
+ * left waiting for the connection to come back. It gets ZK_UNAVAILABLE within
+ * PC_DISCONNECT_ANSWER_MS (5 s) of the loss, and once ZooKeeper is reachable
+ * again whatever node the claim had created is withdrawn.
+ */
+Test(fault_agent, claim_in_flight_on_a_lasting_outage_is_answered_and_withdrawn)
+{
+    pt_start_proxied(20000); /* the session outlives the outage */
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    int warm = pt_acquire_ready(&c, 0, "connection", NULL);
+    cr_assert_eq(pt_cli_release(&c, "web", warm), 0);
+    pt_wait_count(0, 10000);
+
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "block", NULL, 0), 0);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "cut-on-chunk 150 150", NULL, 0), 0);
+    char msg[512] = "";
+    long long t0 = pt_now_ms();
+    int rc = pt_cli_acquire(&c, "web", "api", 0, "connection", NULL, msg, sizeof(msg));
+    long long took = pt_now_ms() - t0;
+    cr_assert_eq(rc, PORTCO_EZKUNAVAIL, "%s: %s", portco_err_name(rc), msg);
+    cr_assert_lt(took, 15000, "answered after %lld ms", took);
+    cr_assert_geq(pt_proxy_stat(&pt_px, "cuts"), 1, "the create was never cut");
+
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "unblock", NULL, 0), 0);
+    pt_wait_state(&c, "connected", 20000);
+    pt_wait_count(0, 10000); /* no orphan: the node, if created, was withdrawn */
+    int p = pt_acquire_ready(&c, 0, "connection", NULL);
+    cr_assert_gt(p, 0);
+    pt_cli_close(&c);
+}
+
 /* While the agent has no connection, a new claim fails at once; granted
  * claims stay held, and the session (so the node) survives the outage. */
 Test(fault_agent, connecting_fails_fast_and_keeps_granted_claims)
