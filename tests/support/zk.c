@@ -42,6 +42,44 @@ static int harness(char *const args[], char **out)
     return rc;
 }
 
+/*
+ * Servers started and not yet stopped, by harness directory. A test that
+ * fails an assertion skips its own pt_zk_stop(); the exit handler stops what
+ * is left, by the pids in each directory, so a failing test leaves no server.
+ */
+#define PT_ZK_LIVE_MAX 16
+static char pt_zk_live[PT_ZK_LIVE_MAX][512];
+
+static void pt_zk_stop_leftovers(void)
+{
+    for (int i = 0; i < PT_ZK_LIVE_MAX; i++) {
+        if (!pt_zk_live[i][0])
+            continue;
+        char *args[] = {"stop", "--dir", pt_zk_live[i], NULL};
+        harness(args, NULL);
+        pt_zk_live[i][0] = '\0';
+    }
+}
+
+static void pt_zk_live_set(const char *dir, bool live)
+{
+    static bool registered;
+    if (!registered) {
+        atexit(pt_zk_stop_leftovers);
+        registered = true;
+    }
+    for (int i = 0; i < PT_ZK_LIVE_MAX; i++) {
+        if (live && !pt_zk_live[i][0]) {
+            snprintf(pt_zk_live[i], sizeof pt_zk_live[i], "%s", dir);
+            return;
+        }
+        if (!live && strcmp(pt_zk_live[i], dir) == 0) {
+            pt_zk_live[i][0] = '\0';
+            return;
+        }
+    }
+}
+
 int pt_zk_start_on(pt_zk *zk, int nodes, const char *address)
 {
     memset(zk, 0, sizeof *zk);
@@ -67,6 +105,8 @@ int pt_zk_start_on(pt_zk *zk, int nodes, const char *address)
     if (rc != 0) {
         pt_rmtree(zk->dir);
         zk->dir[0] = '\0';
+    } else {
+        pt_zk_live_set(zk->dir, true);
     }
     return rc;
 }
@@ -82,8 +122,10 @@ int pt_zk_stop(pt_zk *zk)
         return 0;
     char *args[] = {"stop", "--dir", zk->dir, NULL};
     int rc = harness(args, NULL);
-    if (rc == 0)
+    if (rc == 0) {
+        pt_zk_live_set(zk->dir, false);
         zk->dir[0] = '\0';
+    }
     return rc;
 }
 
