@@ -427,12 +427,9 @@ int pc_cluster_load_file(const char *path, pc_cluster *out, pc_diags *d)
     char *buf;
     size_t len;
     memset(out, 0, sizeof(*out));
-    int rc = pc_read_file(path, &buf, &len);
-    if (rc < 0) {
-        pc_diags_add(d, PC_DIAG_IO, path, 0, 0, "cannot read the file: %s%s", strerror(-rc),
-                     rc == -EFBIG ? " (the limit is 4 MiB)" : "");
+    int rc = pc_read_config_file(path, &buf, &len, d);
+    if (rc < 0)
         return rc;
-    }
     rc = pc_cluster_load_string(path, buf, len, out, d);
     free(buf);
     return rc;

@@ -578,3 +578,12 @@ int pc_read_file(const char *path, char **buf, size_t *len)
     *len = n;
     return 0;
 }
+
+int pc_read_config_file(const char *path, char **buf, size_t *len, pc_diags *d)
+{
+    int rc = pc_read_file(path, buf, len);
+    if (rc < 0)
+        pc_diags_add(d, PC_DIAG_IO, path, 0, 0, "cannot read the file: %s%s", strerror(-rc),
+                     rc == -EFBIG ? " (the limit is 4 MiB)" : "");
+    return rc;
+}

@@ -100,4 +100,8 @@ yaml_node_t *pc_yseq_item(pc_ydoc *y, const yaml_node_t *n, size_t i);
 /* Read a whole file into a malloc'd buffer (at most PC_CONFIG_MAX_BYTES). Returns 0 or -errno. */
 int pc_read_file(const char *path, char **buf, size_t *len);
 
+/* pc_read_file() for a config file: on failure also adds the io-error diag
+ * naming the file and the reason (and the size limit when it was hit). */
+int pc_read_config_file(const char *path, char **buf, size_t *len, pc_diags *d);
+
 #endif
