@@ -26,10 +26,10 @@ typedef struct pc_agent_http pc_agent_http;
 
 /* The agent's settings after the file and the command line are merged. */
 typedef struct pc_agent_opts {
-    char *zk;      /* owned */
-    char *host_id; /* owned */
-    char *socket;  /* owned */
-    char *root;    /* owned */
+    char *zk;         /* owned */
+    char *host_id;    /* owned */
+    char *socket;     /* owned */
+    char *root;       /* owned */
     char *state_file; /* owned: claims and session across restarts, "" for none */
     int session_timeout_ms;
     int log_level;
@@ -61,6 +61,8 @@ typedef struct pc_counters {
     uint64_t probe_refused; /* candidates the local probe refused */
     uint64_t reasserted;
     uint64_t conflicts;
+    uint64_t lost_answers;  /* claim creates whose answer a connection loss took */
+    uint64_t found_by_uuid; /* of those, nodes found afterwards by their uuid */
 } pc_counters;
 
 /*
@@ -148,13 +150,13 @@ struct pc_agent {
     pc_kports kports;     /* kernel port settings, re-read at most once a second */
     int64_t kports_at_ms; /* when kports was read; 0: never */
     int presence_tries;
-    int zk_pending; /* ZooKeeper requests of this agent not yet completed */
+    int zk_pending;     /* ZooKeeper requests of this agent not yet completed */
     zhandle_t *zh_seen; /* handle of the last CONNECTED: watches live on a handle */
     /* The state file (state.c). */
     struct event *state_ev; /* a write is scheduled */
     bool state_disabled;
     bool state_warned;
-    json_t *restore;        /* claims of the file not taken back yet (owned) */
+    json_t *restore; /* claims of the file not taken back yet (owned) */
     bool restore_pending;
     clientid_t restore_cid; /* the session the file named */
     int exit_code;

@@ -329,6 +329,7 @@ static void pc_acq_children_cb(int rc, const struct String_vector *sv, const voi
                 pc_zkp_join(q->node, sizeof(q->node), q->port_dir, names[i]);
                 pc_zkp_claim_seq(names[i], &q->seq);
                 q->czxid = 0;
+                a->counters.found_by_uuid++;
             }
         if (!q->node[0]) {
             q->seq = 0;
@@ -442,6 +443,7 @@ static void pc_acq_create_cb(int rc, const char *path, const struct Stat *st, co
     }
     if (pc_acq_zk_lost(rc)) {
         /* The node may exist though the answer was lost: find it by uuid later. */
+        a->counters.lost_answers++;
         q->seq = -1;
         q->state = PC_ST_RECOVER;
         return;
@@ -491,6 +493,7 @@ static void pc_acq_multi_cb(int rc, const void *data)
         return;
     }
     if (pc_acq_zk_lost(rc)) {
+        a->counters.lost_answers++;
         q->seq = -1; /* applied or not: find our node by uuid once connected */
         q->state = PC_ST_RECOVER;
         return;

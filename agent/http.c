@@ -73,6 +73,12 @@ static void pc_http_metrics(pc_agent_http *h, struct evhttp_request *req)
         {"portco_agent_conflicts_total",
          "Claims lost to another owner while re-asserting after a session loss.",
          offsetof(pc_counters, conflicts)},
+        {"portco_agent_lost_answers_total",
+         "Claim creates whose answer a ZooKeeper connection loss took.",
+         offsetof(pc_counters, lost_answers)},
+        {"portco_agent_found_by_uuid_total",
+         "Claim nodes of lost answers found afterwards by their uuid.",
+         offsetof(pc_counters, found_by_uuid)},
     };
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
         uint64_t v;

@@ -205,6 +205,9 @@ Test(fault_agent, connection_loss_mid_create_leaves_no_orphan)
     int warm = pt_acquire_ready(&c, 0, "connection", NULL); /* pool loaded, port dir made */
     cr_assert_eq(pt_cli_release(&c, "web", warm), 0);
     pt_wait_count(0, 10000);
+    long long lost0 = pt_cli_counter(&c, "lost_answers");
+    long long found0 = pt_cli_counter(&c, "found_by_uuid");
+    cr_assert(lost0 >= 0 && found0 >= 0, "status has no lost_answers/found_by_uuid counters");
     int granted = 0, failed = 0;
     for (int i = 0; i < 6; i++) {
         /* The claim create carries the claim JSON: far above a ping's size. */
@@ -232,6 +235,12 @@ Test(fault_agent, connection_loss_mid_create_leaves_no_orphan)
         pt_wait_count(0, 10000);
     }
     cr_assert_geq(pt_proxy_stat(&pt_px, "cuts"), 6, "the cut did not fire every time");
+    /* Every cut took a create's answer after the request reached the server,
+     * so every one of those nodes must have been found again by its uuid. */
+    long long lost = pt_cli_counter(&c, "lost_answers") - lost0;
+    long long found = pt_cli_counter(&c, "found_by_uuid") - found0;
+    cr_assert_geq(lost, 6, "only %lld creates lost their answer to the 6 cuts", lost);
+    cr_assert_eq(found, lost, "%lld of %lld nodes of lost answers found by uuid", found, lost);
     cr_log_info("mid-create cuts: %d granted after recovery, %d failed cleanly", granted, failed);
     pt_cli_close(&c);
 }
