@@ -50,7 +50,8 @@ struct pc_acq {
                             delete an empty port node between our mkdirs and our create) */
     bool multi_tried;    /* the port node and claim were tried in one transaction */
     bool sole;           /* that transaction created the port node: ours is its only claim */
-    zoo_op_result_t mres[2];            /* results of the multi-op in flight */
+    zoo_op_result_t mres[3];            /* results of the multi-op in flight */
+    struct Stat mstat;                  /* the port node's stat after that multi-op */
     char mpath[PC_ZKP_PATH_MAX];        /* path of the claim node that multi-op created */
     pc_hold *hold;       /* PC_ACQ_REASSERT */
     int step;            /* what to run when its turn comes (PC_ST_QUEUED) */

@@ -470,7 +470,9 @@ static void pc_acq_create_cb(int rc, const char *path, const struct Stat *st, co
 /*
  * The port node and our claim were created in one transaction, or not at all.
  * On success ours is the port's only claim, so it owns the port without
- * listing the children; only the fencing token (czxid) is still to be read.
+ * listing the children. Its fencing token (czxid) is the transaction's zxid,
+ * which the multi-op's empty write to the port node returned as that node's
+ * czxid: no read is needed either.
  */
 static void pc_acq_multi_cb(int rc, const void *data)
 {
@@ -484,7 +486,7 @@ static void pc_acq_multi_cb(int rc, const void *data)
         const char *slash = strrchr(q->mpath, '/');
         pc_zkp_claim_seq(slash ? slash + 1 : q->mpath, &q->seq);
         q->sole = true;
-        q->czxid = 0;
+        q->czxid = q->mstat.czxid;
         if (q->cancelled) {
             pc_acq_withdraw(q);
             return;
@@ -515,14 +517,18 @@ static bool pc_acq_try_multi(pc_acq *q, const char *path, const char *data, int 
         pc_bit_get(q->pool->claimed, (size_t)idx))
         return false;
     q->multi_tried = true;
-    zoo_op_t ops[2];
+    zoo_op_t ops[3];
     zoo_create_op_init(&ops[0], q->port_dir, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, NULL,
                        0);
     zoo_create_op_init(&ops[1], path, data, len, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL_SEQUENTIAL,
                        q->mpath, sizeof(q->mpath));
+    /* The C client's create op returns no stat; this write does. Every node a
+     * multi-op creates has the transaction's zxid as its czxid. */
+    memset(&q->mstat, 0, sizeof(q->mstat));
+    zoo_set_op_init(&ops[2], q->port_dir, NULL, -1, 0, &q->mstat);
     q->state = PC_ST_BUSY;
     q->seq = 0;
-    if (zoo_amulti(pc_zk_handle(a->zk), 2, ops, q->mres, pc_acq_multi_cb, q) == ZOK) {
+    if (zoo_amulti(pc_zk_handle(a->zk), 3, ops, q->mres, pc_acq_multi_cb, q) == ZOK) {
         a->zk_pending++;
         return true;
     }
