@@ -97,6 +97,17 @@ static int pc_addr_parse(const char *address, uint16_t port, struct sockaddr_sto
     }
     if (!strchr(address, ':'))
         return -EINVAL;
+    if (!strchr(address, '%') && inet_pton(AF_INET6, address, buf) == 1) {
+        /* getaddrinfo() would open a netlink socket and dump the host's
+         * addresses on every call: it is kept for scoped addresses only. */
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(port);
+        memcpy(&sin6->sin6_addr, buf, sizeof(sin6->sin6_addr));
+        *len = sizeof(*sin6);
+        *family = AF_INET6;
+        return 0;
+    }
     struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
                              .ai_family = AF_INET6,
                              .ai_socktype = SOCK_DGRAM};
