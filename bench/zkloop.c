@@ -34,6 +34,9 @@ int pb_zk_connect(const char *hosts, int session_timeout_ms, int timeout_ms, zha
     zhandle_t *zh = zookeeper_init(hosts, session_watcher, session_timeout_ms, NULL, NULL, 0);
     if (!zh)
         return -ECONNREFUSED;
+    /* As the agent does (lib/zk/zkloop.h): no name resolution per loop turn,
+     * so the floor is the raw client at its best. */
+    zoo_set_servers_resolution_delay(zh, 10000);
     double deadline = pb_now() + timeout_ms / 1000.0;
     while (zoo_state(zh) != ZOO_CONNECTED_STATE) {
         if (pb_now() > deadline) {

@@ -410,6 +410,8 @@ static zhandle_t *pc_zk_init(pc_zk *zk, const clientid_t *resume, pc_error *err,
     errno = 0;
     zhandle_t *zh =
         zookeeper_init2(zk->hosts, pc_zk_watcher, zk->timeout_ms, resume, zk, 0, pc_zk_log_line);
+    if (zh)
+        zoo_set_servers_resolution_delay(zh, PC_ZK_RESOLVE_DELAY_MS);
     if (!zh) {
         *rc = errno ? -errno : -EINVAL;
         pc_error_set(err, *rc, "zookeeper_init(%s): %s", zk->hosts, strerror(-*rc));

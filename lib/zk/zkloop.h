@@ -138,4 +138,13 @@ void pc_zk_log_setup(void);
 /* The log callback installed by pc_zk_log_setup(), for zookeeper_init2(). */
 void pc_zk_log_line(const char *message);
 
+/*
+ * The client library resolves the server names again each time it computes
+ * its interest, by default: a getaddrinfo() (a netlink socket and an address
+ * dump) and a read of /dev/urandom per event-loop turn, the largest single
+ * cost of a busy agent. With this delay it does so at most every 10 s, and
+ * always after a connection loss, so a DNS change is still followed.
+ */
+#define PC_ZK_RESOLVE_DELAY_MS 10000
+
 #endif

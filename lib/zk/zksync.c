@@ -134,6 +134,8 @@ int pc_zks_connect(const char *hosts, int session_timeout_ms, int timeout_ms, pc
     s->timeout_ms = timeout_ms;
     errno = 0;
     s->zh = zookeeper_init2(hosts, pc_zks_watcher, session_timeout_ms, NULL, s, 0, pc_zk_log_line);
+    if (s->zh)
+        zoo_set_servers_resolution_delay(s->zh, PC_ZK_RESOLVE_DELAY_MS);
     if (!s->zh) {
         int rc = errno ? -errno : -EINVAL;
         free(s);
