@@ -200,15 +200,34 @@ static void pc_zk_report(pc_zk *zk)
         zk->cb(zk, zk->state, zk->ud);
 }
 
+static void pc_zk_sync_done(int rc, const char *value, const void *data)
+{
+    if (rc != ZOK)
+        pc_debug("zookeeper sync after connecting: %s", zerror(rc));
+}
+
 /* Global watcher: session events only (path watches use their own watchers). */
 static void pc_zk_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 {
     pc_zk *zk = ctx;
     if (type != ZOO_SESSION_EVENT || zh != zk->zh)
         return;
-    if (state == ZOO_CONNECTED_STATE || state == ZOO_READONLY_STATE)
+    if (state == ZOO_CONNECTED_STATE || state == ZOO_READONLY_STATE) {
+        /*
+         * Every new connection starts with a sync, before the state callback
+         * can send anything. The member it reached may lag the leader: the
+         * client only refuses members older than the last zxid it saw, and
+         * it never saw the zxid of a request whose answer was lost, nor any
+         * zxid at all on a handle opened to re-attach. A server handles a
+         * session's requests in order, so every read sent after this one
+         * sees at least what the leader had committed when the connection
+         * was made: a claim node created just before the loss cannot be
+         * missed by the listing that looks for it, and taken for gone.
+         */
+        if (zoo_async(zh, "/", pc_zk_sync_done, NULL) != ZOK)
+            pc_debug("zookeeper sync after connecting could not be sent");
         zk->state = PC_ZK_CONNECTED;
-    else if (state == ZOO_EXPIRED_SESSION_STATE)
+    } else if (state == ZOO_EXPIRED_SESSION_STATE)
         zk->state = PC_ZK_EXPIRED;
     else if (state == ZOO_AUTH_FAILED_STATE)
         zk->state = PC_ZK_AUTH_FAILED;
