@@ -87,6 +87,7 @@ struct pc_apool {
     size_t nstatics;
     char ports_dir[PC_ZKP_PATH_MAX];
     bool watching_ports;
+    struct event *relist_ev; /* timer: coalesces the re-lists of the ports directory */
     bool watching_statics;
     pc_agent *agent;
     TAILQ_ENTRY(pc_apool) link;

@@ -69,6 +69,8 @@ void pc_pools_free_all(pc_agent *a)
     while ((p = TAILQ_FIRST(&a->pools))) {
         TAILQ_REMOVE(&a->pools, p, link);
         pc_pool_release(p);
+        if (p->relist_ev)
+            event_free(p->relist_ev);
         free(p);
     }
 }
@@ -383,13 +385,35 @@ static void pc_pool_get(pc_apool *p)
 /* ------------------------------------------------------------------------ */
 /* the ports directory: which ports have a port node                        */
 
+/*
+ * The cache is advisory (the claim protocol decides), so it is re-listed at
+ * most once per PC_PORTS_RELIST_MS however many port nodes came and went:
+ * re-listing on every change made each claim cost every agent of the pool a
+ * list as long as the pool's claimed ports, which grew with occupancy.
+ */
+#define PC_PORTS_RELIST_MS 100
+
+static void pc_ports_relist_cb(evutil_socket_t fd, short what, void *arg)
+{
+    pc_pool_watch_ports(arg);
+}
+
 static void pc_ports_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 {
     pc_apool *p = ctx;
     if (type == ZOO_SESSION_EVENT || p->agent->stopping)
         return;
     p->watching_ports = false;
-    pc_pool_watch_ports(p);
+    if (!p->relist_ev)
+        p->relist_ev = evtimer_new(p->agent->base, pc_ports_relist_cb, p);
+    if (!p->relist_ev) {
+        pc_pool_watch_ports(p);
+        return;
+    }
+    if (!evtimer_pending(p->relist_ev, NULL)) {
+        struct timeval tv = {0, PC_PORTS_RELIST_MS * 1000};
+        evtimer_add(p->relist_ev, &tv);
+    }
 }
 
 static void pc_ports_exists_cb(int rc, const struct Stat *st, const void *data)
