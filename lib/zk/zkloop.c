@@ -2,12 +2,14 @@
 #include "zkloop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -23,7 +25,8 @@ struct pc_zk {
     pc_zk_state reported; /* last state given to cb (0: none yet) */
 
     struct event *io;    /* read/write interest on the client's socket */
-    int io_fd;           /* fd the io event is armed on, -1 when none */
+    int io_fd;           /* our duplicate of that socket, which the io event is armed on; -1 */
+    int io_libfd;        /* the client's own fd for it */
     ino_t io_ino;        /* identity of that socket (fds are reused) */
     short io_what;       /* EV_READ|EV_WRITE armed */
     struct event *timer; /* zookeeper_interest()'s timeout */
@@ -236,15 +239,23 @@ static void pc_zk_watcher(zhandle_t *zh, int type, int state, const char *path, 
     pc_zk_report(zk);
 }
 
-static void pc_zk_io_disarm(pc_zk *zk)
+static void pc_zk_io_event_drop(pc_zk *zk)
 {
     if (zk->io) {
         event_del(zk->io);
         event_free(zk->io);
         zk->io = NULL;
     }
-    zk->io_fd = -1;
     zk->io_what = 0;
+}
+
+static void pc_zk_io_disarm(pc_zk *zk)
+{
+    pc_zk_io_event_drop(zk);
+    if (zk->io_fd >= 0)
+        close(zk->io_fd);
+    zk->io_fd = -1;
+    zk->io_libfd = -1;
 }
 
 /* Run zookeeper_process() for `events`; callbacks run inside. */
@@ -273,6 +284,11 @@ static void pc_zk_on_io(evutil_socket_t fd, short what, void *arg)
         events |= ZOOKEEPER_READ;
     if (what & EV_WRITE)
         events |= ZOOKEEPER_WRITE;
+    /* Readiness of a socket the client has closed meanwhile must not be
+     * taken for its new one's: then only let the client look (re-arm). */
+    struct stat st;
+    if (fstat(zk->io_libfd, &st) != 0 || st.st_ino != zk->io_ino)
+        events = 0;
     pc_zk_process(zk, events);
 }
 
@@ -354,24 +370,37 @@ static void pc_zk_rearm(pc_zk *zk)
     if (fd >= 0 && fstat(fd, &st) == 0)
         ino = st.st_ino;
     /*
-     * The client closes and reopens its socket on reconnect, often under the
-     * same number: compare the socket's inode too, and re-register from
-     * scratch when it differs so the poller sees the new socket.
+     * The event is armed on a duplicate of the client's socket that only this
+     * loop closes. The client closes its own fd whenever it drops a
+     * connection, also inside a zoo_a* call made outside this loop, and the
+     * number can then go to the next socket the process opens (an accepted
+     * client connection) before the next re-arm. libevent, still holding an
+     * event on that number, would take the new socket's event for a second
+     * one on a known fd and never add it to epoll: that connection would
+     * never be read. The duplicate also keeps the dropped socket's error
+     * visible, so the drop is handled at once rather than on the next tick.
+     * The client reopens its socket on reconnect, often under the same
+     * number: the socket's inode tells a new one from the old.
      */
-    if (fd != zk->io_fd || ino != zk->io_ino || what != zk->io_what) {
+    if (fd != zk->io_libfd || ino != zk->io_ino || zk->io_fd < 0)
         pc_zk_io_disarm(zk);
-        if (fd >= 0 && what) {
-            zk->io = event_new(zk->base, fd, what | EV_PERSIST, pc_zk_on_io, zk);
-            if (zk->io)
-                pc_zk_prioritize(zk->base, zk->io);
-            if (zk->io && event_add(zk->io, NULL) == 0) {
-                zk->io_fd = fd;
-                zk->io_ino = ino;
-                zk->io_what = what;
-            } else {
-                pc_err("zookeeper: cannot watch fd %d; retrying on the next tick", fd);
-                pc_zk_io_disarm(zk);
-            }
+    else if (what != zk->io_what)
+        pc_zk_io_event_drop(zk);
+    if (fd >= 0 && what && !zk->io) {
+        if (zk->io_fd < 0) {
+            zk->io_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+            zk->io_libfd = zk->io_fd >= 0 ? fd : -1;
+            zk->io_ino = ino;
+        }
+        if (zk->io_fd >= 0)
+            zk->io = event_new(zk->base, zk->io_fd, what | EV_PERSIST, pc_zk_on_io, zk);
+        if (zk->io)
+            pc_zk_prioritize(zk->base, zk->io);
+        if (zk->io && event_add(zk->io, NULL) == 0) {
+            zk->io_what = what;
+        } else {
+            pc_err("zookeeper: cannot watch fd %d; retrying on the next tick", fd);
+            pc_zk_io_disarm(zk);
         }
     }
     long ms = (long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
@@ -453,6 +482,7 @@ int pc_zk_open(struct event_base *base, const char *hosts, int session_timeout_m
     zk->cb = cb;
     zk->ud = ud;
     zk->io_fd = -1;
+    zk->io_libfd = -1;
     zk->state = PC_ZK_CONNECTING;
     zk->hosts = strdup(hosts);
     zk->timer = evtimer_new(base, pc_zk_on_timer, zk);
