@@ -466,6 +466,7 @@ Test(chaos, claims_stay_unique_and_leak_free_under_faults)
     pt_faults f = {0};
     int mismatch_run[PT_POOL_PORTS] = {0};
     long long conflicts_counted = 0, reasserted_counted = 0; /* from agents killed later */
+    long long lost_answers = 0, found_by_uuid = 0;
     long long t0 = pt_now_ms(), end = t0 + seconds * 1000LL;
     long long next_mid = t0 + 8000;
     bool random_on = false, expired = false, killed = false, leader_killed = false;
@@ -495,6 +496,8 @@ Test(chaos, claims_stay_unique_and_leak_free_under_faults)
         if (!killed && now >= at_kill) {
             conflicts_counted += pt_agent_counter(1, "conflicts");
             reasserted_counted += pt_agent_counter(1, "reasserted");
+            lost_answers += pt_agent_counter(1, "lost_answers");
+            found_by_uuid += pt_agent_counter(1, "found_by_uuid");
             pt_agent_down[1] = 1;
             pt_agent_crash(&pt_ags[1]);
             f.agent_kills++;
@@ -546,6 +549,8 @@ Test(chaos, claims_stay_unique_and_leak_free_under_faults)
     for (int a = 0; a < PT_AGENTS; a++) {
         conflicts_counted += pt_agent_counter(a, "conflicts");
         reasserted_counted += pt_agent_counter(a, "reasserted");
+        lost_answers += pt_agent_counter(a, "lost_answers");
+        found_by_uuid += pt_agent_counter(a, "found_by_uuid");
     }
     if (foreign)
         pc_zks_close(foreign); /* the foreign claim goes with its session */
@@ -606,6 +611,8 @@ Test(chaos, claims_stay_unique_and_leak_free_under_faults)
            "(events %lld)\n",
            conflicts_counted, (long long)pt_conflict_events, reasserted_counted,
            (long long)pt_reasserted_events);
+    printf("chaos: claim creates whose answer was lost %lld, their nodes found by uuid %lld\n",
+           lost_answers, found_by_uuid);
     printf("chaos: checker: %lld samples (%lld unreadable), socket duplicates %lld, overlaps %d "
            "(silent %d), claim nodes left %d, ports still bound %d, max claims seen %lld\n",
            st.samples, st.zk_samples_failed, st.socket_dups, overlaps, silent, left, unbindable,
