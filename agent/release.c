@@ -79,6 +79,14 @@ void pc_claims_release_req(pc_conn *c, pc_creq *r)
         if (strcmp(h->pool->name, r->req.pool) == 0 && h->port == r->req.port)
             break;
     }
+    if (h && r->req.claim[0] && strcmp(h->name, r->req.claim) != 0) {
+        /* The named claim ended; a successor's must not go in its place. */
+        pc_conn_fail(c, r, PORTCO_ENOTOWNER,
+                     "claim %s on port %d of pool %s has ended; the port is held by claim %s "
+                     "now, which was not released",
+                     r->req.claim, r->req.port, r->req.pool, h->name);
+        return;
+    }
     if (!h) {
         if (!p && a->pools_ready) {
             pc_conn_fail(c, r, PORTCO_ENOPOOL, "no pool named \"%s\" is published", r->req.pool);

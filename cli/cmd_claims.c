@@ -245,17 +245,18 @@ int pc_cmd_acquire(const pc_cli_globals *g, int argc, char **argv)
     return pc_cli_print_json(obj);
 }
 
-#define PC_RELEASE_SYNOPSIS "release --pool P PORT"
+#define PC_RELEASE_SYNOPSIS "release --pool P [--claim NAME] PORT"
 
 int pc_cmd_release(const pc_cli_globals *g, int argc, char **argv)
 {
-    enum { O_POOL = 1, O_HELP };
+    enum { O_POOL = 1, O_CLAIM, O_HELP };
     static const struct option opts[] = {
         {"pool", required_argument, NULL, O_POOL},
+        {"claim", required_argument, NULL, O_CLAIM},
         {"help", no_argument, NULL, O_HELP},
         {0},
     };
-    const char *pool = NULL;
+    const char *pool = NULL, *claim_name = NULL;
     int o;
     optind = 1;
     opterr = 0;
@@ -263,6 +264,9 @@ int pc_cmd_release(const pc_cli_globals *g, int argc, char **argv)
         switch (o) {
         case O_POOL:
             pool = optarg;
+            break;
+        case O_CLAIM:
+            claim_name = optarg;
             break;
         case 'h':
         case O_HELP:
@@ -278,6 +282,11 @@ int pc_cmd_release(const pc_cli_globals *g, int argc, char **argv)
     }
     if (!pool || !pool[0])
         return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "--pool is required");
+    portco_claim named = {.fd = -1};
+    if (claim_name && (!claim_name[0] || strlen(claim_name) >= sizeof(named.claim) ||
+                       strlen(pool) >= sizeof(named.pool)))
+        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS,
+                            "--claim needs a claim node name as 'acquire --json' prints it");
     if (optind >= argc)
         return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "which PORT?");
     if (optind + 1 < argc)
@@ -293,7 +302,15 @@ int pc_cmd_release(const pc_cli_globals *g, int argc, char **argv)
     if (ex != PC_EXIT_OK)
         return ex;
     portco_status st = {0};
-    int rc = portco_release(c, pool, port, &st);
+    int rc;
+    if (claim_name) {
+        snprintf(named.pool, sizeof(named.pool), "%s", pool);
+        snprintf(named.claim, sizeof(named.claim), "%s", claim_name);
+        named.port = port;
+        rc = portco_release_claim(c, &named, &st);
+    } else {
+        rc = portco_release(c, pool, port, &st);
+    }
     portco_close(c);
     return rc == 0 ? PC_EXIT_OK : pc_cli_fail(&st, rc);
 }

@@ -411,24 +411,13 @@ static int pc_run_wait_child(portco_client *c, pid_t child, int wake_rd)
 /*
  * Release the claim after the command exited. The agent also ends it by
  * itself when it sees the pid exit, and a request waiting for the port may
- * be granted right after that; since a release names only pool and port,
- * the claim is first looked up by its node name so that a successor's claim
- * is never released. NOT_OWNER means the agent was first.
+ * be granted right after that: the release names the claim, so that a
+ * successor's claim is never released. NOT_OWNER means the agent was first.
  */
 static void pc_run_release(portco_client *c, const portco_claim *claim)
 {
     portco_status st = {0};
-    portco_claim *cls = NULL;
-    size_t n = 0;
-    if (portco_list(c, claim->pool, &cls, &n, &st) == 0) {
-        bool ours = false;
-        for (size_t i = 0; i < n; i++)
-            ours |= cls[i].port == claim->port && strcmp(cls[i].claim, claim->claim) == 0;
-        free(cls);
-        if (!ours)
-            return;
-    }
-    int rc = portco_release(c, claim->pool, claim->port, &st);
+    int rc = portco_release_claim(c, claim, &st);
     if (rc < 0 && rc != PORTCO_ENOTOWNER)
         fprintf(stderr, "portco run: release of port %u: %s: %s\n", (unsigned)claim->port,
                 portco_err_name(rc), st.message[0] ? st.message : portco_strerror(rc));
@@ -547,7 +536,7 @@ int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv)
         /* Interrupted before the handoff: nothing was run, nothing is kept. */
         if (rc == 0) {
             close(claim.fd);
-            portco_release(c, claim.pool, claim.port, NULL);
+            portco_release_claim(c, &claim, NULL);
         }
         pc_run_reap_unstarted(child);
         if (abort_sig > 0) {
@@ -571,7 +560,7 @@ int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv)
         fprintf(stderr, "portco run: the agent granted port %u but handed over no socket\n",
                 (unsigned)claim.port);
         pc_run_reap_unstarted(child);
-        portco_release(c, claim.pool, claim.port, NULL);
+        portco_release_claim(c, &claim, NULL);
         exit_code = PC_EXIT_FAIL;
         goto out;
     }
@@ -583,7 +572,7 @@ int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv)
         /* EPIPE means the child is already gone (a forwarded signal): its status says so. */
         fprintf(stderr, "portco run: cannot hand the socket to the command: %s\n", strerror(-rc));
         pc_run_reap_unstarted(child);
-        portco_release(c, claim.pool, claim.port, NULL);
+        portco_release_claim(c, &claim, NULL);
         exit_code = PC_EXIT_FAIL;
         goto out;
     }

@@ -180,6 +180,15 @@ PORTCO_API int portco_release(portco_client *c, const char *pool, uint16_t port,
                               portco_status *st);
 
 /*
+ * Release exactly `claim` (as portco_acquire() or portco_list() filled it):
+ * when that claim has ended already and another now holds its port (a
+ * waiter granted after the agent ended it), nothing is released and
+ * PORTCO_ENOTOWNER is returned. Otherwise as portco_release().
+ */
+PORTCO_API int portco_release_claim(portco_client *c, const portco_claim *claim,
+                                    portco_status *st);
+
+/*
  * List the owning claims of the whole cluster, of one pool when `pool` is not
  * NULL. On success *out is an owned array of *n claims (fd is -1), freed with
  * free(); NULL when *n is 0. Returns 0, PORTCO_ENOPOOL, PORTCO_EZKUNAVAIL,

@@ -81,7 +81,7 @@ static int pc_acquire_request(const portco_acquire_opts *o, json_t **out, pc_err
 static void pc_acquire_undo(portco_client *c, const portco_claim *cl)
 {
     portco_status st;
-    int rc = portco_release(c, cl->pool, cl->port, &st);
+    int rc = portco_release_claim(c, cl, &st);
     if (rc != 0) {
         pthread_mutex_lock(&c->mu);
         pc_client_log(c, PORTCO_LOG_ERROR,
@@ -143,7 +143,9 @@ int portco_acquire(portco_client *c, const portco_acquire_opts *opts, portco_cla
     return pc_client_status(st, &err);
 }
 
-int portco_release(portco_client *c, const char *pool, uint16_t port, portco_status *st)
+/* release, of whichever claim holds the port when `claim` is NULL. */
+static int pc_release(portco_client *c, const char *pool, uint16_t port, const char *claim,
+                      portco_status *st)
 {
     pc_error err = {0};
     if (!c) {
@@ -157,8 +159,12 @@ int portco_release(portco_client *c, const char *pool, uint16_t port, portco_sta
         return pc_client_status(st, &err);
     }
     json_t *req = json_pack("{s:s, s:s, s:i}", "op", "release", "pool", pool, "port", (int)port);
+    if (req && claim && json_object_set_new(req, "claim", json_string(claim)) != 0) {
+        json_decref(req);
+        req = NULL;
+    }
     if (!req) {
-        pc_error_set(&err, PORTCO_EBADREQ, "pool name is not valid UTF-8");
+        pc_error_set(&err, PORTCO_EBADREQ, "pool or claim name is not valid UTF-8");
         return pc_client_status(st, &err);
     }
     pc_answer a;
@@ -173,6 +179,21 @@ int portco_release(portco_client *c, const char *pool, uint16_t port, portco_sta
         pc_error_set(&err, a.code, "%s", a.message);
     pc_answer_free(&a);
     return pc_client_status(st, &err);
+}
+
+int portco_release(portco_client *c, const char *pool, uint16_t port, portco_status *st)
+{
+    return pc_release(c, pool, port, NULL, st);
+}
+
+int portco_release_claim(portco_client *c, const portco_claim *claim, portco_status *st)
+{
+    if (!claim || !claim->claim[0]) {
+        pc_error err = {0};
+        pc_error_set(&err, PORTCO_EBADREQ, "portco_release_claim: a granted claim is required");
+        return pc_client_status(st, &err);
+    }
+    return pc_release(c, claim->pool, claim->port, claim->claim, st);
 }
 
 int portco_list(portco_client *c, const char *pool, portco_claim **out, size_t *n,

@@ -240,6 +240,9 @@ int pc_request_parse(const char *line, size_t len, pc_request *req, pc_error *er
         if ((rc = pc_get_int(o, "port", 1, 65535, &port, E, err)))
             break;
         req->port = (int)port;
+        if ((rc = pc_get_str(o, "claim", req->claim, sizeof(req->claim), false, E, err)) ||
+            (rc = pc_check_printable("claim", req->claim, false, err)))
+            break;
         break;
     case PC_OP_LIST:
         if ((rc = pc_get_str(o, "pool", req->pool, sizeof(req->pool), false, E, err)))
@@ -287,6 +290,8 @@ json_t *pc_request_to_json(const pc_request *req)
     case PC_OP_RELEASE:
         rc |= json_object_set_new(o, "pool", json_string(req->pool));
         rc |= json_object_set_new(o, "port", json_integer(req->port));
+        if (req->claim[0])
+            rc |= json_object_set_new(o, "claim", json_string(req->claim));
         break;
     case PC_OP_LIST:
         if (req->pool[0])

@@ -53,6 +53,7 @@ typedef struct pc_request {
     pc_acquire_req acquire; /* op ACQUIRE */
     char pool[PC_POOL_MAX]; /* op RELEASE (required), LIST (optional: "" = all) */
     int port;               /* op RELEASE: 1..65535 */
+    char claim[160];        /* op RELEASE (optional): only this claim node; "" = the port's */
 } pc_request;
 
 /*

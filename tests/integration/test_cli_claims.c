@@ -273,6 +273,26 @@ Test(cli_claims, acquire_json_has_the_claim)
     cr_assert_str_eq(json_string_value(json_object_get(row, "service")), "api");
     cr_assert(json_integer_value(json_object_get(row, "pid")) > 0);
     json_decref(arr);
+
+    /* release --claim ends only that claim: another name is refused. */
+    char ps[16], *o2, *e2;
+    snprintf(ps, sizeof(ps), "%d", port);
+    int rst = pt_cli(&o2, &e2, "release", "--pool", "web", "--claim", "_c_0-lock-0000000009", ps,
+                     NULL);
+    cr_assert_eq(rst, 1, "a release naming another claim: %s", e2);
+    cr_assert_eq(strncmp(e2, "portco: NOT_OWNER: ", 19), 0, "stderr: %s", e2);
+    free(o2);
+    free(e2);
+    arr = pt_ls("web");
+    cr_assert_not_null(pt_find(arr, "web", port), "the claim was released under another name");
+    json_decref(arr);
+    rst = pt_cli(&o2, &e2, "release", "--pool", "web", "--claim", claim, ps, NULL);
+    cr_assert_eq(rst, 0, "release --claim %s: %s", claim, e2);
+    free(o2);
+    free(e2);
+    arr = pt_ls("web");
+    cr_assert_null(pt_find(arr, "web", port), "still listed after its release");
+    json_decref(arr);
     json_decref(o);
     free(out);
     free(err);

@@ -207,6 +207,35 @@ Test(libportco, acquire_list_release_round_trip)
     portco_close(c);
 }
 
+/*
+ * A release that names its claim never ends a successor's claim on the same
+ * port: the stale name is refused with NOT_OWNER and the new claim stays.
+ */
+Test(libportco, release_of_an_ended_claim_spares_its_successor)
+{
+    portco_client *c = pt_connect();
+    portco_status st;
+    portco_acquire_opts o = pt_web;
+    o.port = (uint16_t)(A.base + 7);
+    o.lifetime = PORTCO_LIFETIME_EXPLICIT;
+    portco_claim first, second;
+    cr_assert_eq(portco_acquire(c, &o, &first, &st), 0, "acquire: %s", st.message);
+    cr_assert_eq(portco_release_claim(c, &first, &st), 0, "release: %s", st.message);
+    cr_assert_eq(portco_acquire(c, &o, &second, &st), 0, "acquire again: %s", st.message);
+    cr_assert_str_neq(first.claim, second.claim, "a new claim has a new node");
+
+    cr_assert_eq(portco_release_claim(c, &first, &st), PORTCO_ENOTOWNER,
+                 "the ended claim's release was taken: %s", st.message);
+    cr_assert(strstr(st.message, second.claim), "the refusal names the holder: %s", st.message);
+    cr_assert(pt_listed(c, second.port), "the successor's claim was released");
+    cr_assert_eq(pt_zk_claims("web", second.port), 1);
+
+    cr_assert_eq(portco_release_claim(c, &second, &st), 0, "release: %s", st.message);
+    cr_assert_not(pt_listed(c, second.port));
+    cr_assert_eq(portco_release_claim(c, NULL, &st), PORTCO_EBADREQ);
+    portco_close(c);
+}
+
 Test(libportco, connection_claim_ends_with_the_connection)
 {
     portco_client *c = pt_connect();

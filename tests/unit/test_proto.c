@@ -313,6 +313,15 @@ Test(request, release_list_status)
     cr_assert_eq(r.op, PC_OP_RELEASE);
     cr_assert_eq(r.port, 30001);
     cr_assert_str_eq(r.pool, "web");
+    cr_assert_str_eq(r.claim, "", "no claim named: whichever holds the port");
+    cr_assert_eq(pt_parse("{\"v\":1,\"id\":2,\"op\":\"release\",\"pool\":\"web\",\"port\":1,"
+                          "\"claim\":\"_c_ab-lock-0000000003\"}",
+                          &r, &e),
+                 0);
+    cr_assert_str_eq(r.claim, "_c_ab-lock-0000000003");
+    json_t *back = pc_request_to_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(back, "claim")), "_c_ab-lock-0000000003");
+    json_decref(back);
     cr_assert_eq(pt_parse("{\"v\":1,\"id\":3,\"op\":\"list\"}", &r, &e), 0);
     cr_assert_eq(r.op, PC_OP_LIST);
     cr_assert_str_eq(r.pool, "");
@@ -392,6 +401,9 @@ Test(request, release_failures)
     PT_BAD("{\"v\":1,\"id\":1,\"op\":\"release\",\"pool\":\"p\"}", "\"port\"");
     PT_BAD("{\"v\":1,\"id\":1,\"op\":\"release\",\"pool\":\"p\",\"port\":0}", "\"port\"");
     PT_BAD("{\"v\":1,\"id\":1,\"op\":\"release\",\"pool\":\"p\",\"port\":\"1\"}", "\"port\"");
+    PT_BAD("{\"v\":1,\"id\":1,\"op\":\"release\",\"pool\":\"p\",\"port\":1,\"claim\":5}", "\"claim\"");
+    PT_BAD("{\"v\":1,\"id\":1,\"op\":\"release\",\"pool\":\"p\",\"port\":1,\"claim\":\"a\\nb\"}",
+           "\"claim\"");
     PT_BAD("{\"v\":1,\"id\":1,\"op\":\"list\",\"pool\":7}", "\"pool\"");
     PT_BAD("{\"v\":1,\"id\":1,\"op\":\"list\",\"pool\":\"x y\"}", "\"pool\"");
 }
