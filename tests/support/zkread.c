@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct pending;
+
 struct pt_zkr {
     zhandle_t *zh;
     int timeout_ms;
+    struct pending *orphans; /* calls given up on, freed by pt_zkr_close() */
 };
 
 /* State of one call in flight; the completion fills it. */
@@ -26,7 +29,8 @@ typedef struct pending {
     int len;
     char **names;
     int count;
-    bool orphan; /* the caller gave up (deadline): the completion frees it */
+    bool orphan;           /* the caller gave up (deadline, session lost) */
+    struct pending *next;  /* in the handle's orphans */
 } pending;
 
 static void pt_zkr_free_strings_(char **names, int count);
@@ -38,12 +42,11 @@ static void pending_free(pending *p)
     free(p);
 }
 
-/* Mark the completion as run; frees p when its caller has gone. */
+/* Mark the completion as run. An orphan stays until pt_zkr_close(): the
+ * library may run its completion there, or never (an expired session). */
 static void complete(pending *p)
 {
     p->done = true;
-    if (p->orphan)
-        pending_free(p);
 }
 
 static int map_rc(int zrc)
@@ -172,8 +175,13 @@ void pt_zkr_close(pt_zkr *z)
     if (!z)
         return;
     bool *connected = (bool *)zoo_get_context(z->zh);
-    zookeeper_close(z->zh);
+    zookeeper_close(z->zh); /* runs whatever completions are left */
     free(connected);
+    while (z->orphans) {
+        pending *p = z->orphans;
+        z->orphans = p->next;
+        pending_free(p);
+    }
     free(z);
 }
 
@@ -186,8 +194,8 @@ long long pt_zkr_session_id(pt_zkr *z)
 /*
  * Finish a call: wait for the completion when the request was queued. When
  * the request was not queued, p is freed here. When the wait fails, the
- * library still owns a reference to p (its completion runs later, at the
- * latest from zookeeper_close), so p is handed over to the completion and
+ * library may still run the completion later (from zookeeper_close at the
+ * latest), so p becomes the handle's orphan, freed by pt_zkr_close(), and
  * the caller must not touch it: callers return at once on any nonzero
  * result other than p->rc.
  */
@@ -202,6 +210,8 @@ static int finish(pt_zkr *z, int zrc, pending *p, bool *handed_over)
     int rc = drive(z->zh, &p->done, z->timeout_ms);
     if (rc != 0) {
         p->orphan = true;
+        p->next = z->orphans;
+        z->orphans = p;
         *handed_over = true;
         return rc;
     }
