@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "evloop.h"
 #include "faultctl.h"
 #include "support.h"
 #include "zkloop.h"
@@ -26,18 +27,6 @@ static char *dir;
 
 static void on_state(pc_zk *h, pc_zk_state s, void *ud)
 {
-}
-
-/* Run the loop in short slices until pred(arg) or timeout_ms passes. */
-static bool run_until(bool (*pred)(void *), void *arg, int timeout_ms)
-{
-    long long end = pt_now_ms() + timeout_ms;
-    while (!pred(arg) && pt_now_ms() < end) {
-        struct timeval tv = {0, 20000};
-        event_base_loopexit(base, &tv);
-        event_base_dispatch(base);
-    }
-    return pred(arg);
 }
 
 static bool connected(void *arg)
@@ -120,7 +109,7 @@ Test(fault_zkloop, a_socket_reusing_the_dropped_client_fd_is_still_polled)
     pc_error err;
     cr_assert_eq(pc_zk_open(base, px.connect, SESSION_MS, NULL, on_state, NULL, &zk, &err), 0,
                  "pc_zk_open: %s", err.msg);
-    cr_assert(run_until(connected, NULL, WAIT_MS), "no session through the proxy");
+    cr_assert(pt_loop_until(base, connected, NULL, WAIT_MS), "no session through the proxy");
     const char *colon = strrchr(px.connect, ':');
     cr_assert_not_null(colon);
     int zfd = pt_fd_connected_to(atoi(colon + 1));
@@ -150,13 +139,13 @@ Test(fault_zkloop, a_socket_reusing_the_dropped_client_fd_is_still_polled)
     cr_assert_not_null(ev);
     cr_assert_eq(event_add(ev, NULL), 0);
     cr_assert_eq(write(sv[1], "x", 1), 1);
-    bool ok = run_until(flag_set, &fired, 5000);
+    bool ok = pt_loop_until(base, flag_set, &fired, 5000);
     event_free(ev);
     close(sv[0]);
     close(sv[1]);
     cr_assert(ok, "a socket on the number the client had closed was never polled");
 
     /* And the session comes back on a new connection. */
-    cr_assert(run_until(connected, NULL, WAIT_MS), "the session did not come back");
+    cr_assert(pt_loop_until(base, connected, NULL, WAIT_MS), "the session did not come back");
     cr_assert_eq(pt_proxy_stat(&px, "cuts"), 1);
 }

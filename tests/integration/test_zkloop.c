@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evloop.h"
 #include "portco.h"
 #include "support.h"
 #include "zkloop.h"
@@ -38,18 +39,6 @@ static bool saw(const states *s, pc_zk_state st)
         if (s->seen[i] == st)
             return true;
     return false;
-}
-
-/* Run the loop in short slices until pred(arg) or timeout_ms passes. */
-static bool run_until(struct event_base *base, bool (*pred)(void *), void *arg, int timeout_ms)
-{
-    long long end = pt_now_ms() + timeout_ms;
-    while (!pred(arg) && pt_now_ms() < end) {
-        struct timeval tv = {0, 20000};
-        event_base_loopexit(base, &tv);
-        event_base_dispatch(base);
-    }
-    return pred(arg);
 }
 
 typedef struct want {
@@ -101,7 +90,7 @@ static void open_connected(void)
     int rc = pc_zk_open(base, pt_zk_shared(), SESSION_MS, NULL, on_state, &st, &zk, &err);
     cr_assert_eq(rc, 0, "pc_zk_open: %s", err.msg);
     want w = {zk, PC_ZK_CONNECTED};
-    cr_assert(run_until(base, in_state, &w, WAIT_MS), "no session within %d ms", WAIT_MS);
+    cr_assert(pt_loop_until(base, in_state, &w, WAIT_MS), "no session within %d ms", WAIT_MS);
 }
 
 TestSuite(zkloop, .init = setup, .fini = teardown, .timeout = 60);
@@ -157,7 +146,7 @@ static int mkdirs_wait(const char *path)
     int rc = pc_zk_mkdirs(zk, path, mkdirs_done, &o);
     if (rc < 0)
         return rc;
-    cr_assert(run_until(base, flag_set, &o.done, WAIT_MS), "mkdirs %s timed out", path);
+    cr_assert(pt_loop_until(base, flag_set, &o.done, WAIT_MS), "mkdirs %s timed out", path);
     return o.zrc;
 }
 
@@ -171,13 +160,13 @@ Test(zkloop, create_and_get_round_trip)
     cr_assert_eq(
         zoo_acreate(pc_zk_handle(zk), path, "hello", 5, &ZOO_OPEN_ACL_UNSAFE, 0, created, &c), ZOK);
     pc_zk_kick(zk);
-    cr_assert(run_until(base, flag_set, &c.done, WAIT_MS));
+    cr_assert(pt_loop_until(base, flag_set, &c.done, WAIT_MS));
     cr_assert_eq(c.zrc, ZOK, "create: %s", zerror(c.zrc));
     cr_assert_str_eq(c.value, path);
 
     op g = {0};
     cr_assert_eq(zoo_aget(pc_zk_handle(zk), path, 0, got, &g), ZOK);
-    cr_assert(run_until(base, flag_set, &g.done, WAIT_MS));
+    cr_assert(pt_loop_until(base, flag_set, &g.done, WAIT_MS));
     cr_assert_eq(g.zrc, ZOK);
     cr_assert_str_eq(g.value, "hello");
 
@@ -185,7 +174,7 @@ Test(zkloop, create_and_get_round_trip)
     op again = {0};
     cr_assert_eq(
         zoo_acreate(pc_zk_handle(zk), path, "x", 1, &ZOO_OPEN_ACL_UNSAFE, 0, created, &again), ZOK);
-    cr_assert(run_until(base, flag_set, &again.done, WAIT_MS));
+    cr_assert(pt_loop_until(base, flag_set, &again.done, WAIT_MS));
     cr_assert_eq(pc_zk_err(again.zrc), -EEXIST);
 }
 
@@ -216,7 +205,7 @@ Test(zkloop, mkdirs_below_an_ephemeral_fails)
     snprintf(below, sizeof(below), "%s/x/y", eph);
     op c = {0};
     zoo_acreate(pc_zk_handle(zk), eph, "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, created, &c);
-    cr_assert(run_until(base, flag_set, &c.done, WAIT_MS));
+    cr_assert(pt_loop_until(base, flag_set, &c.done, WAIT_MS));
     cr_assert_eq(c.zrc, ZOK);
     cr_assert_eq(mkdirs_wait(below), -ENOTDIR);
 }
@@ -230,7 +219,7 @@ Test(zkloop, ephemeral_sequential_node_goes_with_close)
     op c = {0};
     zoo_acreate(pc_zk_handle(zk), prefix, "{}", 2, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL_SEQUENTIAL,
                 created, &c);
-    cr_assert(run_until(base, flag_set, &c.done, WAIT_MS));
+    cr_assert(pt_loop_until(base, flag_set, &c.done, WAIT_MS));
     cr_assert_eq(c.zrc, ZOK);
     const char *name = strrchr(c.value, '/') + 1;
     pc_claim_name cn;
@@ -265,7 +254,7 @@ Test(zkloop, nothing_listening_stays_connecting)
                  ZOK);
     bool never = false;
     long long t0 = pt_now_ms();
-    run_until(base, flag_set, &never, 1500);
+    pt_loop_until(base, flag_set, &never, 1500);
     cr_assert_lt(pt_now_ms() - t0, 3000);
     cr_assert_eq(pc_zk_get_state(zk), PC_ZK_CONNECTING);
     cr_assert_eq(st.n, 1, "reported %d states", st.n);
@@ -344,7 +333,7 @@ static void create_ephemeral(char *path, size_t len)
     snprintf(path, len, "%s/session", root);
     op c = {0};
     zoo_acreate(pc_zk_handle(zk), path, "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, created, &c);
-    cr_assert(run_until(base, flag_set, &c.done, WAIT_MS));
+    cr_assert(pt_loop_until(base, flag_set, &c.done, WAIT_MS));
     cr_assert_eq(c.zrc, ZOK);
 }
 
@@ -360,7 +349,7 @@ Test(zkloop, session_expiry_is_reported_and_reopen_gives_a_new_session)
     char eph[512];
     create_ephemeral(eph, sizeof(eph));
     expire_session(eph);
-    cr_assert(run_until(base, saw_expired, &st, WAIT_MS), "EXPIRED never reported");
+    cr_assert(pt_loop_until(base, saw_expired, &st, WAIT_MS), "EXPIRED never reported");
     cr_assert_eq(pc_zk_get_state(zk), PC_ZK_EXPIRED);
 
     /* Requests on the dead handle fail at once. */
@@ -373,7 +362,7 @@ Test(zkloop, session_expiry_is_reported_and_reopen_gives_a_new_session)
     cr_assert_eq(pc_zk_reopen(zk, NULL, NULL), 0);
     cr_assert_eq(pc_zk_get_state(zk), PC_ZK_CONNECTING);
     want w = {zk, PC_ZK_CONNECTED};
-    cr_assert(run_until(base, in_state, &w, WAIT_MS));
+    cr_assert(pt_loop_until(base, in_state, &w, WAIT_MS));
     cr_assert_neq(pc_zk_client_id(zk)->client_id, old_id);
     cr_assert_eq(st.seen[st.n - 1], PC_ZK_CONNECTED);
     cr_assert_eq(mkdirs_wait(root), 0);
@@ -387,10 +376,10 @@ Test(zkloop, reopen_from_inside_the_expired_callback)
     char eph[512];
     create_ephemeral(eph, sizeof(eph));
     expire_session(eph);
-    cr_assert(run_until(base, saw_expired, &st, WAIT_MS), "EXPIRED never reported");
+    cr_assert(pt_loop_until(base, saw_expired, &st, WAIT_MS), "EXPIRED never reported");
     cr_assert_eq(st.reopen_rc, 0);
     want w = {zk, PC_ZK_CONNECTED};
-    cr_assert(run_until(base, in_state, &w, WAIT_MS));
+    cr_assert(pt_loop_until(base, in_state, &w, WAIT_MS));
     cr_assert_neq(pc_zk_client_id(zk)->client_id, old_id);
     cr_assert_eq(mkdirs_wait(root), 0);
 }
