@@ -17,6 +17,7 @@
 
 #include "probe.h"
 #include "procnet.h"
+#include "sockdiag.h"
 #include "support.h"
 
 /* ---- sockets ---------------------------------------------------------------- */
@@ -642,4 +643,75 @@ Test(hold, helper_rejects_taken_port)
     cr_assert_eq(fd, -1);
     cr_assert(strstr(err.msg, "cannot hold"), "%s", err.msg);
     close(l);
+}
+
+/* ---- sock_diag ---------------------------------------------------------------- */
+
+/* Does v hold a socket like s (proto, family, address, port, state, inode)? */
+static bool has_sock(const pc_sockvec *v, const pc_sock *s)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        const pc_sock *t = &v->v[i];
+        if (t->proto == s->proto && t->family == s->family && t->local_port == s->local_port &&
+            t->state == s->state && t->inode == s->inode && t->uid == s->uid &&
+            strcmp(t->local, s->local) == 0 && t->local_any == s->local_any)
+            return true;
+    }
+    return false;
+}
+
+/* The kernel's answer through netlink is /proc/net's, restricted to TCP
+ * listeners and bound, unconnected UDP sockets. */
+Test(sockdiag, lists_what_procnet_lists_for_bound_sockets)
+{
+    uint16_t p = free_port();
+    int fds[8], n = 0;
+    fds[n++] = listener("127.0.0.2", p, -1, false);
+    fds[n++] = try_bind(SOCK_DGRAM, "127.0.0.1", p, -1, false);
+    if (have_ipv6()) {
+        fds[n++] = listener("::1", p, 1, false);
+        fds[n++] = try_bind(SOCK_DGRAM, "::", p, 1, false);
+    }
+    /* Bound but not listening, and a connection: neither is listed. */
+    uint16_t q = free_port();
+    fds[n++] = try_bind(SOCK_STREAM, "127.0.0.1", q, -1, false);
+    for (int i = 0; i < n; i++)
+        cr_assert_geq(fds[i], 0, "socket %d could not be bound", i);
+
+    pc_sockvec diag = PC_SOCKVEC_INIT, proc = PC_SOCKVEC_INIT;
+    pc_error err;
+    cr_assert_eq(pc_sockdiag_bound(PC_PROTO_BOTH, p, &diag, &err), 0, "%s", err.msg);
+    cr_assert_eq(pc_procnet_scan(NULL, PC_PROTO_BOTH, p, &proc, &err), 0, "%s", err.msg);
+    cr_assert_eq(diag.n, (size_t)(n - 1), "%zu sockets listed on %u, %d bound", diag.n, p, n - 1);
+    for (size_t i = 0; i < diag.n; i++)
+        cr_assert(has_sock(&proc, &diag.v[i]), "%s:%u (%s) is not in /proc/net",
+                  diag.v[i].local, diag.v[i].local_port,
+                  pc_sock_state_name(diag.v[i].proto, diag.v[i].state));
+    size_t bound = 0;
+    for (size_t i = 0; i < proc.n; i++) {
+        const pc_sock *s = &proc.v[i];
+        if ((s->proto == PC_PROTO_TCP && s->state == PC_SS_LISTEN) ||
+            (s->proto == PC_PROTO_UDP && s->state == PC_SS_CLOSE)) {
+            bound++;
+            cr_assert(has_sock(&diag, s), "%s:%u is missing from sock_diag", s->local,
+                      s->local_port);
+        }
+    }
+    cr_assert_eq(bound, diag.n);
+
+    /* The port filter, and TCP only. */
+    pc_sockvec none = PC_SOCKVEC_INIT, tcp = PC_SOCKVEC_INIT;
+    cr_assert_eq(pc_sockdiag_bound(PC_PROTO_BOTH, q, &none, &err), 0, "%s", err.msg);
+    cr_assert_eq(none.n, 0, "a bound, non-listening TCP socket was listed");
+    cr_assert_eq(pc_sockdiag_bound(PC_PROTO_TCP, p, &tcp, &err), 0, "%s", err.msg);
+    for (size_t i = 0; i < tcp.n; i++)
+        cr_assert_eq(tcp.v[i].proto, PC_PROTO_TCP);
+    cr_assert_eq(tcp.n, have_ipv6() ? 2u : 1u);
+
+    pc_sockvec_free(&diag);
+    pc_sockvec_free(&proc);
+    pc_sockvec_free(&none);
+    pc_sockvec_free(&tcp);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
 }
