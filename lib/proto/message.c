@@ -240,9 +240,8 @@ int pc_request_parse(const char *line, size_t len, pc_request *req, pc_error *er
         if ((rc = pc_get_int(o, "port", 1, 65535, &port, E, err)))
             break;
         req->port = (int)port;
-        if ((rc = pc_get_str(o, "claim", req->claim, sizeof(req->claim), false, E, err)) ||
-            (rc = pc_check_printable("claim", req->claim, false, err)))
-            break;
+        if ((rc = pc_get_str(o, "claim", req->claim, sizeof(req->claim), false, E, err)) == 0)
+            rc = pc_check_printable("claim", req->claim, false, err);
         break;
     case PC_OP_LIST:
         if ((rc = pc_get_str(o, "pool", req->pool, sizeof(req->pool), false, E, err)))
