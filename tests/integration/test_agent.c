@@ -505,7 +505,7 @@ Test(agent, hold_kept_until_the_claimant_listens)
     int p = pt_acquire(&c, pt_acq_req("web", "api", 0), NULL);
     cr_assert_gt(p, 0);
     cr_assert_eq(pt_status_int(&c, "holding"), 1);
-    cr_assert_not(pt_bindable(p), "a plain bind fails while the agent holds the port");
+    cr_assert_not(pt_port_bindable(p), "a plain bind fails while the agent holds the port");
     /* The service binds with SO_REUSEADDR (as most servers do) and listens. */
     int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -518,7 +518,7 @@ Test(agent, hold_kept_until_the_claimant_listens)
         pt_nap_ms(50);
     cr_assert_eq(pt_status_int(&c, "holding"), 0, "hold dropped once the claimant listens");
     close(l);
-    cr_assert(pt_bindable(p), "nothing of the agent's is left on the port");
+    cr_assert(pt_port_bindable(p), "nothing of the agent's is left on the port");
     cr_assert_eq(pt_nclaims("web", NULL, p), 1, "the claim itself stays");
     pt_close(&c);
     pt_agent_stop(&ag);

@@ -17,7 +17,7 @@ static int pt_read_event(pt_cli *c, pc_answer *a, int timeout_ms)
 
 static bool pt_port_free(void *arg)
 {
-    return pt_bindable(*(int *)arg);
+    return pt_port_bindable(*(int *)arg);
 }
 
 static const char *pt_status_zk(pt_cli *c, char *buf, size_t len)

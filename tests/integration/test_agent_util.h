@@ -40,30 +40,6 @@ static int pt_base; /* first port of this test's pools */
  * when an assertion ended the test early. */
 static pid_t pt_agents[8];
 
-static inline bool pt_bindable(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    return ok;
-}
-
-/* A run of n bindable ports below the ephemeral range. */
-static inline int pt_port_run(int n)
-{
-    for (int tries = 0; tries < 200; tries++) {
-        int base = 20000 + (int)((getpid() * 131 + tries * 977 + pt_now_ms()) % 10000);
-        bool ok = true;
-        for (int i = 0; i < n && ok; i++)
-            ok = pt_bindable(base + i);
-        if (ok)
-            return base;
-    }
-    cr_assert_fail("no run of %d free ports", n);
-    return 0;
-}
-
 /* Per-test setup against the ZooKeeper at `connect`. */
 static inline void pt_setup_on(const char *connect)
 {
@@ -75,6 +51,7 @@ static inline void pt_setup_on(const char *connect)
     pc_error err;
     cr_assert_eq(pc_zks_connect(pt_zkc, 10000, 10000, &pt_zs, &err), 0, "%s", err.msg);
     pt_base = pt_port_run(8);
+    cr_assert_gt(pt_base, 0, "no run of %d free ports", 8);
 }
 
 static inline void pt_setup(void)

@@ -78,29 +78,6 @@ static atomic_llong pt_ops, pt_grants, pt_releases, pt_closes, pt_errors_documen
 static atomic_llong pt_err_by_code[32];
 static char pt_undoc_example[512];
 
-static bool pt_bindable(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    return ok;
-}
-
-static int pt_port_run(int n)
-{
-    for (int tries = 0; tries < 400; tries++) {
-        int base = 21000 + (int)((getpid() * 149 + tries * 977 + pt_now_ms()) % 9000);
-        bool ok = true;
-        for (int i = 0; i < n && ok; i++)
-            ok = pt_bindable(base + i);
-        if (ok)
-            return base;
-    }
-    cr_assert_fail("no run of %d free ports", n);
-    return 0;
-}
-
 static int pt_chaos_seconds(void)
 {
     const char *s = getenv("PORTCO_CHAOS_SECONDS");
@@ -401,6 +378,7 @@ static void pt_setup(void)
     cr_assert_not_null(pt_dir);
     cr_assert_eq(pt_zkr_connect(&pt_z, pt_ens.connect, 30000, 10000), 0);
     pt_base = pt_port_run(PT_POOL_PORTS);
+    cr_assert_gt(pt_base, 0, "no run of %d free ports", PT_POOL_PORTS);
     char dir[512], path[600], json[512];
     snprintf(dir, sizeof(dir), "%s/config/pools", pt_root);
     cr_assert_eq(pt_zkr_create(pt_z, dir, NULL, true), 0);
@@ -575,7 +553,7 @@ Test(chaos, claims_stay_unique_and_leak_free_under_faults)
     }
     int unbindable = 0;
     for (int i = 0; i < PT_POOL_PORTS; i++)
-        unbindable += !pt_bindable(pt_base + i);
+        unbindable += !pt_port_bindable(pt_base + i);
 
     int silent = 0;
     pthread_mutex_lock(&pt_mu);

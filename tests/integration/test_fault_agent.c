@@ -36,29 +36,6 @@ static int pt_base;
 static pt_proxy pt_px;
 static pt_agent pt_ag;
 
-static bool pt_bindable(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    return ok;
-}
-
-static int pt_port_run(int n)
-{
-    for (int tries = 0; tries < 200; tries++) {
-        int base = 21000 + (int)((getpid() * 137 + tries * 977 + pt_now_ms()) % 9000);
-        bool ok = true;
-        for (int i = 0; i < n && ok; i++)
-            ok = pt_bindable(base + i);
-        if (ok)
-            return base;
-    }
-    cr_assert_fail("no run of %d free ports", n);
-    return 0;
-}
-
 static void pt_publish_pool(const char *name, int lo, int hi)
 {
     char dir[512], path[600], json[512];
@@ -81,6 +58,7 @@ static void pt_setup(void)
     cr_assert_not_null(pt_dir);
     cr_assert_eq(pt_zkr_connect(&pt_z, pt_zkc, 10000, 10000), 0);
     pt_base = pt_port_run(8);
+    cr_assert_gt(pt_base, 0, "no run of %d free ports", 8);
     pt_publish_pool("web", pt_base, pt_base + 7);
 }
 
@@ -300,7 +278,7 @@ Test(fault_agent, connecting_fails_fast_and_keeps_granted_claims)
                  msg);
     cr_assert_lt(dt, 1000, "failing took %lld ms", dt);
     cr_assert_eq(pt_cli_counter(&c, "claims"), 2, "a granted claim was dropped");
-    cr_assert(!pt_bindable(port), "the agent stopped holding port %d", port);
+    cr_assert(!pt_port_bindable(port), "the agent stopped holding port %d", port);
     /* A release is taken locally; the node goes once ZooKeeper is back. */
     rc = pt_cli_release(&c, "web", port2);
     cr_assert_eq(rc, 0, "release while disconnected: %s", portco_err_name(rc));
@@ -336,7 +314,7 @@ Test(fault_agent, crash_frees_claims_when_the_session_expires)
     cr_assert(pt_wait_until(pt_node_gone, &g, PT_SESSION_MS + 8000),
               "claim of the dead agent still there after the session timeout");
     cr_log_info("crash: claim freed %lld ms after the kill", pt_now_ms() - t0);
-    cr_assert(pt_bindable(port));
+    cr_assert(pt_port_bindable(port));
 }
 
 /* Cut the agent off for longer than its session, so the server expires it. */

@@ -26,29 +26,6 @@ static pt_zkr *pt_z;
 static int pt_base;
 static pt_agent pt_ag;
 
-static bool pt_bindable(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    return ok;
-}
-
-static int pt_port_run(int n)
-{
-    for (int tries = 0; tries < 200; tries++) {
-        int base = 21000 + (int)((getpid() * 139 + tries * 977 + pt_now_ms()) % 9000);
-        bool ok = true;
-        for (int i = 0; i < n && ok; i++)
-            ok = pt_bindable(base + i);
-        if (ok)
-            return base;
-    }
-    cr_assert_fail("no run of %d free ports", n);
-    return 0;
-}
-
 static void pt_setup(void)
 {
     cr_assert_eq(pt_zk_start(&pt_ens, 3), 0, "cannot start a 3-node ensemble");
@@ -57,6 +34,7 @@ static void pt_setup(void)
     cr_assert_not_null(pt_dir);
     cr_assert_eq(pt_zkr_connect(&pt_z, pt_ens.connect, 30000, 10000), 0);
     pt_base = pt_port_run(16);
+    cr_assert_gt(pt_base, 0, "no run of %d free ports", 16);
     char dir[512], path[600], json[512];
     snprintf(dir, sizeof(dir), "%s/config/pools", pt_root);
     cr_assert_eq(pt_zkr_create(pt_z, dir, NULL, true), 0);

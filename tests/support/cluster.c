@@ -235,30 +235,11 @@ pid_t pt_cluster_listen(pt_cluster *c, int i, int port)
     return pid;
 }
 
-static bool pt_bindable(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    return ok;
-}
-
 int pt_cluster_port_run(bool netns, int n)
 {
     if (netns && pt_hosts_supported())
         return 21000;
-    for (int tries = 0; tries < 400; tries++) {
-        int base = 20000 + (int)((getpid() * 131 + tries * 977 + pt_now_ms()) % 10000);
-        bool ok = true;
-        for (int i = 0; i < n && ok; i++)
-            ok = pt_bindable(base + i);
-        if (ok)
-            return base;
-    }
-    return -EADDRNOTAVAIL;
+    return pt_port_run(n);
 }
 
 int pt_cluster_start(pt_cluster *c, const pt_cluster_opts *o)

@@ -163,6 +163,30 @@ int pt_free_port(void)
     return rc;
 }
 
+bool pt_port_bindable(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+int pt_port_run(int n)
+{
+    for (int tries = 0; tries < 400; tries++) {
+        int base = 20000 + (int)((getpid() * 131 + tries * 977 + pt_now_ms()) % 10000);
+        bool ok = true;
+        for (int i = 0; i < n && ok; i++)
+            ok = pt_port_bindable(base + i);
+        if (ok)
+            return base;
+    }
+    return -EADDRNOTAVAIL;
+}
+
 int pt_read_file(const char *path, char *buf, size_t len)
 {
     FILE *f = fopen(path, "re");

@@ -124,6 +124,17 @@ void pt_unique_root(const char *tag, char *buf, size_t len);
 /* A TCP port on 127.0.0.1 that was free when asked (bind :0, then close). */
 int pt_free_port(void);
 
+/* True when a TCP socket can bind 0.0.0.0:port now (without SO_REUSEADDR). */
+bool pt_port_bindable(int port);
+
+/*
+ * The first of n consecutive ports that are all bindable now, drawn at random
+ * from 20000-29999: below the kernel's ephemeral range, and apart from the
+ * ports deploy/zk/zk-harness gives its servers (6000-8999). Returns
+ * -EADDRNOTAVAIL when 400 draws found no such run.
+ */
+int pt_port_run(int n);
+
 /* Read a small file into buf (NUL-terminated, trailing newlines and blanks
  * stripped). Returns the length, or -errno. */
 int pt_read_file(const char *path, char *buf, size_t len);
