@@ -82,20 +82,25 @@ static int pc_decode_endpoint(const char *tok, bool v6, char *addr, size_t addrl
         if (!isxdigit((unsigned char)p[i]))
             return -EINVAL;
     *port = (uint16_t)strtoul(p, NULL, 16);
+    return pc_sock_addr_text(v6, bytes, addr, addrlen, any);
+}
 
+int pc_sock_addr_text(bool v6, const void *bytes, char *out, size_t len, bool *any)
+{
     static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    const void *src = bytes;
+    static const unsigned char zero[16];
+    const unsigned char *b = bytes;
+    const void *src = b;
     int af = AF_INET;
     if (v6) {
-        if (memcmp(bytes, mapped, 12) == 0)
-            src = bytes + 12; /* ::ffff:a.b.c.d is shown as a.b.c.d */
+        if (memcmp(b, mapped, 12) == 0)
+            src = b + 12; /* ::ffff:a.b.c.d is shown as a.b.c.d */
         else
             af = AF_INET6;
     }
-    if (!inet_ntop(af, src, addr, (socklen_t)addrlen))
+    if (!inet_ntop(af, src, out, (socklen_t)len))
         return -EINVAL;
-    static const unsigned char zero[16];
-    *any = memcmp(bytes, zero, v6 ? 16 : 4) == 0;
+    *any = memcmp(b, zero, v6 ? 16 : 4) == 0;
     return 0;
 }
 

@@ -68,6 +68,13 @@ typedef struct pc_sockvec {
     }
 
 void pc_sockvec_init(pc_sockvec *sv);
+
+/*
+ * Address text as pc_sock shows it, from network-order bytes (4, or 16 when
+ * v6): IPv4-mapped IPv6 as IPv4. *any tells 0.0.0.0 or ::. Returns 0, or
+ * -EINVAL when len is too short.
+ */
+int pc_sock_addr_text(bool v6, const void *bytes, char *out, size_t len, bool *any);
 void pc_sockvec_free(pc_sockvec *sv);
 
 /* Append a copy of *s. Returns 0 or -ENOMEM. */

@@ -16,25 +16,6 @@
 /* How long one dump may make us wait for the kernel's next part. */
 #define PC_SOCKDIAG_WAIT_MS 1000
 
-/* Address bytes as procnet shows them: IPv4-mapped IPv6 as IPv4. */
-static void pc_sockdiag_addr(int family, const uint32_t *raw, char *out, size_t len, bool *any)
-{
-    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    static const unsigned char zero[16];
-    const unsigned char *bytes = (const unsigned char *)raw;
-    const void *src = bytes;
-    int af = AF_INET;
-    if (family == AF_INET6) {
-        if (memcmp(bytes, mapped, 12) == 0)
-            src = bytes + 12;
-        else
-            af = AF_INET6;
-    }
-    if (!inet_ntop(af, src, out, (socklen_t)len))
-        out[0] = '\0';
-    *any = memcmp(bytes, zero, family == AF_INET6 ? 16 : 4) == 0;
-}
-
 /* Read one dump's answer, appending its sockets. Returns 0 or -errno. */
 static int pc_sockdiag_read(int nl, uint32_t seq, pc_proto proto, uint16_t port, pc_sockvec *out)
 {
@@ -80,11 +61,9 @@ static int pc_sockdiag_read(int nl, uint32_t seq, pc_proto proto, uint16_t port,
             s.family = m->idiag_family;
             s.local_port = lport;
             s.remote_port = ntohs(m->id.idiag_dport);
-            bool remote_any;
-            pc_sockdiag_addr(m->idiag_family, m->id.idiag_src, s.local, sizeof(s.local),
-                             &s.local_any);
-            pc_sockdiag_addr(m->idiag_family, m->id.idiag_dst, s.remote, sizeof(s.remote),
-                             &remote_any);
+            bool v6 = m->idiag_family == AF_INET6, remote_any;
+            pc_sock_addr_text(v6, m->id.idiag_src, s.local, sizeof(s.local), &s.local_any);
+            pc_sock_addr_text(v6, m->id.idiag_dst, s.remote, sizeof(s.remote), &remote_any);
             s.state = (pc_sock_state)m->idiag_state;
             s.uid = m->idiag_uid;
             s.inode = m->idiag_inode;
