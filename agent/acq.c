@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "acq.h"
+#include "batch.h"
 #include "claims.h"
 #include "hold.h"
 #include "lifetime.h"
@@ -224,7 +225,7 @@ void pc_del_issue(pc_acq *q)
         zoo_op_t ops[2];
         zoo_delete_op_init(&ops[0], q->node, -1);
         zoo_delete_op_init(&ops[1], q->port_dir, -1);
-        if (zoo_amulti(pc_zk_handle(a->zk), 2, ops, q->mres, pc_del_multi_cb, q) == ZOK) {
+        if (pc_batch_multi(a, 2, ops, q->mres, pc_del_multi_cb, q) == ZOK) {
             a->zk_pending++;
             return;
         }

@@ -23,6 +23,7 @@ typedef struct pc_apool pc_apool;
 typedef struct pc_hold pc_hold;
 typedef struct pc_acq pc_acq;
 typedef struct pc_agent_http pc_agent_http;
+typedef struct pc_batch pc_batch;
 
 /* The agent's settings after the file and the command line are merged. */
 typedef struct pc_agent_opts {
@@ -63,6 +64,9 @@ typedef struct pc_counters {
     uint64_t conflicts;
     uint64_t lost_answers;  /* claim creates whose answer a connection loss took */
     uint64_t found_by_uuid; /* of those, nodes found afterwards by their uuid */
+    uint64_t batches;       /* multi-ops that carried several claims or releases */
+    uint64_t batched;       /* claims and releases sent in them */
+    uint64_t batch_splits;  /* of those, refused for one member's operation */
 } pc_counters;
 
 /*
@@ -152,6 +156,7 @@ struct pc_agent {
     int64_t kports_at_ms; /* when kports was read; 0: never */
     int presence_tries;
     int zk_pending;     /* ZooKeeper requests of this agent not yet completed */
+    pc_batch *batch;    /* multi-ops collected in this loop turn (batch.c) */
     zhandle_t *zh_seen; /* handle of the last CONNECTED: watches live on a handle */
     /* The state file (state.c). */
     struct event *state_ev; /* a write is scheduled */

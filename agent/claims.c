@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "acq.h"
+#include "batch.h"
 #include "claims.h"
 #include "hold.h"
 #include "lifetime.h"
@@ -75,6 +76,7 @@ static void pc_ready_cb(evutil_socket_t fd, short what, void *arg)
         struct timeval tv = {0, 0};
         evtimer_add(a->ready_ev, &tv); /* after a pass through poll: I/O goes first */
     }
+    pc_batch_flush(a); /* this pass's claims, in one transaction */
     pc_zk_kick(a->zk);
 }
 
@@ -528,7 +530,7 @@ static bool pc_acq_try_multi(pc_acq *q, const char *path, const char *data, int 
     zoo_set_op_init(&ops[2], q->port_dir, NULL, -1, 0, &q->mstat);
     q->state = PC_ST_BUSY;
     q->seq = 0;
-    if (zoo_amulti(pc_zk_handle(a->zk), 3, ops, q->mres, pc_acq_multi_cb, q) == ZOK) {
+    if (pc_batch_multi(a, 3, ops, q->mres, pc_acq_multi_cb, q) == ZOK) {
         a->zk_pending++;
         return true;
     }

@@ -79,6 +79,14 @@ static void pc_http_metrics(pc_agent_http *h, struct evhttp_request *req)
         {"portco_agent_found_by_uuid_total",
          "Claim nodes of lost answers found afterwards by their uuid.",
          offsetof(pc_counters, found_by_uuid)},
+        {"portco_agent_zk_batches_total",
+         "Multi-ops that carried several claims or releases in one transaction.",
+         offsetof(pc_counters, batches)},
+        {"portco_agent_zk_batched_total", "Claims and releases sent in those multi-ops.",
+         offsetof(pc_counters, batched)},
+        {"portco_agent_zk_batch_splits_total",
+         "Of those multi-ops, the ones refused for one member's operation.",
+         offsetof(pc_counters, batch_splits)},
     };
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
         uint64_t v;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "batch.h"
 #include "claims.h"
 #include "conn.h"
 #include "http.h"
@@ -401,8 +402,10 @@ out:
     a.stopping = true;
     pc_conn_close_all(&a);
     pc_claims_release_all(&a);
+    pc_batch_flush(&a);
     pc_zk_close(a.zk); /* pending completions run here */
     a.zk = NULL;
+    pc_batch_free(&a);
     pc_claims_free_all(&a);
     pc_state_flush(&a); /* what is left: nothing after a clean stop */
     pc_state_free(&a);

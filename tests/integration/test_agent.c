@@ -285,26 +285,6 @@ Test(agent, release_by_non_owner)
     pt_agent_stop(&ag);
 }
 
-/* Send an acquire without waiting for its answer. */
-static void pt_send_acquire(pt_cli *c, const char *pool, int port, int wait_ms)
-{
-    char line[256];
-    snprintf(line, sizeof(line),
-             "{\"v\":1,\"id\":%lld,\"op\":\"acquire\",\"pool\":\"%s\",\"service\":\"w\","
-             "\"port\":%d,\"wait_ms\":%d}\n",
-             (long long)c->next_id++, pool, port, wait_ms);
-    pt_send_raw(c, line);
-}
-
-/* Wait until the agent has n claim nodes on the port (waiters included). */
-static void pt_wait_nclaims(const char *pool, int port, int n)
-{
-    long long end = pt_now_ms() + 10000;
-    while (pt_nclaims(pool, NULL, port) != n && pt_now_ms() < end)
-        pt_nap_ms(20);
-    cr_assert_eq(pt_nclaims(pool, NULL, port), n);
-}
-
 Test(agent, waiter_gets_the_port_on_release)
 {
     pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);

@@ -1,0 +1,140 @@
+/* test_agent_batch.c - claims and releases of one loop turn go to ZooKeeper as one multi-op. */
+#include <signal.h>
+
+#include "test_agent_util.h"
+
+TestSuite(agent_batch, .init = pt_setup, .fini = pt_teardown, .timeout = 120);
+
+#define PT_CONCURRENT 12
+
+/*
+ * Requests from separate connections are served side by side. With the agent
+ * stopped while they are written, it finds all of them readable at once when
+ * it resumes, and so serves them in one turn of its loop.
+ */
+static void pt_agent_pause(const pt_agent *ag)
+{
+    cr_assert_eq(kill(ag->pid, SIGSTOP), 0);
+    /* Stopped once its state says so: nothing it reads before counts. */
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)ag->pid);
+    long long end = pt_now_ms() + 5000;
+    for (;;) {
+        FILE *f = fopen(path, "re");
+        cr_assert_not_null(f);
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *p = strrchr(buf, ')');
+        if (p && p[1] == ' ' && p[2] == 'T')
+            return;
+        cr_assert_lt(pt_now_ms(), end, "agent %d did not stop", (int)ag->pid);
+        pt_nap_ms(1);
+    }
+}
+
+static void pt_agent_resume(const pt_agent *ag)
+{
+    cr_assert_eq(kill(ag->pid, SIGCONT), 0);
+}
+
+Test(agent_batch, claims_of_one_turn_share_a_transaction)
+{
+    pt_publish_pool("web", pt_base, pt_base + 31, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli c[PT_CONCURRENT], s;
+    for (int i = 0; i < PT_CONCURRENT; i++)
+        pt_connect(&c[i], &ag);
+    pt_connect(&s, &ag);
+    /* The pool's first claim creates the directories above the port nodes;
+     * until then every multi-op that creates a port node fails (ZNONODE). */
+    int first = pt_acquire(&s, pt_acq_req("web", "warm-up", 0), NULL);
+    cr_assert_gt(first, 0);
+    cr_assert_eq(pt_release(&s, "web", first), 0);
+    json_int_t batches0 = pt_counter(&s, "batches"), batched0 = pt_counter(&s, "batched");
+
+    pt_agent_pause(&ag);
+    for (int i = 0; i < PT_CONCURRENT; i++)
+        pt_send_acquire(&c[i], "web", 0, 0);
+    pt_agent_resume(&ag);
+    int ports[PT_CONCURRENT];
+    int64_t czxids[PT_CONCURRENT];
+    for (int i = 0; i < PT_CONCURRENT; i++) {
+        pc_answer a;
+        cr_assert_eq(pt_read_answer(&c[i], &a, 20000), 1, "answer on connection %d", i);
+        cr_assert(a.ok, "acquire %d: %s", i, a.message);
+        portco_claim cl;
+        cr_assert_eq(pc_claim_from_json(json_object_get(a.root, "claim"), &cl, NULL), 0);
+        ports[i] = cl.port;
+        czxids[i] = cl.czxid;
+        pc_answer_free(&a);
+    }
+    /* Every claim is real and alone on its port: the transaction was not a
+     * shortcut around the claim protocol. */
+    for (int i = 0; i < PT_CONCURRENT; i++) {
+        cr_assert_eq(pt_nclaims("web", NULL, ports[i]), 1, "port %d", ports[i]);
+        for (int j = 0; j < i; j++)
+            cr_assert_neq(ports[i], ports[j], "port %d granted twice", ports[i]);
+    }
+    /* Claims created in one transaction have its zxid as their czxid. */
+    for (int i = 1; i < PT_CONCURRENT; i++)
+        cr_assert_eq(czxids[i], czxids[0], "claim %d: czxid %lld, claim 0: %lld", i,
+                     (long long)czxids[i], (long long)czxids[0]);
+    cr_assert_eq(pt_counter(&s, "batches") - batches0, 1);
+    cr_assert_eq(pt_counter(&s, "batched") - batched0, PT_CONCURRENT);
+
+    /* Connections that close in one turn release their claims together. */
+    batches0 = pt_counter(&s, "batches");
+    batched0 = pt_counter(&s, "batched");
+    pt_agent_pause(&ag);
+    for (int i = 0; i < PT_CONCURRENT; i++)
+        pt_close(&c[i]);
+    pt_agent_resume(&ag);
+    for (int i = 0; i < PT_CONCURRENT; i++)
+        pt_assert_released("web", ports[i]);
+    cr_assert_eq(pt_counter(&s, "batches") - batches0, 1);
+    cr_assert_eq(pt_counter(&s, "batched") - batched0, PT_CONCURRENT);
+    pt_close(&s);
+    pt_agent_stop(&ag);
+}
+
+Test(agent_batch, one_refused_release_does_not_hold_back_the_others)
+{
+    pt_publish_pool("web", pt_base, pt_base + 15, "cluster", NULL);
+    pt_agent ag;
+    pt_agent_start(&ag, "h1");
+    pt_cli c, w, s;
+    pt_connect(&c, &ag);
+    pt_connect(&w, &ag);
+    pt_connect(&s, &ag);
+    enum { N = 6 };
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(pt_acquire(&c, pt_acq_req("web", "api", pt_base + i), NULL), pt_base + i);
+    /* A waiter's node under the first port: deleting that port node fails
+     * (ZNOTEMPTY), and with it the multi-op that carries the releases. */
+    pt_send_acquire(&w, "web", pt_base, 20000);
+    pt_wait_nclaims("web", pt_base, 2);
+    json_int_t splits0 = pt_counter(&s, "batch_splits");
+
+    pt_close(&c);
+    pc_answer a;
+    cr_assert_eq(pt_read_answer(&w, &a, 15000), 1);
+    cr_assert(a.ok, "the waiter was not granted: %s", a.message);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(a.root, "claim"), "port")),
+                 pt_base);
+    pc_answer_free(&a);
+    for (int i = 1; i < N; i++)
+        pt_assert_released("web", pt_base + i);
+    cr_assert_eq(pt_nclaims("web", NULL, pt_base), 1, "the waiter's claim is the port's only one");
+    cr_assert_geq(pt_counter(&s, "batch_splits") - splits0, 1);
+
+    /* The agent goes on serving, and the released ports are claimable. */
+    pt_cli d;
+    pt_connect(&d, &ag);
+    cr_assert_eq(pt_acquire(&d, pt_acq_req("web", "api", pt_base + 1), NULL), pt_base + 1);
+    pt_close(&d);
+    pt_close(&w);
+    pt_close(&s);
+    pt_agent_stop(&ag);
+}
