@@ -5,9 +5,9 @@
  * its claim, or delete both. With many requests in flight the server's cost
  * is per transaction (one proposal, one log write), not per operation, so the
  * multi-ops started in one turn of the loop go out together, as one
- * transaction. They stand or fall together: when one fails (a port node that
- * another agent created first, say), every caller takes its own failure path,
- * which for a multi-op that was not applied is always correct, only slower.
+ * transaction. They stand or fall together: when one member's operation fails
+ * (a port node that another agent created first, say), that member takes its
+ * own failure path and the others go out again in the next combined multi-op.
  */
 #include "batch.h"
 
@@ -40,9 +40,9 @@ typedef struct pc_multi {
 } pc_multi;
 
 struct pc_batch {
-    pc_multi *open;       /* collecting this turn's multi-ops */
-    pc_multi *failed;     /* refused by zoo_amulti() outside the loop's own turn */
-    struct event *flush;  /* timer: the end of the turn */
+    pc_multi *open;      /* collecting this turn's multi-ops */
+    pc_multi *failed;    /* refused by zoo_amulti() outside the loop's own turn */
+    struct event *flush; /* timer: the end of the turn */
 };
 
 static void pc_multi_free(pc_multi *m)

@@ -395,15 +395,15 @@ static bool pc_listing_status_fill(pc_agent *a, json_t *ans)
     char session[32];
     snprintf(session, sizeof(session), "0x%llx", cid ? (unsigned long long)cid->client_id : 0ULL);
     const pc_counters *k = &a->counters;
-    json_t *counters = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "grants",
-        (json_int_t)k->grants,
-        "releases", (json_int_t)k->releases, "watch_wakeups", (json_int_t)k->watch_wakeups,
-        "creates", (json_int_t)k->creates, "lost_races", (json_int_t)k->lost_races, "probe_refused",
-        (json_int_t)k->probe_refused, "reasserted", (json_int_t)k->reasserted, "conflicts",
-        (json_int_t)k->conflicts, "lost_answers", (json_int_t)k->lost_answers, "found_by_uuid",
-        (json_int_t)k->found_by_uuid, "batches", (json_int_t)k->batches, "batched",
-        (json_int_t)k->batched, "batch_splits", (json_int_t)k->batch_splits);
+    json_t *counters =
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "grants",
+                  (json_int_t)k->grants, "releases", (json_int_t)k->releases, "watch_wakeups",
+                  (json_int_t)k->watch_wakeups, "creates", (json_int_t)k->creates, "lost_races",
+                  (json_int_t)k->lost_races, "probe_refused", (json_int_t)k->probe_refused,
+                  "reasserted", (json_int_t)k->reasserted, "conflicts", (json_int_t)k->conflicts,
+                  "lost_answers", (json_int_t)k->lost_answers, "found_by_uuid",
+                  (json_int_t)k->found_by_uuid, "batches", (json_int_t)k->batches, "batched",
+                  (json_int_t)k->batched, "batch_splits", (json_int_t)k->batch_splits);
     /* Claims whose port the agent still holds with bound sockets. */
     size_t holding = 0;
     pc_hold *h;
