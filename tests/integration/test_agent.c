@@ -525,15 +525,7 @@ Test(agent, a_waiter_that_disconnects_withdraws)
 
 Test(agent, socket_handover_ipv6_v6only)
 {
-    char dir[512], path[600], json[512];
-    snprintf(dir, sizeof(dir), "%s/config/pools", pt_root);
-    cr_assert_eq(pc_zks_mkdirs(pt_zs, dir, NULL), 0);
-    snprintf(path, sizeof(path), "%s/v6", dir);
-    snprintf(json, sizeof(json),
-             "{\"name\":\"v6\",\"ranges\":\"%d-%d\",\"exclude\":\"\",\"proto\":\"tcp\","
-             "\"scope\":\"cluster\",\"address\":\"::\",\"allow_privileged\":false}",
-             pt_base, pt_base + 4);
-    cr_assert_eq(pc_zks_create(pt_zs, path, json, (int)strlen(json), 0, NULL, 0, NULL), 0);
+    pt_publish_def(&(pt_pool_def){.name = "v6", .lo = pt_base, .hi = pt_base + 4, .address = "::"});
     pt_agent ag;
     pt_agent_start(&ag, "h1");
     pt_cli c;

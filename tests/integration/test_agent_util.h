@@ -20,6 +20,7 @@
 #include "message.h"
 #include "support.h"
 #include "zkpath.h"
+#include "zkread.h"
 #include "zksync.h"
 
 /* ------------------------------------------------------------------------ */
@@ -79,20 +80,26 @@ static inline void pt_teardown(void)
 }
 
 /* Publish a pool as the coordinator would. */
-static inline void pt_publish_pool(const char *name, int lo, int hi, const char *scope,
-                                   const char *exclude)
+/* Publish a pool definition under this test's root. */
+static inline void pt_publish_def(const pt_pool_def *d)
 {
-    char dir[512], path[600], json[512];
+    char dir[512], path[600];
     snprintf(dir, sizeof(dir), "%s/config/pools", pt_root);
     pc_error err;
     cr_assert_eq(pc_zks_mkdirs(pt_zs, dir, &err), 0, "%s", err.msg);
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    snprintf(json, sizeof(json),
-             "{\"name\":\"%s\",\"ranges\":\"%d-%d\",\"exclude\":\"%s\",\"proto\":\"tcp\","
-             "\"scope\":\"%s\",\"address\":\"0.0.0.0\",\"allow_privileged\":false}",
-             name, lo, hi, exclude ? exclude : "", scope);
-    cr_assert_eq(pc_zks_create(pt_zs, path, json, (int)strlen(json), 0, NULL, 0, &err), 0, "%s",
-                 err.msg);
+    snprintf(path, sizeof(path), "%s/%s", dir, d->name);
+    char *json = pt_pool_json(d);
+    cr_assert_not_null(json);
+    int rc = pc_zks_create(pt_zs, path, json, (int)strlen(json), 0, NULL, 0, &err);
+    free(json);
+    cr_assert_eq(rc, 0, "%s", err.msg);
+}
+
+static inline void pt_publish_pool(const char *name, int lo, int hi, const char *scope,
+                                   const char *exclude)
+{
+    pt_pool_def d = {.name = name, .lo = lo, .hi = hi, .scope = scope, .exclude = exclude};
+    pt_publish_def(&d);
 }
 
 static inline void pt_publish_static(const char *pool, int port, const char *service)

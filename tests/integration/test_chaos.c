@@ -379,15 +379,8 @@ static void pt_setup(void)
     cr_assert_eq(pt_zkr_connect(&pt_z, pt_ens.connect, 30000, 10000), 0);
     pt_base = pt_port_run(PT_POOL_PORTS);
     cr_assert_gt(pt_base, 0, "no run of %d free ports", PT_POOL_PORTS);
-    char dir[512], path[600], json[512];
-    snprintf(dir, sizeof(dir), "%s/config/pools", pt_root);
-    cr_assert_eq(pt_zkr_create(pt_z, dir, NULL, true), 0);
-    snprintf(path, sizeof(path), "%s/web", dir);
-    snprintf(json, sizeof(json),
-             "{\"name\":\"web\",\"ranges\":\"%d-%d\",\"exclude\":\"\",\"proto\":\"tcp\","
-             "\"scope\":\"cluster\",\"address\":\"0.0.0.0\",\"allow_privileged\":false}",
-             pt_base, pt_base + PT_POOL_PORTS - 1);
-    cr_assert_eq(pt_zkr_create(pt_z, path, json, false), 0);
+    pt_pool_def web = {.name = "web", .lo = pt_base, .hi = pt_base + PT_POOL_PORTS - 1};
+    cr_assert_eq(pt_zkr_publish_pool(pt_z, pt_root, &web), 0);
     for (int i = 0; i < PT_POOL_PORTS; i++)
         pt_holder[i] = -1;
 }

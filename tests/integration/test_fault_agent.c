@@ -38,15 +38,8 @@ static pt_agent pt_ag;
 
 static void pt_publish_pool(const char *name, int lo, int hi)
 {
-    char dir[512], path[600], json[512];
-    snprintf(dir, sizeof(dir), "%s/config/pools", pt_root);
-    cr_assert_eq(pt_zkr_create(pt_z, dir, NULL, true), 0);
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    snprintf(json, sizeof(json),
-             "{\"name\":\"%s\",\"ranges\":\"%d-%d\",\"exclude\":\"\",\"proto\":\"tcp\","
-             "\"scope\":\"cluster\",\"address\":\"0.0.0.0\",\"allow_privileged\":false}",
-             name, lo, hi);
-    cr_assert_eq(pt_zkr_create(pt_z, path, json, false), 0);
+    pt_pool_def d = {.name = name, .lo = lo, .hi = hi};
+    cr_assert_eq(pt_zkr_publish_pool(pt_z, pt_root, &d), 0, "publishing pool %s", name);
 }
 
 static void pt_setup(void)

@@ -291,13 +291,8 @@ static const char *jstr(json_t *o, const char *k)
 /* Write a pool definition where the coordinator would publish it. */
 static void publish_pool(const char *name, const char *proto, int lo, int hi)
 {
-    char path[256], json[512];
-    snprintf(path, sizeof(path), "%s/config/pools/%s", E.root, name);
-    snprintf(json, sizeof(json),
-             "{\"name\":\"%s\",\"ranges\":\"%d-%d\",\"exclude\":\"\",\"proto\":\"%s\","
-             "\"scope\":\"cluster\",\"address\":\"0.0.0.0\",\"allow_privileged\":false}",
-             name, lo, hi, proto);
-    cr_assert_eq(pt_zkr_create(E.zk, path, json, true), 0, "publishing pool %s", name);
+    pt_pool_def d = {.name = name, .lo = lo, .hi = hi, .proto = proto};
+    cr_assert_eq(pt_zkr_publish_pool(E.zk, E.root, &d), 0, "publishing pool %s", name);
 }
 
 static void handoff_setup(void)

@@ -11,102 +11,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "portco.h"
-#include "support.h"
-#include "zkread.h"
-
-/* ---------- an agent of our own on the shared ZooKeeper ---------- */
-
-typedef struct pt_agent {
-    char *dir;
-    char sock[108];
-    char root[128];
-    char host[64];
-    char log[600];
-    pid_t pid;
-    pt_zkr *zk;
-    int base; /* pool "web" is base..base+19 */
-} pt_agent;
-
-static pt_agent A;
-
-static void pt_publish_pool(pt_agent *a, const char *name, int lo, int hi)
-{
-    char path[256], json[512];
-    snprintf(path, sizeof(path), "%s/config/pools/%s", a->root, name);
-    snprintf(json, sizeof(json),
-             "{\"name\":\"%s\",\"ranges\":\"%d-%d\",\"exclude\":\"\",\"proto\":\"tcp\","
-             "\"scope\":\"cluster\",\"address\":\"127.0.0.1\",\"allow_privileged\":false}",
-             name, lo, hi);
-    int rc = pt_zkr_create(a->zk, path, json, true);
-    cr_assert_eq(rc, 0, "publish %s: %d", path, rc);
-}
-
-static bool pt_agent_ready(void *arg)
-{
-    pt_agent *a = arg;
-    portco_client *c;
-    if (portco_connect(a->sock, &c, NULL) != 0)
-        return false;
-    portco_claim *cls = NULL;
-    size_t n = 0;
-    int rc = portco_list(c, "web", &cls, &n, NULL);
-    free(cls);
-    portco_close(c);
-    return rc == 0;
-}
+#include "test_own_agent.h"
 
 static void pt_agent_start(void)
 {
-    pt_agent *a = &A;
-    memset(a, 0, sizeof(*a));
-    const char *zk = pt_zk_shared();
-    cr_assert_not_null(zk, "no shared ZooKeeper: run through ctest (fixture zk)");
-    a->dir = pt_tmpdir("pt-lib");
-    cr_assert_not_null(a->dir);
-    pt_unique_root("lib", a->root, sizeof(a->root));
-    snprintf(a->host, sizeof(a->host), "h-lib-%d", (int)getpid());
-    snprintf(a->sock, sizeof(a->sock), "%s/a.sock", a->dir);
-    snprintf(a->log, sizeof(a->log), "%s/agent.log", a->dir);
-    cr_assert_eq(pt_zkr_connect(&a->zk, zk, 10000, 10000), 0);
-    /* Above the kernel's default ephemeral range, spread by pid. */
-    a->base = 61000 + (int)(getpid() % 180) * 25;
-    pt_publish_pool(a, "web", a->base, a->base + 19);
-
-    char cfg[600];
-    snprintf(cfg, sizeof(cfg), "%s/agent.yaml", a->dir);
-    FILE *f = fopen(cfg, "w");
-    cr_assert_not_null(f);
-    fprintf(f,
-            "zookeeper: \"%s\"\nhost_id: %s\nsocket: %s\nroot: %s\nsession_timeout_ms: 4000\n"
-            "state_file: \"\"\nmetrics_listen: \"\"\n",
-            zk, a->host, a->sock, a->root);
-    fclose(f);
-    char bin[600];
-    pt_bin("portco-agent", bin, sizeof(bin));
-    char *argv[] = {bin, "--config", cfg, NULL};
-    a->pid = pt_spawn(argv, NULL, a->log, a->log);
-    cr_assert_gt(a->pid, 0, "spawn %s: %d", bin, (int)a->pid);
-    cr_assert(pt_wait_unix_socket(a->sock, 20000), "agent socket %s never answered (log %s)",
-              a->sock, a->log);
-    cr_assert(pt_wait_until(pt_agent_ready, a, 20000), "agent never served pool web (log %s)",
-              a->log);
-}
-
-static void pt_agent_stop(void)
-{
-    pt_agent *a = &A;
-    if (a->pid > 0)
-        pt_stop_pid(a->pid, SIGTERM, 10000);
-    if (a->zk) {
-        pt_zkr_delete_tree(a->zk, a->root);
-        pt_zkr_close(a->zk);
-    }
-    if (a->dir) {
-        pt_rmtree(a->dir);
-        free(a->dir);
-    }
-    memset(a, 0, sizeof(*a));
+    pt_agent_start_with("lib", NULL);
 }
 
 static portco_client *pt_connect(void)

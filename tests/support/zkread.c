@@ -6,6 +6,7 @@
 #include "support.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +30,8 @@ typedef struct pending {
     int len;
     char **names;
     int count;
-    bool orphan;           /* the caller gave up (deadline, session lost) */
-    struct pending *next;  /* in the handle's orphans */
+    bool orphan;          /* the caller gave up (deadline, session lost) */
+    struct pending *next; /* in the handle's orphans */
 } pending;
 
 static void pt_zkr_free_strings_(char **names, int count);
@@ -435,4 +436,31 @@ int pt_zkr_delete_tree(pt_zkr *z, const char *path)
     if (rc == 0)
         rc = pt_zkr_delete(z, path, -1);
     return rc == -ENOENT ? 0 : rc;
+}
+
+char *pt_pool_json(const pt_pool_def *d)
+{
+    char ranges[32];
+    snprintf(ranges, sizeof(ranges), "%d-%d", d->lo, d->hi);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "name", d->name, "ranges", ranges,
+                          "exclude", d->exclude ? d->exclude : "", "proto",
+                          d->proto ? d->proto : "tcp", "scope", d->scope ? d->scope : "cluster",
+                          "address", d->address ? d->address : "0.0.0.0", "allow_privileged", 0);
+    if (!o)
+        return NULL;
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+int pt_zkr_publish_pool(pt_zkr *z, const char *root, const pt_pool_def *d)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/config/pools/%s", root, d->name);
+    char *json = pt_pool_json(d);
+    if (!json)
+        return -ENOMEM;
+    int rc = pt_zkr_create(z, path, json, true);
+    free(json);
+    return rc;
 }

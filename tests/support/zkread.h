@@ -44,6 +44,23 @@ int pt_zkr_exists(pt_zkr *z, const char *path, struct Stat *st);
  * not an error. */
 int pt_zkr_create(pt_zkr *z, const char *path, const char *data, bool parents);
 
+/* A pool definition as the coordinator publishes it. NULL fields take the
+ * defaults: proto "tcp", scope "cluster", address "0.0.0.0", exclude "". */
+typedef struct pt_pool_def {
+    const char *name;
+    int lo, hi;
+    const char *proto;
+    const char *scope;
+    const char *address;
+    const char *exclude;
+} pt_pool_def;
+
+/* The definition's JSON (malloc'd), NULL when out of memory. */
+char *pt_pool_json(const pt_pool_def *d);
+
+/* Publish d as <root>/config/pools/<name>, creating the parents. 0 or -errno. */
+int pt_zkr_publish_pool(pt_zkr *z, const char *root, const pt_pool_def *d);
+
 /* Delete path at `version` (-1: any). */
 int pt_zkr_delete(pt_zkr *z, const char *path, int version);
 
