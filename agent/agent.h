@@ -85,7 +85,7 @@ struct pc_apool {
     size_t nports;      /* pc_rangeset_count(&def.ports) */
     uint64_t *claimed;  /* port node present in ZooKeeper (cache) */
     uint64_t *inflight; /* a claim attempt of this agent is on the port */
-    size_t cursor;      /* next index to consider: rotates, never restarts at 0 */
+    size_t cursor;      /* next index to consider: rotates; starts at a hash of host and pool */
     /* Static assignments: sorted by port. */
     pc_static *statics;
     size_t nstatics;

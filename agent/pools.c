@@ -290,6 +290,22 @@ static void pc_pool_data_watcher(zhandle_t *zh, int type, int state, const char 
     pc_pool_get(p);
 }
 
+/*
+ * Where this agent's first scan of a pool begins: a hash of its host id and
+ * the pool's name. Agents that start together would otherwise all try the
+ * pool's first ports at once and lose the same races to each other, one
+ * round per agent, until their caches caught up.
+ */
+static size_t pc_pool_first_cursor(const pc_apool *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    const char *parts[] = {p->agent->opts.host_id, "/", p->name};
+    for (size_t k = 0; k < sizeof(parts) / sizeof(parts[0]); k++)
+        for (const unsigned char *c = (const unsigned char *)parts[k]; *c; c++)
+            h = (h ^ *c) * 1099511628211ULL;
+    return n ? (size_t)(h % n) : 0;
+}
+
 /* Install a new definition: bitmaps sized to its ports, cursor kept in range. */
 static int pc_pool_install(pc_apool *p, pc_pool *def)
 {
@@ -307,10 +323,13 @@ static int pc_pool_install(pc_apool *p, pc_pool *def)
     free(p->inflight);
     p->def = *def;
     memset(def, 0, sizeof(*def));
+    bool first = p->nports == 0;
     p->nports = n;
     p->claimed = claimed;
     p->inflight = inflight;
-    if (p->cursor >= n)
+    if (first)
+        p->cursor = pc_pool_first_cursor(p, n);
+    else if (p->cursor >= n)
         p->cursor = 0;
     char dir[PC_ZKP_PATH_MAX];
     pc_zkp_ports_dir(dir, sizeof(dir), p->agent->opts.root, p->name,
