@@ -92,6 +92,7 @@ struct pc_apool {
     char ports_dir[PC_ZKP_PATH_MAX];
     bool watching_ports;
     struct event *relist_ev; /* timer: coalesces the re-lists of the ports directory */
+    size_t listed;           /* port nodes in the last listing */
     bool watching_statics;
     pc_agent *agent;
     TAILQ_ENTRY(pc_apool) link;

@@ -406,11 +406,25 @@ static void pc_pool_get(pc_apool *p)
 
 /*
  * The cache is advisory (the claim protocol decides), so it is re-listed at
- * most once per PC_PORTS_RELIST_MS however many port nodes came and went:
- * re-listing on every change made each claim cost every agent of the pool a
- * list as long as the pool's claimed ports, which grew with occupancy.
+ * most once per interval however many port nodes came and went: re-listing
+ * on every change made each claim cost every agent of the pool a list as long
+ * as the pool's claimed ports, which grew with occupancy. The interval grows
+ * with the last list's length, PC_PORTS_RELIST_US_PER_NODE per name between
+ * PC_PORTS_RELIST_MIN_MS and PC_PORTS_RELIST_MAX_MS: a list of thousands of
+ * names holds up the requests queued behind it on the session, and with a
+ * fixed interval one acquire in a hundred met one while a pool filled.
  */
-#define PC_PORTS_RELIST_MS 100
+#define PC_PORTS_RELIST_MIN_MS      100
+#define PC_PORTS_RELIST_MAX_MS      1000
+#define PC_PORTS_RELIST_US_PER_NODE 50
+
+static long pc_ports_relist_ms(const pc_apool *p)
+{
+    long ms = (long)p->listed * PC_PORTS_RELIST_US_PER_NODE / 1000;
+    return ms < PC_PORTS_RELIST_MIN_MS   ? PC_PORTS_RELIST_MIN_MS
+           : ms > PC_PORTS_RELIST_MAX_MS ? PC_PORTS_RELIST_MAX_MS
+                                         : ms;
+}
 
 static void pc_ports_relist_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -430,7 +444,8 @@ static void pc_ports_watcher(zhandle_t *zh, int type, int state, const char *pat
         return;
     }
     if (!evtimer_pending(p->relist_ev, NULL)) {
-        struct timeval tv = {0, PC_PORTS_RELIST_MS * 1000};
+        long ms = pc_ports_relist_ms(p);
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
         evtimer_add(p->relist_ev, &tv);
     }
 }
@@ -473,6 +488,7 @@ static void pc_ports_children_cb(int rc, const struct String_vector *sv, const v
         if (idx >= 0)
             pc_bit_set(p->claimed, (size_t)idx, true);
     }
+    p->listed = (size_t)sv->count;
     pc_debug("pool %s: %d port nodes", p->name, sv->count);
 }
 
