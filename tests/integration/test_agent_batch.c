@@ -77,12 +77,26 @@ Test(agent_batch, claims_of_one_turn_share_a_transaction)
         for (int j = 0; j < i; j++)
             cr_assert_neq(ports[i], ports[j], "port %d granted twice", ports[i]);
     }
-    /* Claims created in one transaction have its zxid as their czxid. */
-    for (int i = 1; i < PT_CONCURRENT; i++)
-        cr_assert_eq(czxids[i], czxids[0], "claim %d: czxid %lld, claim 0: %lld", i,
-                     (long long)czxids[i], (long long)czxids[0]);
-    cr_assert_eq(pt_counter(&s, "batches") - batches0, 1);
-    cr_assert_eq(pt_counter(&s, "batched") - batched0, PT_CONCURRENT);
+    /*
+     * Claims created in one transaction have its zxid as their czxid. All 12
+     * go in one unless the agent's probe pass overran its 20 ms budget (a
+     * slow sanitizer build on a loaded machine) and left some for the next
+     * pass: allow that once or twice, never a transaction per claim.
+     */
+    int txns = 0;
+    for (int i = 0; i < PT_CONCURRENT; i++) {
+        int j = 0;
+        while (j < i && czxids[j] != czxids[i])
+            j++;
+        txns += j == i;
+    }
+    json_int_t batches = pt_counter(&s, "batches") - batches0;
+    json_int_t batched = pt_counter(&s, "batched") - batched0;
+    cr_assert_leq(txns, 3, "%d claims took %d transactions", PT_CONCURRENT, txns);
+    cr_assert(batches >= 1 && batches <= txns, "%lld combined multi-ops for %d transactions",
+              (long long)batches, txns);
+    cr_assert_geq(batched, PT_CONCURRENT - (txns - 1), "%lld claims went in combined multi-ops",
+                  (long long)batched);
 
     /* Connections that close in one turn release their claims together. */
     batches0 = pt_counter(&s, "batches");
