@@ -38,39 +38,84 @@ static bool ensemble_settled(void *arg)
            count_mode(w->zk, "follower", w->down) == live - 1;
 }
 
-/* Create, read back and delete a node through a fresh session. */
-static void check_read_write(const char *connect, const char *tag)
+/* A ZooKeeper answer a client retries after: the connection was lost. */
+static bool transport_error(int rc)
+{
+    return rc == -ETIMEDOUT || rc == -ECONNRESET;
+}
+
+#define RW_STEP(call)                                                                              \
+    do {                                                                                           \
+        rc = (call);                                                                               \
+        if (transport_error(rc))                                                                   \
+            goto out;                                                                              \
+    } while (0)
+
+/*
+ * Create, read back and delete a node through a fresh session. Returns 0, or
+ * the transport error that cut the session short; any other answer that is
+ * not the expected one fails the test.
+ */
+static int read_write_once(const char *connect, const char *tag)
 {
     pt_zkr *z = NULL;
-    cr_assert_eq(pt_zkr_connect(&z, connect, 4000, 10000), 0, "connect to %s", connect);
-    char root[128], child[160];
+    int rc = pt_zkr_connect(&z, connect, 4000, 10000);
+    if (rc < 0)
+        return rc;
+    char root[128], child[160], parent[160];
     pt_unique_root(tag, root, sizeof root);
     snprintf(child, sizeof child, "%s/a/b", root);
-    cr_assert_eq(pt_zkr_create(z, child, "hello", true), 0);
-    cr_assert_eq(pt_zkr_create(z, child, "again", false), -EEXIST);
+    snprintf(parent, sizeof parent, "%s/a", root);
     char *data = NULL;
     int len = 0;
-    struct Stat st;
-    cr_assert_eq(pt_zkr_get(z, child, &data, &len, &st), 0);
+    struct Stat st, pst;
+    char **names = NULL;
+    int count = 0;
+    RW_STEP(pt_zkr_create(z, child, "hello", true));
+    cr_assert_eq(rc, 0);
+    RW_STEP(pt_zkr_create(z, child, "again", false));
+    cr_assert_eq(rc, -EEXIST);
+    RW_STEP(pt_zkr_get(z, child, &data, &len, &st));
+    cr_assert_eq(rc, 0);
     cr_assert_str_eq(data, "hello");
     cr_assert_eq(len, 5);
     cr_assert_gt(st.czxid, 0);
     free(data);
-    char parent[160];
-    snprintf(parent, sizeof parent, "%s/a", root);
-    char **names = NULL;
-    int count = 0;
-    struct Stat pst;
-    cr_assert_eq(pt_zkr_children(z, parent, &names, &count, &pst), 0);
+    RW_STEP(pt_zkr_children(z, parent, &names, &count, &pst));
+    cr_assert_eq(rc, 0);
     cr_assert_eq(count, 1);
     cr_assert_str_eq(names[0], "b");
     cr_assert_eq(pst.numChildren, 1);
     pt_zkr_free_strings(names, count);
-    cr_assert_eq(pt_zkr_delete(z, parent, -1), -ENOTEMPTY);
-    cr_assert_eq(pt_zkr_delete_tree(z, root), 0);
-    cr_assert_eq(pt_zkr_exists(z, root, NULL), -ENOENT);
-    cr_assert_eq(pt_zkr_get(z, child, &data, &len, NULL), -ENOENT);
+    RW_STEP(pt_zkr_delete(z, parent, -1));
+    cr_assert_eq(rc, -ENOTEMPTY);
+    RW_STEP(pt_zkr_delete_tree(z, root));
+    cr_assert_eq(rc, 0);
+    RW_STEP(pt_zkr_exists(z, root, NULL));
+    cr_assert_eq(rc, -ENOENT);
+    RW_STEP(pt_zkr_get(z, child, &data, &len, NULL));
+    cr_assert_eq(rc, -ENOENT);
+    rc = 0;
+out:
     pt_zkr_close(z);
+    return rc;
+}
+
+/*
+ * The ensemble serves reads and writes. Right after a member died or came
+ * back, the others may still drop a client's connection while they settle
+ * (a ZooKeeper client retries then); so does this, for up to 30 s.
+ */
+static void check_read_write(const char *connect, const char *tag)
+{
+    long long end = pt_now_ms() + 30000;
+    int rc, tries = 0;
+    do {
+        tries++;
+        rc = read_write_once(connect, tag);
+    } while (transport_error(rc) && pt_now_ms() < end);
+    cr_assert_eq(rc, 0, "%s: no read and write through %s in %d tries (last: %s)", tag, connect,
+                 tries, strerror(-rc));
 }
 
 static int harness_status(char *const args[], char **err)
