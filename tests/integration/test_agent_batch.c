@@ -12,25 +12,16 @@ TestSuite(agent_batch, .init = pt_setup, .fini = pt_teardown, .timeout = 120);
  * stopped while they are written, it finds all of them readable at once when
  * it resumes, and so serves them in one turn of its loop.
  */
-static void pt_agent_pause(const pt_agent *ag)
+static bool pt_agent_stopped(void *arg)
+{
+    return pt_pid_state(((const pt_agent *)arg)->pid) == 'T';
+}
+
+static void pt_agent_pause(pt_agent *ag)
 {
     cr_assert_eq(kill(ag->pid, SIGSTOP), 0);
     /* Stopped once its state says so: nothing it reads before counts. */
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)ag->pid);
-    long long end = pt_now_ms() + 5000;
-    for (;;) {
-        FILE *f = fopen(path, "re");
-        cr_assert_not_null(f);
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        const char *p = strrchr(buf, ')');
-        if (p && p[1] == ' ' && p[2] == 'T')
-            return;
-        cr_assert_lt(pt_now_ms(), end, "agent %d did not stop", (int)ag->pid);
-        pt_nap_ms(1);
-    }
+    cr_assert(pt_wait_until(pt_agent_stopped, ag, 5000), "agent %d did not stop", (int)ag->pid);
 }
 
 static void pt_agent_resume(const pt_agent *ag)

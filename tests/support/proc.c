@@ -119,23 +119,29 @@ static int decode_status(int ws)
     return -1;
 }
 
+char pt_pid_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The state follows the last ')' of "pid (comm) S ...". */
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] ? p[2] : '?';
+}
+
 bool pt_pid_alive(pid_t pid)
 {
     if (pid <= 0)
         return false;
     if (kill(pid, 0) < 0 && errno != EPERM)
         return false;
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* The state follows the last ')' of "pid (comm) S ...". */
-    const char *p = strrchr(buf, ')');
-    return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+    char st = pt_pid_state(pid);
+    return st && st != 'Z' && st != 'X';
 }
 
 int pt_wait_pid(pid_t pid, int timeout_ms, int *status)

@@ -72,6 +72,10 @@ int pt_stop_pid(pid_t pid, int sig, int timeout_ms);
 /* True while a process with this pid exists and is not a zombie. */
 bool pt_pid_alive(pid_t pid);
 
+/* The state letter of /proc/PID/stat (R, S, T, Z...); 0 when there is no
+ * such process, '?' when the line cannot be read. */
+char pt_pid_state(pid_t pid);
+
 /* A ZooKeeper started through deploy/zk/zk-harness. */
 typedef struct pt_zk {
     char dir[512];     /* harness directory (data, logs, pids) */
