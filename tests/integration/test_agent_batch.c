@@ -52,14 +52,11 @@ Test(agent_batch, claims_of_one_turn_share_a_transaction)
     int ports[PT_CONCURRENT];
     int64_t czxids[PT_CONCURRENT];
     for (int i = 0; i < PT_CONCURRENT; i++) {
-        pc_answer a;
-        cr_assert_eq(pt_read_answer(&c[i], &a, 20000), 1, "answer on connection %d", i);
-        cr_assert(a.ok, "acquire %d: %s", i, a.message);
-        portco_claim cl;
-        cr_assert_eq(pc_claim_from_json(json_object_get(a.root, "claim"), &cl, NULL), 0);
+        portco_claim cl = {.fd = -1};
+        int rc = pt_read_grant(&c[i], 20000, &cl);
+        cr_assert_gt(rc, 0, "acquire %d: %s", i, portco_err_name(rc));
         ports[i] = cl.port;
         czxids[i] = cl.czxid;
-        pc_answer_free(&a);
     }
     /* Every claim is real and alone on its port: the transaction was not a
      * shortcut around the claim protocol. */
@@ -123,12 +120,8 @@ Test(agent_batch, one_refused_release_does_not_hold_back_the_others)
     json_int_t splits0 = pt_counter(&s, "batch_splits");
 
     pt_close(&c);
-    pc_answer a;
-    cr_assert_eq(pt_read_answer(&w, &a, 15000), 1);
-    cr_assert(a.ok, "the waiter was not granted: %s", a.message);
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(a.root, "claim"), "port")),
-                 pt_base);
-    pc_answer_free(&a);
+    int got = pt_read_grant(&w, 15000, NULL);
+    cr_assert_eq(got, pt_base, "the waiter got %d (%s)", got, got < 0 ? portco_err_name(got) : "");
     for (int i = 1; i < N; i++)
         pt_assert_released("web", pt_base + i);
     cr_assert_eq(pt_nclaims("web", NULL, pt_base), 1, "the waiter's claim is the port's only one");

@@ -249,23 +249,38 @@ static inline json_t *pt_acq_req(const char *pool, const char *service, int port
                      "port", port);
 }
 
+/* The port an acquire's answer grants (its claim in *out), or its error code;
+ * the answer is freed. */
+static inline int pt_grant_of(pc_answer *a, portco_claim *out)
+{
+    int rc;
+    if (a->ok) {
+        portco_claim cl;
+        cr_assert_eq(pc_claim_from_json(json_object_get(a->root, "claim"), &cl, NULL), 0);
+        if (out)
+            *out = cl;
+        rc = cl.port;
+    } else {
+        rc = a->code;
+    }
+    pc_answer_free(a);
+    return rc;
+}
+
 /* Acquire; returns the port, or the negative error code. */
 static inline int pt_acquire(pt_cli *c, json_t *req, portco_claim *out)
 {
     pc_answer a;
     pt_call(c, req, &a);
-    int rc;
-    if (a.ok) {
-        portco_claim cl;
-        cr_assert_eq(pc_claim_from_json(json_object_get(a.root, "claim"), &cl, NULL), 0);
-        if (out)
-            *out = cl;
-        rc = cl.port;
-    } else {
-        rc = a.code;
-    }
-    pc_answer_free(&a);
-    return rc;
+    return pt_grant_of(&a, out);
+}
+
+/* The answer to an acquire sent earlier (pt_send_acquire): as pt_acquire(). */
+static inline int pt_read_grant(pt_cli *c, int timeout_ms, portco_claim *out)
+{
+    pc_answer a;
+    cr_assert_eq(pt_read_answer(c, &a, timeout_ms), 1, "no answer within %d ms", timeout_ms);
+    return pt_grant_of(&a, out);
 }
 
 static inline int pt_release(pt_cli *c, const char *pool, int port)
