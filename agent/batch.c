@@ -52,12 +52,17 @@ static void pc_multi_free(pc_multi *m)
     free(m);
 }
 
+/* Give the item its operations' results, where zoo_amulti() would have put them. */
+static void pc_item_results(const pc_multi *m, const pc_batch_item *it)
+{
+    memcpy(it->results, &m->results[it->first], (size_t)it->count * sizeof(zoo_op_result_t));
+}
+
 static void pc_multi_answer(pc_multi *m, int rc)
 {
     for (int i = 0; i < m->nitems; i++) {
-        pc_batch_item *it = &m->items[i];
-        memcpy(it->results, &m->results[it->first], (size_t)it->count * sizeof(zoo_op_result_t));
-        it->done(rc, it->data);
+        pc_item_results(m, &m->items[i]);
+        m->items[i].done(rc, m->items[i].data);
     }
     pc_multi_free(m);
 }
@@ -85,7 +90,7 @@ static void pc_multi_done(int rc, const void *data)
     pc_multi *m = (pc_multi *)data;
     pc_agent *a = m->agent;
     bool split = false;
-    if (rc != ZOK && m->agent->batch) {
+    if (rc != ZOK && a->batch) {
         for (int i = 0; i < m->nitems && !split; i++)
             split = pc_item_failed(m, &m->items[i]);
     }
@@ -96,7 +101,7 @@ static void pc_multi_done(int rc, const void *data)
     a->counters.batch_splits++;
     for (int i = 0; i < m->nitems; i++) {
         pc_batch_item *it = &m->items[i];
-        memcpy(it->results, &m->results[it->first], (size_t)it->count * sizeof(zoo_op_result_t));
+        pc_item_results(m, it);
         if (pc_item_failed(m, it) || pc_batch_multi(a, it->count, &m->ops[it->first], it->results,
                                                     it->done, it->data) != ZOK)
             it->done(rc, it->data);
