@@ -453,17 +453,23 @@ static void pc_zk_unwind(pc_zk *zk)
     pc_zk_rearm(zk);
 }
 
-static zhandle_t *pc_zk_init(pc_zk *zk, const clientid_t *resume, pc_error *err, int *rc)
+int pc_zk_handle_new(const char *hosts, watcher_fn watcher, int session_timeout_ms,
+                     const clientid_t *resume, void *ctx, zhandle_t **out, pc_error *err)
 {
     errno = 0;
-    zhandle_t *zh =
-        zookeeper_init2(zk->hosts, pc_zk_watcher, zk->timeout_ms, resume, zk, 0, pc_zk_log_line);
-    if (zh)
-        zoo_set_servers_resolution_delay(zh, PC_ZK_RESOLVE_DELAY_MS);
-    if (!zh) {
-        *rc = errno ? -errno : -EINVAL;
-        pc_error_set(err, *rc, "zookeeper_init(%s): %s", zk->hosts, strerror(-*rc));
+    *out = zookeeper_init2(hosts, watcher, session_timeout_ms, resume, ctx, 0, pc_zk_log_line);
+    if (!*out) {
+        int rc = errno ? -errno : -EINVAL;
+        return pc_error_set(err, rc, "zookeeper_init(%s): %s", hosts, strerror(-rc));
     }
+    zoo_set_servers_resolution_delay(*out, PC_ZK_RESOLVE_DELAY_MS);
+    return 0;
+}
+
+static zhandle_t *pc_zk_init(pc_zk *zk, const clientid_t *resume, pc_error *err, int *rc)
+{
+    zhandle_t *zh = NULL;
+    *rc = pc_zk_handle_new(zk->hosts, pc_zk_watcher, zk->timeout_ms, resume, zk, &zh, err);
     return zh;
 }
 

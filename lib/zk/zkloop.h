@@ -147,4 +147,12 @@ void pc_zk_log_line(const char *message);
  */
 #define PC_ZK_RESOLVE_DELAY_MS 10000
 
+/*
+ * zookeeper_init2() with this library's settings: its log through
+ * pc_zk_log_line() and PC_ZK_RESOLVE_DELAY_MS. Returns 0 with *out set, or
+ * a negative errno.
+ */
+int pc_zk_handle_new(const char *hosts, watcher_fn watcher, int session_timeout_ms,
+                     const clientid_t *resume, void *ctx, zhandle_t **out, pc_error *err);
+
 #endif

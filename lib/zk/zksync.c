@@ -132,14 +132,10 @@ int pc_zks_connect(const char *hosts, int session_timeout_ms, int timeout_ms, pc
     if (!s)
         return pc_error_set(err, -ENOMEM, "out of memory");
     s->timeout_ms = timeout_ms;
-    errno = 0;
-    s->zh = zookeeper_init2(hosts, pc_zks_watcher, session_timeout_ms, NULL, s, 0, pc_zk_log_line);
-    if (s->zh)
-        zoo_set_servers_resolution_delay(s->zh, PC_ZK_RESOLVE_DELAY_MS);
-    if (!s->zh) {
-        int rc = errno ? -errno : -EINVAL;
+    int init_rc = pc_zk_handle_new(hosts, pc_zks_watcher, session_timeout_ms, NULL, s, &s->zh, err);
+    if (init_rc < 0) {
         free(s);
-        return pc_error_set(err, rc, "zookeeper_init(%s): %s", hosts, strerror(-rc));
+        return init_rc;
     }
     long long deadline = pc_zks_now_ms() + timeout_ms;
     while (s->session_state != ZOO_CONNECTED_STATE) {
