@@ -12,7 +12,7 @@
 
 /*
  * The pool as a new JSON object (a new reference), e.g.
- *   {"name":"web","ranges":"30000-30999","exclude":"30080,30100-30110",
+ *   {"name":"web","ranges":"20000-20999","exclude":"20080,20100-20110",
  *    "proto":"tcp","scope":"cluster","address":"0.0.0.0","allow_privileged":false}
  * or NULL when out of memory.
  */

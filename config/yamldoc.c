@@ -421,7 +421,7 @@ static int pc_yranges_scalar(pc_ydoc *y, yaml_node_t *n, const char *where, bool
         if (allow_empty)
             return 0;
         pc_yerr(y, n, PC_DIAG_RANGE_INVALID,
-                "%s: no ports given; write a port N or a range A-B (e.g. 30000-30999)", where);
+                "%s: no ports given; write a port N or a range A-B (e.g. 20000-20999)", where);
         return -1;
     }
     int bad = 0;
@@ -441,7 +441,7 @@ static int pc_yranges_scalar(pc_ydoc *y, yaml_node_t *n, const char *where, bool
         if (r1 == 1 || r2 == 1) {
             pc_yerr(y, n, PC_DIAG_RANGE_INVALID,
                     "%s: '%.*s' is not a port range; write N or A-B with ports 1-65535 "
-                    "(e.g. 30000-30999)",
+                    "(e.g. 20000-20999)",
                     where, len > 60 ? 60 : len, p);
             bad = 1;
         } else if (r1 == 2 || r2 == 2) {

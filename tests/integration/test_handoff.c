@@ -713,18 +713,24 @@ Test(handoff, no_listen_hands_over_a_bound_socket_that_a_server_can_share)
 
 Test(handoff, udp_pool_hands_over_a_bound_datagram_socket)
 {
-    /* docs/handoff.md: portco run --no-listen --pool dns --service resolver -- CMD */
-    int status = -1;
-    json_t *v =
-        run_env_probe(PT_LIST("--pool", PT_UDP_POOL, "--service", "probe", "--no-listen"), &status);
-    cr_assert_eq(status, 7);
-    cr_assert_eq(jint(v, "type"), SOCK_DGRAM);
-    long port = jint(v, "port");
-    cr_assert(port > E.hi && port <= E.hi + PT_UDP_SIZE, "port %ld outside the udp pool", port);
-    char want[16];
-    snprintf(want, sizeof(want), "%ld", port);
-    cr_assert_str_eq(jstr(json_object_get(v, "env"), "PORT"), want);
-    json_decref(v);
+    /* docs/handoff.md: portco run --pool dns --service resolver -- CMD. A
+     * datagram socket never listens, so --no-listen makes no difference. */
+    for (int no_listen = 0; no_listen < 2; no_listen++) {
+        int status = -1;
+        json_t *v = run_env_probe(
+            no_listen ? PT_LIST("--pool", PT_UDP_POOL, "--service", "probe", "--no-listen")
+                      : PT_LIST("--pool", PT_UDP_POOL, "--service", "probe"),
+            &status);
+        cr_assert_eq(status, 7, "with%s --no-listen", no_listen ? "" : "out");
+        cr_assert_eq(jint(v, "type"), SOCK_DGRAM);
+        cr_assert_eq(jint(v, "listening"), 0);
+        long port = jint(v, "port");
+        cr_assert(port > E.hi && port <= E.hi + PT_UDP_SIZE, "port %ld outside the udp pool", port);
+        char want[16];
+        snprintf(want, sizeof(want), "%ld", port);
+        cr_assert_str_eq(jstr(json_object_get(v, "env"), "PORT"), want);
+        json_decref(v);
+    }
 }
 
 static const char pt_sig_probe[] =

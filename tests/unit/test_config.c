@@ -248,12 +248,12 @@ Test(config, example_cluster_values)
     cr_assert_eq(web->scope, PC_SCOPE_CLUSTER);
     cr_assert_str_eq(web->address, "0.0.0.0");
     cr_assert(!web->allow_privileged);
-    cr_assert_str_eq(pc_rangeset_format(&web->ranges, buf, sizeof(buf)), "30000-30999");
-    cr_assert_str_eq(pc_rangeset_format(&web->exclude, buf, sizeof(buf)), "30080,30100-30110");
+    cr_assert_str_eq(pc_rangeset_format(&web->ranges, buf, sizeof(buf)), "20000-20999");
+    cr_assert_str_eq(pc_rangeset_format(&web->exclude, buf, sizeof(buf)), "20080,20100-20110");
     cr_assert_str_eq(pc_rangeset_format(&web->ports, buf, sizeof(buf)),
-                     "30000-30079,30081-30099,30111-30999");
+                     "20000-20079,20081-20099,20111-20999");
     cr_assert_eq(pc_rangeset_count(&web->ports), 1000 - 12);
-    cr_assert_eq(web->line, 6);
+    cr_assert_eq(web->line, 8);
     cr_assert_eq(web->col, 5);
 
     const pc_pool *rtp = pc_cluster_find_pool(&c, "rtp");
@@ -261,7 +261,7 @@ Test(config, example_cluster_values)
     cr_assert_eq(rtp->proto, PC_PROTO_UDP);
     cr_assert_eq(rtp->scope, PC_SCOPE_HOST);
     cr_assert_str_eq(rtp->address, "::");
-    cr_assert_str_eq(pc_rangeset_format(&rtp->ports, buf, sizeof(buf)), "40000-40999,41500-41999");
+    cr_assert_str_eq(pc_rangeset_format(&rtp->ports, buf, sizeof(buf)), "21000-21999,22500-22999");
 
     const pc_pool *admin = pc_cluster_find_pool(&c, "admin");
     cr_assert(admin);
@@ -270,13 +270,13 @@ Test(config, example_cluster_values)
     cr_assert_null(pc_cluster_find_pool(&c, NULL));
 
     cr_assert_eq(c.nstatics, 3);
-    const pc_static *s = pc_cluster_static_for(&c, "web", 30443);
+    const pc_static *s = pc_cluster_static_for(&c, "web", 20443);
     cr_assert(s);
     cr_assert_str_eq(s->service, "frontend");
-    cr_assert_eq(s->port, 30443);
+    cr_assert_eq(s->port, 20443);
     cr_assert_str_eq(s->pool, "web");
-    cr_assert_null(pc_cluster_static_for(&c, "web", 30445));
-    cr_assert_null(pc_cluster_static_for(&c, "admin", 30443));
+    cr_assert_null(pc_cluster_static_for(&c, "web", 20445));
+    cr_assert_null(pc_cluster_static_for(&c, "admin", 20443));
     cr_assert_eq(pc_cluster_port_count(&c), 988 + 1500 + 100);
     pc_cluster_free(&c);
     pc_cluster_free(&c); /* idempotent */
@@ -294,7 +294,7 @@ Test(config, quickstart_cluster_values)
     cr_assert_eq(pc_rangeset_count(&web->ports), 100);
     cr_assert_eq(web->scope, PC_SCOPE_CLUSTER);
     cr_assert_eq(local->scope, PC_SCOPE_HOST);
-    cr_assert_eq(pc_rangeset_nth(&local->ports, 0), 31000);
+    cr_assert_eq(pc_rangeset_nth(&local->ports, 0), 21000);
     cr_assert_eq(c.nstatics, 1);
     pc_cluster_free(&c);
 }
