@@ -14,10 +14,11 @@
 #   PORTCO_SCRUBBED=1                    marks the re-executed run
 #
 # and HOME set to a fresh empty directory that the script removes when it
-# ends. So a test or demo step that leans on something a developer's machine
-# happens to have (PYTHONUNBUFFERED, a python3 first on PATH, a JAVA_HOME,
-# PORTCO_SOCKET, a compiler in CC...) fails on every machine, not only on a
-# new one.
+# ends. Signals the caller ignored (nohup's SIGHUP, SIGINT in a background
+# job) are handled by default again. So a test or demo step that leans on
+# something a developer's machine happens to have (PYTHONUNBUFFERED, a
+# python3 first on PATH, a JAVA_HOME, PORTCO_SOCKET, a compiler in CC...)
+# fails on every machine, not only on a new one.
 
 readonly SCRUB_ENV=(PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TERM=dumb TMPDIR=/tmp
     PYTHONDONTWRITEBYTECODE=1 PORTCO_SCRUBBED=1)
@@ -27,7 +28,7 @@ readonly SCRUB_ENV=(PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TERM=dumb TM
 # environment. SCRIPT must be an absolute path. Returns only in the scrubbed run.
 scrub_env_exec() {
     [ "${PORTCO_SCRUBBED:-}" = 1 ] && return 0
-    exec /usr/bin/env -i "${SCRUB_ENV[@]}" /bin/bash "$@"
+    exec /usr/bin/env -i --default-signal "${SCRUB_ENV[@]}" /bin/bash "$@"
 }
 
 # scrub_env_enter PROG TOOL...: in the scrubbed run, check that the
