@@ -56,7 +56,7 @@ cleanup() {
     local rc=$?
     [ "$stopped" = 1 ] || stop_all
     if [ "$rc" -ne 0 ] && [ -d "$logs" ]; then
-        echo "demo: failed (exit $rc); the logs are in $logs:" >&2
+        printf '\ndemo: failed (exit %s); the logs are in %s:\n' "$rc" "$logs" >&2
         for f in "$logs"/*.log; do
             # build.log's end was shown when the build failed.
             if [ ! -s "$f" ] || [ "$f" = "$logs/build.log" ]; then
@@ -71,6 +71,10 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
+# A signal ends the demo through cleanup with the shell's usual status.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 scrub_env_enter demo.sh python3 java cmake cc hostname
 
 if [ -t 1 ]; then
