@@ -123,7 +123,8 @@ mkdir -p "$logs"
 rm -f "$logs"/*.log
 step "Build: the daemons and the CLI"
 logged "configuring $(basename "$build")" "$logs/build.log" \
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPORTCO_TESTS=OFF -DPORTCO_BENCH=OFF
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPORTCO_DAEMONS=ON -DPORTCO_TESTS=OFF \
+        -DPORTCO_BENCH=OFF
 logged "compiling portco, portco-agent and portco-coordinator" "$logs/build.log" \
     cmake --build "$build" -j"$(nproc)" --target portco-cli portco-agent portco-coordinator
 

@@ -42,7 +42,8 @@ run_build() {
     local dir=$1
     shift
     echo "== build $dir"
-    cmake -S . -B "$dir" -DPORTCO_WERROR=ON -DPORTCO_TESTS=ON -DPORTCO_BENCH=ON "$@" >/dev/null
+    cmake -S . -B "$dir" -DPORTCO_WERROR=ON -DPORTCO_DAEMONS=ON -DPORTCO_TESTS=ON -DPORTCO_BENCH=ON \
+        "$@" >/dev/null
     cmake --build "$dir" -j"$jobs"
     echo "== test $dir"
     (cd "$dir" && ctest --output-on-failure -j2 --timeout 600 "${ctest_args[@]}")
