@@ -17,7 +17,9 @@
 
 /* HTTP client: python3's urllib/ssl, one request per run, bounded by pt_run's deadline.
  * Prints the status, the Allow header (or -), then the body; exit 3 when no HTTP
- * answer came (refused connection, failed TLS handshake). */
+ * answer came (refused connection, failed TLS handshake). All of it goes through
+ * sys.stdout.buffer in one write: mixing sys.stdout (a buffered text layer) with the
+ * byte buffer under it reorders the output unless PYTHONUNBUFFERED is set. */
 static const char *PT_PY_GET =
     "import sys, ssl, urllib.request, urllib.error\n"
     "url, method = sys.argv[1], sys.argv[2]\n"
@@ -36,8 +38,7 @@ static const char *PT_PY_GET =
     "except Exception as e:\n"
     "    print('ERROR', type(e).__name__, e)\n"
     "    sys.exit(3)\n"
-    "sys.stdout.write('%d\\n%s\\n' % (code, allow))\n"
-    "sys.stdout.buffer.write(body)\n";
+    "sys.stdout.buffer.write(('%d\\n%s\\n' % (code, allow)).encode() + body)\n";
 
 typedef struct pt_resp {
     int status;     /* HTTP status, or -1 when no answer came */
