@@ -140,7 +140,8 @@ for unit in "$src"/deploy/systemd/*.service; do
     exe=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$f")
     [[ "$exe" == /usr/sbin/portco-* ]] || fail "$name runs '$exe', not /usr/sbin/portco-*"
     [ -x "$dest$exe" ] || fail "$name runs $exe, which is not installed"
-    ! grep -n /usr/local "$f" || fail "$name still names /usr/local"
+    # Comments may name the default prefix; no setting may.
+    ! grep -v '^#' "$f" | grep -n /usr/local || fail "$name still names /usr/local"
 done
 grep -qx 'prefix=/usr' "$dest/usr/lib/pkgconfig/portco.pc" ||
     fail "portco.pc under DESTDIR: $(cat "$dest/usr/lib/pkgconfig/portco.pc")"
