@@ -8,6 +8,22 @@
 #include "pool_json.h"
 #include "zkpath.h"
 
+/*
+ * Room for one more element in an array of n used of *cap, each `size`
+ * bytes: returns the array (moved when it grew, *cap then updated), or NULL
+ * when out of memory (the array is then unchanged).
+ */
+static void *pc_grow(void *v, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return v;
+    size_t c = *cap ? *cap * 2 : 32;
+    v = realloc(v, c * size);
+    if (v)
+        *cap = c;
+    return v;
+}
+
 /* ---- nodes read ---- */
 
 int pc_pub_nodes_init(pc_pub_nodes *ns)
@@ -30,14 +46,10 @@ void pc_pub_nodes_free(pc_pub_nodes *ns)
 
 int pc_pub_nodes_add(pc_pub_nodes *ns, const char *path, pc_node_kind kind)
 {
-    if (ns->n == ns->cap) {
-        size_t cap = ns->cap ? ns->cap * 2 : 32;
-        pc_node *v = realloc(ns->v, cap * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        ns->v = v;
-        ns->cap = cap;
-    }
+    pc_node *v = pc_grow(ns->v, ns->n, &ns->cap, sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    ns->v = v;
     pc_node *n = &ns->v[ns->n];
     memset(n, 0, sizeof(*n));
     n->path = strdup(path);
@@ -70,14 +82,10 @@ static int pc_plan_add(pc_planner *pl, pc_write_op op, const char *path, const c
                        int version, pc_change change)
 {
     pc_pub_plan *plan = pl->plan;
-    if (plan->nw == plan->cap) {
-        size_t cap = plan->cap ? plan->cap * 2 : 32;
-        pc_write *v = realloc(plan->w, cap * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        plan->w = v;
-        plan->cap = cap;
-    }
+    pc_write *v = pc_grow(plan->w, plan->nw, &plan->cap, sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    plan->w = v;
     pc_write *w = &plan->w[plan->nw];
     w->op = op;
     w->path = strdup(path);
