@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_split.h"
 #include "log.h"
 #include "zkloop.h"
 
+/* A caller's multi-op in a combined one; its operations are in pc_multi.spans. */
 typedef struct pc_batch_item {
-    int first; /* its first operation in the combined multi-op */
-    int count;
     zoo_op_result_t *results; /* the caller's */
     void_completion_t done;
     const void *data;
@@ -35,7 +35,8 @@ typedef struct pc_multi {
     zoo_op_t ops[PC_BATCH_MAX_OPS];
     zoo_op_result_t results[PC_BATCH_MAX_OPS];
     pc_batch_item items[PC_BATCH_MAX_OPS];
-    char *copies[PC_BATCH_MAX_OPS * 2]; /* the ops' paths and data */
+    pc_batch_span spans[PC_BATCH_MAX_OPS]; /* items[i]'s operations */
+    char *copies[PC_BATCH_MAX_OPS * 2];    /* the ops' paths and data */
     int ncopies;
 } pc_multi;
 
@@ -52,58 +53,46 @@ static void pc_multi_free(pc_multi *m)
     free(m);
 }
 
-/* Give the item its operations' results, where zoo_amulti() would have put them. */
-static void pc_item_results(const pc_multi *m, const pc_batch_item *it)
+/* Give item i its operations' results, where zoo_amulti() would have put them. */
+static void pc_item_results(const pc_multi *m, int i)
 {
-    memcpy(it->results, &m->results[it->first], (size_t)it->count * sizeof(zoo_op_result_t));
+    const pc_batch_span *sp = &m->spans[i];
+    memcpy(m->items[i].results, &m->results[sp->first],
+           (size_t)sp->count * sizeof(zoo_op_result_t));
 }
 
 static void pc_multi_answer(pc_multi *m, int rc)
 {
     for (int i = 0; i < m->nitems; i++) {
-        pc_item_results(m, &m->items[i]);
+        pc_item_results(m, i);
         m->items[i].done(rc, m->items[i].data);
     }
     pc_multi_free(m);
 }
 
-/* Did one of the item's own operations fail? The others of a failed
- * multi-op answer ZOK (rolled back) or ZRUNTIMEINCONSISTENCY (not tried). */
-static bool pc_item_failed(const pc_multi *m, const pc_batch_item *it)
-{
-    for (int i = it->first; i < it->first + it->count; i++) {
-        int err = m->results[i].err;
-        if (err != ZOK && err != ZRUNTIMEINCONSISTENCY)
-            return true;
-    }
-    return false;
-}
-
 /*
  * The combined multi-op's answer. A refusal that one item's operation caused
- * goes to that item; the others go out again in the next combined multi-op,
- * so one caller's conflict does not send the rest down their slow paths.
- * Each round answers at least one item, so this ends.
+ * goes to that item; the others go out again in the next combined multi-op
+ * (pc_batch_split decides which), so one caller's conflict does not send the
+ * rest down their slow paths. Each round answers at least one item, so this
+ * ends. Once the batcher is freed nothing goes again.
  */
 static void pc_multi_done(int rc, const void *data)
 {
     pc_multi *m = (pc_multi *)data;
     pc_agent *a = m->agent;
-    bool split = false;
-    if (rc != ZOK && a->batch) {
-        for (int i = 0; i < m->nitems && !split; i++)
-            split = pc_item_failed(m, &m->items[i]);
-    }
-    if (!split) {
+    pc_batch_verdict verdict[PC_BATCH_MAX_OPS];
+    if (!a->batch || pc_batch_split(rc, m->results, m->spans, m->nitems, verdict) == 0) {
         pc_multi_answer(m, rc);
         return;
     }
     a->counters.batch_splits++;
     for (int i = 0; i < m->nitems; i++) {
         pc_batch_item *it = &m->items[i];
-        pc_item_results(m, it);
-        if (pc_item_failed(m, it) || pc_batch_multi(a, it->count, &m->ops[it->first], it->results,
-                                                    it->done, it->data) != ZOK)
+        const pc_batch_span *sp = &m->spans[i];
+        pc_item_results(m, i);
+        if (verdict[i] == PC_BATCH_FAILED || pc_batch_multi(a, sp->count, &m->ops[sp->first],
+                                                            it->results, it->done, it->data) != ZOK)
             it->done(rc, it->data);
     }
     pc_multi_free(m);
@@ -140,7 +129,7 @@ static void pc_batch_send(pc_agent *a, bool in_turn)
             pc_multi_free(m);
             return;
         }
-        memcpy(m->results, it->results, (size_t)it->count * sizeof(zoo_op_result_t));
+        memcpy(m->results, it->results, (size_t)m->spans[0].count * sizeof(zoo_op_result_t));
     } else {
         a->counters.batches++;
         a->counters.batched += (uint64_t)m->nitems;
@@ -264,7 +253,8 @@ int pc_batch_multi(pc_agent *a, int count, const zoo_op_t *ops, zoo_op_result_t 
             return ZSYSTEMERROR;
         }
     }
-    m->items[m->nitems++] = (pc_batch_item){nops, count, results, done, data};
+    m->spans[m->nitems] = (pc_batch_span){nops, count};
+    m->items[m->nitems++] = (pc_batch_item){results, done, data};
     if (!evtimer_pending(b->flush, NULL)) {
         struct timeval tv = {0, 0};
         evtimer_add(b->flush, &tv);

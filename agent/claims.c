@@ -653,7 +653,7 @@ static void pc_acq_next(pc_acq *q)
             port = q->static_first;
             q->static_first = 0;
         } else {
-            port = pc_scan_next(q->pool, &q->scan, q->req.service, &second);
+            port = pc_pool_scan_next(q->pool, &q->scan, q->req.service, &second);
         }
         if (port == 0) {
             pc_acq_fail(q, PORTCO_EEXHAUSTED,
@@ -755,7 +755,7 @@ void pc_claims_acquire(pc_conn *c, pc_creq *r)
         pc_acq_defer(q, PC_STEP_SPECIFIC);
         return;
     }
-    pc_scan_begin(p, &q->scan);
+    pc_pool_scan_begin(p, &q->scan);
     q->static_first = pc_pool_static_port(p, rq->service);
     pc_acq_defer(q, PC_STEP_NEXT);
 }

@@ -90,11 +90,7 @@ static int pc_static_cmp(const void *x, const void *y)
 
 const char *pc_pool_static_service(const pc_apool *p, uint16_t port)
 {
-    pc_static key = {.port = port};
-    const pc_static *s =
-        p->nstatics ? bsearch(&key, p->statics, p->nstatics, sizeof(pc_static), pc_static_cmp)
-                    : NULL;
-    return s ? s->service : NULL;
+    return pc_scan_static_owner(p->statics, p->nstatics, port);
 }
 
 uint16_t pc_pool_static_port(const pc_apool *p, const char *service)
@@ -115,44 +111,28 @@ void pc_pool_set_inflight(pc_apool *p, uint16_t port, bool on)
 /* ------------------------------------------------------------------------ */
 /* candidate scan                                                           */
 
-void pc_scan_begin(const pc_apool *p, pc_scan *s)
+/* What the candidate scan reads of the pool, borrowed from it. */
+static pc_scan_pool pc_pool_scan_view(const pc_apool *p)
 {
-    s->start = p->nports ? p->cursor % p->nports : 0;
-    s->examined = 0;
-    s->pass = 1;
+    return (pc_scan_pool){.ports = &p->def.ports,
+                          .nports = p->nports,
+                          .claimed = p->claimed,
+                          .inflight = p->inflight,
+                          .statics = p->statics,
+                          .nstatics = p->nstatics,
+                          .cursor = p->cursor};
 }
 
-uint16_t pc_scan_next(pc_apool *p, pc_scan *s, const char *service, bool *second_pass)
+void pc_pool_scan_begin(const pc_apool *p, pc_scan *s)
 {
-    while (s->pass <= 2 && p->nports) {
-        if (s->examined >= p->nports) {
-            s->pass++;
-            s->examined = 0;
-            continue;
-        }
-        size_t i = (s->start + s->examined) % p->nports;
-        size_t w = i / 64;
-        /* A word whose ports are all excluded for this pass is skipped at once. */
-        uint64_t skip = p->inflight[w] | (s->pass == 1 ? p->claimed[w] : ~p->claimed[w]);
-        if (skip == UINT64_MAX && i % 64 == 0 && s->examined + 64 <= p->nports &&
-            i + 64 <= p->nports) {
-            s->examined += 64;
-            continue;
-        }
-        s->examined++;
-        if ((skip >> (i % 64)) & 1u)
-            continue;
-        int port = pc_rangeset_nth(&p->def.ports, i);
-        if (port <= 0)
-            continue;
-        const char *owner = pc_pool_static_service(p, (uint16_t)port);
-        if (owner && strcmp(owner, service) != 0)
-            continue;
-        *second_pass = s->pass == 2;
-        return (uint16_t)port;
-    }
-    s->pass = 3;
-    return 0;
+    pc_scan_pool v = pc_pool_scan_view(p);
+    pc_scan_begin(&v, s);
+}
+
+uint16_t pc_pool_scan_next(const pc_apool *p, pc_scan *s, const char *service, bool *second_pass)
+{
+    pc_scan_pool v = pc_pool_scan_view(p);
+    return pc_scan_next(&v, s, service, second_pass);
 }
 
 void pc_pool_advance(pc_apool *p, uint16_t port)
@@ -290,22 +270,6 @@ static void pc_pool_data_watcher(zhandle_t *zh, int type, int state, const char 
     pc_pool_get(p);
 }
 
-/*
- * Where this agent's first scan of a pool begins: a hash of its host id and
- * the pool's name. Agents that start together would otherwise all try the
- * pool's first ports at once and lose the same races to each other, one
- * round per agent, until their caches caught up.
- */
-static size_t pc_pool_first_cursor(const pc_apool *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    const char *parts[] = {p->agent->opts.host_id, "/", p->name};
-    for (size_t k = 0; k < sizeof(parts) / sizeof(parts[0]); k++)
-        for (const unsigned char *c = (const unsigned char *)parts[k]; *c; c++)
-            h = (h ^ *c) * 1099511628211ULL;
-    return n ? (size_t)(h % n) : 0;
-}
-
 /* Install a new definition: bitmaps sized to its ports, cursor kept in range. */
 static int pc_pool_install(pc_apool *p, pc_pool *def)
 {
@@ -328,7 +292,7 @@ static int pc_pool_install(pc_apool *p, pc_pool *def)
     p->claimed = claimed;
     p->inflight = inflight;
     if (first)
-        p->cursor = pc_pool_first_cursor(p, n);
+        p->cursor = pc_scan_first_cursor(p->agent->opts.host_id, p->name, n);
     else if (p->cursor >= n)
         p->cursor = 0;
     char dir[PC_ZKP_PATH_MAX];

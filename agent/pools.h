@@ -3,6 +3,7 @@
 #define PC_POOLS_H
 
 #include "agent.h"
+#include "scan.h"
 
 /*
  * Start (or, after a new session, restart) following <root>/config/pools:
@@ -31,24 +32,12 @@ uint16_t pc_pool_static_port(const pc_apool *p, const char *service);
 void pc_pool_set_inflight(pc_apool *p, uint16_t port, bool on);
 
 /*
- * Candidate scan of one acquire. Pass 1 visits, from the pool's rotating
- * cursor onward, ports that the cache shows unclaimed; pass 2 visits the
- * ports the cache shows claimed (their port node may be empty or stale).
- * Both skip ports in flight on this agent and ports statically assigned to
- * another service. Skipping looks at 64 ports per bitmap word, so the cost
- * per candidate does not grow with the pool's occupancy.
+ * Begin a candidate scan of the pool at its cursor, and take its next
+ * candidate for `service` (pc_scan_begin and pc_scan_next in scan.h over the
+ * pool's current bitmaps, ports and static assignments).
  */
-typedef struct pc_scan {
-    size_t start;    /* index where the scan began */
-    size_t examined; /* indexes visited in the current pass */
-    int pass;        /* 1 or 2; 3 when done */
-} pc_scan;
-
-void pc_scan_begin(const pc_apool *p, pc_scan *s);
-
-/* Next candidate port, or 0 when both passes are done. *second_pass is set
- * when the port comes from pass 2 (the cache shows a port node). */
-uint16_t pc_scan_next(pc_apool *p, pc_scan *s, const char *service, bool *second_pass);
+void pc_pool_scan_begin(const pc_apool *p, pc_scan *s);
+uint16_t pc_pool_scan_next(const pc_apool *p, pc_scan *s, const char *service, bool *second_pass);
 
 /* Move the pool's cursor past a granted port, so the next scan starts after it. */
 void pc_pool_advance(pc_apool *p, uint16_t port);

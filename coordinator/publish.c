@@ -2,48 +2,15 @@
 #include "publish.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "publish_plan.h"
 #include "zkpath.h"
 
 #define PC_PUB_RETRY_MS 1000
-/* Ops per multi besides the fence check; keeps each request far below jute.maxbuffer. */
-#define PC_PUB_BATCH 500
-
-typedef enum { PC_NODE_POOL, PC_NODE_STATIC_DIR, PC_NODE_STATIC, PC_NODE_PARENT } pc_node_kind;
-
-/* What a write does, for the counters. */
-typedef enum {
-    PC_CH_NONE,
-    PC_CH_POOL_NEW,
-    PC_CH_POOL_SET,
-    PC_CH_POOL_DEL,
-    PC_CH_STATIC_NEW,
-    PC_CH_STATIC_SET,
-    PC_CH_STATIC_DEL
-} pc_change;
-
-/* A znode read from ZooKeeper. */
-typedef struct pc_node {
-    char *path;
-    char *data; /* NULL: no data */
-    int len;
-    int version;
-    pc_node_kind kind;
-} pc_node;
-
-/* A write to make, kept until its multi completes. */
-typedef struct pc_write {
-    int type; /* ZOO_CREATE_OP, ZOO_SETDATA_OP, ZOO_DELETE_OP */
-    char *path;
-    char *data;
-    int version;
-    pc_change change;
-} pc_write;
 
 typedef struct pc_pub_cycle {
     pc_pub *p;
@@ -52,15 +19,10 @@ typedef struct pc_pub_cycle {
     int fail_zrc;   /* first failure of the read phase */
     char fail_path[PC_ZKP_PATH_MAX];
 
-    pc_node *cur; /* what ZooKeeper holds */
-    size_t ncur, capcur;
-    json_t *index; /* path -> position in cur */
-
-    pc_write *w;
-    size_t nw, capw;
-    size_t next;        /* first write of the batch in flight */
-    size_t batch;       /* writes in the batch in flight */
-    unsigned unchanged; /* pools and statics already right */
+    pc_pub_nodes cur; /* what ZooKeeper holds */
+    pc_pub_plan plan; /* the writes that make it match the file */
+    size_t next;      /* first write of the batch in flight */
+    size_t batch;     /* writes in the batch in flight */
 
     zoo_op_t ops[PC_PUB_BATCH + 1];
     zoo_op_result_t results[PC_PUB_BATCH + 1];
@@ -93,17 +55,8 @@ static void pc_pub_run(pc_pub *p);
 
 static void pc_cycle_free(pc_pub_cycle *c)
 {
-    for (size_t i = 0; i < c->ncur; i++) {
-        free(c->cur[i].path);
-        free(c->cur[i].data);
-    }
-    free(c->cur);
-    for (size_t i = 0; i < c->nw; i++) {
-        free(c->w[i].path);
-        free(c->w[i].data);
-    }
-    free(c->w);
-    json_decref(c->index);
+    pc_pub_nodes_free(&c->cur);
+    pc_pub_plan_free(&c->plan);
     free(c);
 }
 
@@ -152,35 +105,6 @@ static void pc_cycle_fail(pc_pub_cycle *c, int zrc, const char *what, const char
     pc_cycle_end(c, false);
 }
 
-static int pc_cycle_add_node(pc_pub_cycle *c, const char *path, pc_node_kind kind)
-{
-    if (c->ncur == c->capcur) {
-        size_t cap = c->capcur ? c->capcur * 2 : 32;
-        pc_node *v = realloc(c->cur, cap * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        c->cur = v;
-        c->capcur = cap;
-    }
-    pc_node *n = &c->cur[c->ncur];
-    memset(n, 0, sizeof(*n));
-    n->path = strdup(path);
-    n->kind = kind;
-    n->version = -1;
-    n->len = -1;
-    if (!n->path || json_object_set_new(c->index, path, json_integer((json_int_t)c->ncur)) < 0) {
-        free(n->path);
-        return -ENOMEM;
-    }
-    return (int)c->ncur++;
-}
-
-static pc_node *pc_cycle_find(pc_pub_cycle *c, const char *path)
-{
-    json_t *i = json_object_get(c->index, path);
-    return i ? &c->cur[json_integer_value(i)] : NULL;
-}
-
 /* Context of one read: the cycle and the node it fills. */
 typedef struct pc_read {
     pc_pub_cycle *c;
@@ -216,7 +140,7 @@ static void pc_read_got(int zrc, const char *value, int len, const struct Stat *
     free(r);
     if (!pc_cycle_back(c))
         return;
-    pc_node *n = &c->cur[node];
+    pc_node *n = &c->cur.v[node];
     if (zrc == ZOK) {
         n->version = stat ? stat->version : -1;
         n->len = value ? len : -1;
@@ -242,7 +166,7 @@ static int pc_read_get(pc_pub_cycle *c, int node)
         return ZSYSTEMERROR;
     r->c = c;
     r->node = node;
-    int zrc = zoo_aget(pc_zk_handle(c->p->zk), c->cur[node].path, 0, pc_read_got, r);
+    int zrc = zoo_aget(pc_zk_handle(c->p->zk), c->cur.v[node].path, 0, pc_read_got, r);
     if (zrc != ZOK)
         free(r);
     else
@@ -263,7 +187,7 @@ static void pc_read_listed(int zrc, const struct String_vector *kids, const void
     free(r);
     if (!pc_cycle_back(c))
         return;
-    const char *dir = node >= 0 ? c->cur[node].path : NULL;
+    const char *dir = node >= 0 ? c->cur.v[node].path : NULL;
     char dirbuf[PC_ZKP_PATH_MAX];
     if (!dir) {
         /* A top-level listing: which one follows from the kind of its children. */
@@ -278,7 +202,7 @@ static void pc_read_listed(int zrc, const struct String_vector *kids, const void
         char path[PC_ZKP_PATH_MAX];
         if (pc_zkp_join(path, sizeof(path), dirbuf, kids->data[i]) < 0)
             continue; /* not a name we could have written */
-        int at = pc_cycle_add_node(c, path, kind);
+        int at = pc_pub_nodes_add(&c->cur, path, kind);
         if (at < 0) {
             zrc = ZSYSTEMERROR;
             break;
@@ -299,9 +223,9 @@ static int pc_read_list(pc_pub_cycle *c, const char *path, pc_node_kind child_ki
     pc_read *r = malloc(sizeof(*r));
     if (!r)
         return ZSYSTEMERROR;
-    pc_node *n = pc_cycle_find(c, path);
+    pc_node *n = pc_pub_nodes_find(&c->cur, path);
     r->c = c;
-    r->node = n ? (int)(n - c->cur) : -1;
+    r->node = n ? (int)(n - c->cur.v) : -1;
     r->child_kind = child_kind;
     int zrc = zoo_aget_children(pc_zk_handle(c->p->zk), path, 0, pc_read_listed, r);
     if (zrc != ZOK)
@@ -348,131 +272,6 @@ static void pc_read_dirs_made(int rc, void *ud)
 
 /* ---- diff and write ---- */
 
-static int pc_cycle_add_write(pc_pub_cycle *c, int type, const char *path, const char *data,
-                              int version, pc_change change)
-{
-    if (c->nw == c->capw) {
-        size_t cap = c->capw ? c->capw * 2 : 32;
-        pc_write *v = realloc(c->w, cap * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        c->w = v;
-        c->capw = cap;
-    }
-    pc_write *w = &c->w[c->nw];
-    w->type = type;
-    w->path = strdup(path);
-    w->data = data ? strdup(data) : NULL;
-    w->version = version;
-    w->change = change;
-    if (!w->path || (data && !w->data)) {
-        free(w->path);
-        free(w->data);
-        return -ENOMEM;
-    }
-    c->nw++;
-    return 0;
-}
-
-/* Create or update `path` to hold `json`; count it unchanged when it does. */
-static int pc_cycle_upsert(pc_pub_cycle *c, json_t *want, const char *path, const char *json,
-                           pc_change create, pc_change update)
-{
-    if (json_object_set_new(want, path, json_true()) < 0)
-        return -ENOMEM;
-    pc_node *n = pc_cycle_find(c, path);
-    size_t len = strlen(json);
-    if (!n)
-        return pc_cycle_add_write(c, ZOO_CREATE_OP, path, json, -1, create);
-    if (n->data && n->len >= 0 && (size_t)n->len == len && memcmp(n->data, json, len) == 0) {
-        c->unchanged++;
-        return 0;
-    }
-    return pc_cycle_add_write(c, ZOO_SETDATA_OP, path, json, n->version, update);
-}
-
-/* Create a directory node (empty data) unless it exists. */
-static int pc_cycle_ensure_dir(pc_pub_cycle *c, json_t *want, const char *path)
-{
-    if (json_object_get(want, path))
-        return 0; /* already planned (several statics share a directory) */
-    if (json_object_set_new(want, path, json_true()) < 0)
-        return -ENOMEM;
-    if (pc_cycle_find(c, path))
-        return 0;
-    return pc_cycle_add_write(c, ZOO_CREATE_OP, path, "", -1, PC_CH_NONE);
-}
-
-/* Delete every node of `kind` that is not wanted. */
-static int pc_cycle_prune(pc_pub_cycle *c, json_t *want, pc_node_kind kind, pc_change change)
-{
-    for (size_t i = 0; i < c->ncur; i++) {
-        pc_node *n = &c->cur[i];
-        if (n->kind != kind || json_object_get(want, n->path))
-            continue;
-        int version = kind == PC_NODE_STATIC_DIR ? -1 : n->version;
-        if (pc_cycle_add_write(c, ZOO_DELETE_OP, n->path, NULL, version, change) < 0)
-            return -ENOMEM;
-    }
-    return 0;
-}
-
-/* Build the ordered list of writes that makes ZooKeeper match the file. */
-static int pc_cycle_plan(pc_pub_cycle *c)
-{
-    pc_pub *p = c->p;
-    const pc_cluster *cfg = &p->cfg;
-    json_t *want = json_object();
-    if (!want)
-        return -ENOMEM;
-    char path[PC_ZKP_PATH_MAX];
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < cfg->npools; i++) {
-        char *json = pc_pool_to_json_str(&cfg->pools[i]);
-        rc = json ? pc_zkp_pool_config(path, sizeof(path), p->root, cfg->pools[i].name) : -ENOMEM;
-        if (rc == 0)
-            rc = pc_cycle_upsert(c, want, path, json, PC_CH_POOL_NEW, PC_CH_POOL_SET);
-        free(json);
-    }
-    for (size_t i = 0; rc == 0 && i < cfg->nstatics; i++) {
-        const pc_static *s = &cfg->statics[i];
-        rc = pc_zkp_static_dir(path, sizeof(path), p->root, s->pool);
-        if (rc == 0)
-            rc = pc_cycle_ensure_dir(c, want, path);
-        char *json = rc == 0 ? pc_static_to_json_str(s) : NULL;
-        if (rc == 0 && !json)
-            rc = -ENOMEM;
-        if (rc == 0)
-            rc = pc_zkp_static_port(path, sizeof(path), p->root, s->pool, s->port);
-        if (rc == 0)
-            rc = pc_cycle_upsert(c, want, path, json, PC_CH_STATIC_NEW, PC_CH_STATIC_SET);
-        free(json);
-    }
-    if (rc == 0)
-        rc = pc_cycle_prune(c, want, PC_NODE_STATIC, PC_CH_STATIC_DEL);
-    if (rc == 0)
-        rc = pc_cycle_prune(c, want, PC_NODE_STATIC_DIR, PC_CH_NONE);
-    if (rc == 0)
-        rc = pc_cycle_prune(c, want, PC_NODE_POOL, PC_CH_POOL_DEL);
-    /* Parents of the claims, so agents can create claims under them. */
-    for (size_t i = 0; rc == 0 && i < cfg->npools; i++) {
-        const char *name = cfg->pools[i].name;
-        rc = pc_zkp_pool_dir(path, sizeof(path), p->root, name);
-        if (rc == 0)
-            rc = pc_cycle_ensure_dir(c, want, path);
-        if (rc == 0)
-            rc = pc_zkp_ports_dir(path, sizeof(path), p->root, name, NULL);
-        if (rc == 0)
-            rc = pc_cycle_ensure_dir(c, want, path);
-        if (rc == 0)
-            rc = pc_zkp_pool_hosts_dir(path, sizeof(path), p->root, name);
-        if (rc == 0)
-            rc = pc_cycle_ensure_dir(c, want, path);
-    }
-    json_decref(want);
-    return rc;
-}
-
 static void pc_cycle_count(pc_pub_stats *st, const pc_write *w, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -504,9 +303,9 @@ static void pc_cycle_count(pc_pub_stats *st, const pc_write *w, size_t n)
 static void pc_cycle_log(const pc_pub_cycle *c)
 {
     pc_pub_stats d = {0};
-    pc_cycle_count(&d, c->w, c->nw);
+    pc_cycle_count(&d, c->plan.w, c->plan.nw);
     const pc_cluster *cfg = &c->p->cfg;
-    if (c->nw == 0) {
+    if (c->plan.nw == 0) {
         pc_info("publish: ZooKeeper already matches the file (%zu pools, %zu statics)", cfg->npools,
                 cfg->nstatics);
         return;
@@ -514,7 +313,7 @@ static void pc_cycle_log(const pc_pub_cycle *c)
     pc_info("publish: pools +%lu ~%lu -%lu, statics +%lu ~%lu -%lu, %u unchanged; %zu writes "
             "(now %zu pools, %zu statics)",
             d.pools_created, d.pools_updated, d.pools_removed, d.statics_created, d.statics_updated,
-            d.statics_removed, c->unchanged, c->nw, cfg->npools, cfg->nstatics);
+            d.statics_removed, c->plan.unchanged, c->plan.nw, cfg->npools, cfg->nstatics);
 }
 
 static void pc_cycle_send(pc_pub_cycle *c);
@@ -534,7 +333,7 @@ static void pc_cycle_written(int zrc, const void *data)
             if (e != ZOK && e != ZRUNTIMEINCONSISTENCY) {
                 zrc = e;
                 what = i == 0 ? "check of our election node" : "write";
-                path = i == 0 ? p->fence : c->w[c->next + i - 1].path;
+                path = i == 0 ? p->fence : c->plan.w[c->next + i - 1].path;
                 break;
             }
         }
@@ -542,9 +341,9 @@ static void pc_cycle_written(int zrc, const void *data)
         return;
     }
     p->stats.writes++;
-    pc_cycle_count(&p->stats, c->w + c->next, c->batch);
+    pc_cycle_count(&p->stats, c->plan.w + c->next, c->batch);
     c->next += c->batch;
-    if (c->next < c->nw) {
+    if (c->next < c->plan.nw) {
         pc_cycle_send(c);
         return;
     }
@@ -556,18 +355,16 @@ static void pc_cycle_written(int zrc, const void *data)
 static void pc_cycle_send(pc_pub_cycle *c)
 {
     pc_pub *p = c->p;
-    size_t n = c->nw - c->next;
-    if (n > PC_PUB_BATCH)
-        n = PC_PUB_BATCH;
+    size_t n = pc_pub_plan_batch(&c->plan, c->next);
     c->batch = n;
     zoo_check_op_init(&c->ops[0], p->fence, -1);
     for (size_t i = 0; i < n; i++) {
-        const pc_write *w = &c->w[c->next + i];
+        const pc_write *w = &c->plan.w[c->next + i];
         zoo_op_t *op = &c->ops[i + 1];
-        if (w->type == ZOO_CREATE_OP)
+        if (w->op == PC_WRITE_CREATE)
             zoo_create_op_init(op, w->path, w->data, w->data ? (int)strlen(w->data) : -1,
                                &ZOO_OPEN_ACL_UNSAFE, 0, c->pathbuf, sizeof(c->pathbuf));
-        else if (w->type == ZOO_SETDATA_OP)
+        else if (w->op == PC_WRITE_SET)
             zoo_set_op_init(op, w->path, w->data, (int)strlen(w->data), w->version, &c->statbuf);
         else
             zoo_delete_op_init(op, w->path, w->version);
@@ -583,12 +380,13 @@ static void pc_cycle_send(pc_pub_cycle *c)
 
 static void pc_cycle_diff(pc_pub_cycle *c)
 {
-    if (pc_cycle_plan(c) < 0) {
+    pc_pub *p = c->p;
+    if (pc_pub_plan_make(&c->plan, p->root, &p->cfg, &c->cur) < 0) {
         pc_err("publish: out of memory while comparing");
         pc_cycle_end(c, false);
         return;
     }
-    if (c->nw == 0) {
+    if (c->plan.nw == 0) {
         pc_cycle_log(c);
         pc_cycle_end(c, true);
         return;
@@ -609,10 +407,9 @@ static void pc_pub_run(pc_pub *p)
     evtimer_del(p->retry);
     p->dirty = false;
     pc_pub_cycle *c = calloc(1, sizeof(*c));
-    if (c)
-        c->index = json_object();
-    if (!c || !c->index) {
-        free(c);
+    if (!c || pc_pub_nodes_init(&c->cur) < 0) {
+        if (c)
+            pc_cycle_free(c);
         pc_err("publish: out of memory");
         pc_pub_schedule_retry(p);
         return;
