@@ -402,6 +402,132 @@ Test(fault_agent, session_expiry_conflict_is_reported_not_silent)
     pt_cli_close(&c);
 }
 
+/* "h2" claims `port` the protected-lock way, from a session of the test's
+ * own; the node lives as long as *zs (close it with pc_zks_close). */
+static void pt_claim_as_h2(int port, pc_zks **zs)
+{
+    pc_error err;
+    cr_assert_eq(pc_zks_connect(pt_zkc, 10000, 10000, zs, &err), 0, "%s", err.msg);
+    char dir[512], path[700], uuid[64];
+    pc_zkp_port_dir(dir, sizeof(dir), pt_root, "web", NULL, port);
+    cr_assert_eq(pc_zkp_new_uuid(uuid, sizeof(uuid)), 0);
+    cr_assert_eq(pc_zkp_claim_path(path, sizeof(path), dir, uuid), 0);
+    const char *data = "{\"host\":\"h2\",\"service\":\"other\"}";
+    cr_assert_eq(pc_zks_mkdirs(*zs, dir, &err), 0, "%s", err.msg);
+    cr_assert_eq(pc_zks_create(*zs, path, data, (int)strlen(data), ZOO_EPHEMERAL | ZOO_SEQUENCE,
+                               NULL, 0, &err),
+                 0, "%s", err.msg);
+}
+
+typedef struct pt_stat_arg {
+    const char *name;
+    long long want;
+} pt_stat_arg;
+
+static bool pt_proxy_stat_is(void *arg)
+{
+    pt_stat_arg *s = arg;
+    return pt_proxy_stat(&pt_px, s->name) == s->want;
+}
+
+static bool pt_proxy_holds_answer(void *arg)
+{
+    return pt_proxy_stat(&pt_px, "answers") == 1 && pt_proxy_stat(&pt_px, "held") > 0;
+}
+
+static bool pt_proxy_flushed(void *arg)
+{
+    return pt_proxy_stat(&pt_px, "held") == 0 && pt_proxy_stat(&pt_px, "unsent") == 0;
+}
+
+typedef struct pt_stopped_arg {
+    pid_t pid;
+} pt_stopped_arg;
+
+static bool pt_is_stopped(void *arg)
+{
+    return pt_pid_state(((pt_stopped_arg *)arg)->pid) == 'T';
+}
+
+typedef struct pt_counter_arg {
+    pt_cli *c;
+    const char *name;
+    long long want;
+} pt_counter_arg;
+
+/* The counter has its value, or the agent is gone (nothing will change). */
+static bool pt_counter_is_or_dead(void *arg)
+{
+    pt_counter_arg *s = arg;
+    return pt_cli_counter(s->c, s->name) == s->want || !pt_pid_alive(pt_ag.pid);
+}
+
+/*
+ * The client of a connection claim dies in the very loop turn in which the
+ * agent finds, after a session expiry, that another owner took the port. The
+ * conflict event then goes to a dead socket. The agent must survive it (the
+ * claim it ends is freed once, and not used after), count the conflict and
+ * hold nothing.
+ *
+ * Timing from outside cannot put both in one turn, so the test arranges it:
+ * the proxy holds ZooKeeper's answers back from the moment the agent lists
+ * the port's claims to re-assert its own; the agent is stopped (SIGSTOP), the
+ * client closed, the held answer let through, and the agent resumed. It wakes
+ * with the answer and the client's end of file both ready, and ZooKeeper's
+ * events run first (priority 0).
+ */
+Test(fault_agent, client_dying_as_a_conflict_is_found_is_survived)
+{
+    pt_start_proxied(PT_SESSION_MS);
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    portco_claim cl;
+    int port = pt_acquire_ready(&c, 0, "connection", &cl);
+    pt_partition_until_expired(port, cl.claim);
+    pc_zks *zs = NULL;
+    pt_claim_as_h2(port, &zs);
+
+    char dir[512], cmd[600];
+    pc_zkp_port_dir(dir, sizeof(dir), pt_root, "web", NULL, port);
+    snprintf(cmd, sizeof(cmd), "hold-after-read %s", dir);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, cmd, NULL, 0), 0);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "unblock", NULL, 0), 0);
+    pt_stat_arg holds = {"holds", 1};
+    cr_assert(pt_wait_until(pt_proxy_stat_is, &holds, 20000),
+              "the agent never listed port %d's claims to re-assert its own", port);
+    cr_assert(pt_wait_until(pt_proxy_holds_answer, NULL, 5000), "the list's answer is not held");
+    long long accepted = pt_proxy_stat(&pt_px, "accepted");
+
+    cr_assert_eq(kill(pt_ag.pid, SIGSTOP), 0);
+    pt_stopped_arg st = {pt_ag.pid};
+    cr_assert(pt_wait_until(pt_is_stopped, &st, 5000), "the agent did not stop");
+    pt_cli_close(&c);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "release", NULL, 0), 0);
+    bool flushed = pt_wait_until(pt_proxy_flushed, NULL, 5000);
+    cr_assert_eq(kill(pt_ag.pid, SIGCONT), 0);
+    cr_assert(flushed, "the proxy did not pass the held answer on");
+
+    pt_cli d;
+    int orc = pt_cli_open(&d, pt_ag.sock);
+    cr_assert(pt_pid_alive(pt_ag.pid), "the agent died");
+    cr_assert_eq(orc, 0, "the agent does not accept connections");
+    pt_counter_arg conflicts = {&d, "conflicts", 1};
+    pt_wait_until(pt_counter_is_or_dead, &conflicts, 10000);
+    cr_assert(pt_pid_alive(pt_ag.pid), "the agent died");
+    /* The agent's ZooKeeper connection lasted through the hold, so it woke up
+     * with the held answer next to the dead client. */
+    cr_assert_eq(pt_proxy_stat(&pt_px, "accepted"), accepted,
+                 "the agent reconnected during the hold: the window was missed");
+    /* Once the client's end is read the claim is released and its
+     * re-assertion dropped: a conflict counted shows the answer came first. */
+    cr_assert_eq(pt_cli_counter(&d, "conflicts"), 1, "no conflict counted");
+    cr_assert_eq(pt_cli_counter(&d, "claims"), 0, "the lost claim is still held");
+    pt_cli_close(&d);
+    pt_agent_stop(&pt_ag);
+    cr_assert_eq(pt_agent_sanitizer_report(&pt_ag), 0, "the agent reported a sanitizer error");
+    pc_zks_close(zs);
+}
+
 /* The only ZooKeeper server dies and comes back within the session timeout:
  * clear errors meanwhile, the session and its claims survive. */
 Test(fault_agent, zookeeper_down_then_back)
