@@ -104,8 +104,8 @@ static void pc_acq_defer(pc_acq *q, int step)
 static void pc_acq_grant(pc_acq *q)
 {
     pc_agent *a = q->agent;
-    if (q->cancelled || !q->conn) {
-        pc_acq_withdraw(q);
+    if (q->cancelled || !q->conn || q->conn->closing) {
+        pc_acq_withdraw(q); /* nobody to grant to: a closing connection is gone */
         return;
     }
     pc_hold *h = calloc(1, sizeof(*h));
