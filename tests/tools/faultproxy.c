@@ -43,13 +43,13 @@
  *                      chunk of at least N bytes (a large request such as a
  *                      create with data, not the pings before it)
  *   delay MS           hold each relayed chunk MS ms before passing it on
- *   hold-after-read PATH
- *                      once a client sends a read without a watch of PATH
- *                      (getData, exists or getChildren: the path followed by
- *                      a false watch flag, found within one relayed chunk),
+ *   hold-after-read PATH [watch]
+ *                      once a client sends a read of PATH (getData, exists or
+ *                      getChildren: the path followed by the watch flag, false
+ *                      or with "watch" true, found within one relayed chunk),
  *                      keep every later server-to-client byte in the proxy
- *                      until "release": the read has reached the server, its
- *                      answer waits here
+ *                      until "release" or a cut: the read has reached the
+ *                      server, its answer waits here
  *   release            pass the held answers on, and stop holding
  *   random MIN MAX     cut everything at random moments, MIN..MAX ms apart
  *   random off
@@ -118,10 +118,10 @@ struct fp_proxy {
     int delay_ms;
     int rnd_min, rnd_max; /* random cuts when rnd_max > 0 */
     struct event *rnd_ev;
-    unsigned char hold_pat[600]; /* armed hold-after-read: length, path, false; 0 bytes unarmed */
-    size_t hold_len;
-    bool holding;      /* server-to-client data stays in the proxy */
-    uint32_t hold_xid; /* xid of the read that started the hold */
+    unsigned char hold_pat[600]; /* armed hold-after-read: length, path, watch flag */
+    size_t hold_len;             /* bytes of hold_pat; 0 when not armed */
+    bool holding;                /* server-to-client data stays in the proxy */
+    uint32_t hold_xid;           /* xid of the read that started the hold */
     unsigned long long accepted, refused, cuts, c2s, s2c, holds, answers;
 };
 
@@ -399,10 +399,10 @@ static void fp_random_cb(evutil_socket_t fd, short what, void *arg)
     fp_random_arm(px);
 }
 
-/* Arm hold-after-read for `path`: the bytes of a read request without a
- * watch, as the ZooKeeper protocol encodes them (a big-endian length, the
- * path, a false watch flag). */
-static int fp_hold_arm(fp_proxy *px, const char *path)
+/* Arm hold-after-read for `path`: the bytes of a read request as the
+ * ZooKeeper protocol encodes them (a big-endian length, the path, the watch
+ * flag). */
+static int fp_hold_arm(fp_proxy *px, const char *path, bool watch)
 {
     size_t n = strlen(path);
     if (n == 0 || n + 5 > sizeof(px->hold_pat))
@@ -410,7 +410,7 @@ static int fp_hold_arm(fp_proxy *px, const char *path)
     uint32_t be = htonl((uint32_t)n);
     memcpy(px->hold_pat, &be, 4);
     memcpy(px->hold_pat + 4, path, n);
-    px->hold_pat[4 + n] = 0;
+    px->hold_pat[4 + n] = watch ? 1 : 0;
     px->hold_len = n + 5;
     px->answers = 0;
     return 0;
@@ -480,8 +480,9 @@ static void fp_command(fp_proxy *px, char *line, char *out, size_t len)
         evtimer_del(px->rnd_ev);
         fp_random_arm(px);
         snprintf(out, len, "ok\n");
-    } else if (strcmp(cmd, "hold-after-read") == 0 && sscanf(line, "%*s %511s", path) == 1 &&
-               fp_hold_arm(px, path) == 0) {
+    } else if (strcmp(cmd, "hold-after-read") == 0 &&
+               (n = sscanf(line, "%*s %511s %15s", path, word)) >= 1 &&
+               (n == 1 || strcmp(word, "watch") == 0) && fp_hold_arm(px, path, n == 2) == 0) {
         snprintf(out, len, "ok\n");
     } else if (strcmp(cmd, "release") == 0) {
         fp_release(px);
