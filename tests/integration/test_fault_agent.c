@@ -528,6 +528,128 @@ Test(fault_agent, client_dying_as_a_conflict_is_found_is_survived)
     pc_zks_close(zs);
 }
 
+/* Publish `port` of pool web as statically assigned to `service`. */
+static void pt_publish_static(int port, const char *service)
+{
+    char path[600], json[128];
+    cr_assert_eq(pc_zkp_static_port(path, sizeof(path), pt_root, "web", port), 0);
+    snprintf(json, sizeof(json), "{\"service\":\"%s\"}", service);
+    cr_assert_eq(pt_zkr_create(pt_z, path, json, true), 0, "publishing static port %d", port);
+}
+
+/* Service "api" asks for `port`: PORTCO_ESTATIC while the agent applies a
+ * static assignment of the port; a grant is released again at once. */
+static int pt_try_port(pt_cli *c, int port)
+{
+    int rc = pt_cli_acquire(c, "web", "api", port, "connection", NULL, NULL, 0);
+    if (rc > 0)
+        cr_assert_eq(pt_cli_release(c, "web", rc), 0);
+    return rc;
+}
+
+typedef struct pt_port_arg {
+    pt_cli *c;
+    int port;
+} pt_port_arg;
+
+static bool pt_port_is_static(void *arg)
+{
+    pt_port_arg *s = arg;
+    return pt_try_port(s->c, s->port) == PORTCO_ESTATIC;
+}
+
+static void pt_wait_static(pt_cli *c, int port, int timeout_ms)
+{
+    pt_port_arg s = {c, port};
+    cr_assert(pt_wait_until(pt_port_is_static, &s, timeout_ms),
+              "the static assignment of port %d does not apply", port);
+}
+
+/* Arm the proxy to hold the answers from the agent's next read of `path`
+ * that sets a watch, make `port` static for `service` (the agent re-lists
+ * the pool's static assignments), and wait until that read has gone out. */
+static void pt_hold_reread(const char *path, int port, const char *service)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "hold-after-read %s watch", path);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, cmd, NULL, 0), 0);
+    pt_publish_static(port, service);
+    pt_stat_arg holds = {"holds", 1};
+    cr_assert(pt_wait_until(pt_proxy_stat_is, &holds, 10000), "the agent did not read %s again",
+              path);
+}
+
+static bool pt_proxy_stat_reaches(void *arg)
+{
+    pt_stat_arg *s = arg;
+    return pt_proxy_stat(&pt_px, s->name) >= s->want;
+}
+
+/* Wait until the agent has connected through the proxy again. */
+static void pt_wait_reconnected(pt_cli *c, long long accepted_before)
+{
+    pt_stat_arg again = {"accepted", accepted_before + 1};
+    cr_assert(pt_wait_until(pt_proxy_stat_reaches, &again, 20000), "the agent did not reconnect");
+    pt_wait_state(c, "connected", 20000);
+}
+
+/*
+ * The connection is cut while the agent reads the static assignments again,
+ * after the listing and before the answer of one node's read: that read
+ * fails. The assignments read before stay in force (a port of one is not
+ * handed to another service), and all are read again once connected.
+ */
+Test(fault_agent, a_cut_static_reread_keeps_the_port_reserved)
+{
+    pt_publish_static(pt_base, "db");
+    pt_start_proxied(20000); /* the session outlives the cut */
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    pt_wait_static(&c, pt_base, 15000);
+
+    char path[600];
+    cr_assert_eq(pc_zkp_static_port(path, sizeof(path), pt_root, "web", pt_base), 0);
+    pt_hold_reread(path, pt_base + 1, "cache");
+    long long accepted = pt_proxy_stat(&pt_px, "accepted");
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "cut", NULL, 0), 0);
+    pt_wait_reconnected(&c, accepted);
+    cr_assert_eq(pt_try_port(&c, pt_base), PORTCO_ESTATIC,
+                 "port %d, static for \"db\", was handed to \"api\" after the cut", pt_base);
+    pt_wait_static(&c, pt_base + 1, 10000);
+    cr_assert_eq(pt_try_port(&c, pt_base), PORTCO_ESTATIC);
+    pt_cli_close(&c);
+}
+
+/*
+ * The connection is cut while the agent lists the static assignments, so
+ * the listing fails and its watch is not set; a change is made while the
+ * agent is cut off. Once connected again, the agent lists them again and
+ * sees the change.
+ */
+Test(fault_agent, a_change_made_while_the_statics_listing_is_cut_is_seen)
+{
+    pt_publish_static(pt_base, "db");
+    pt_start_proxied(20000);
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    pt_wait_static(&c, pt_base, 15000);
+
+    char dir[600];
+    cr_assert_eq(pc_zkp_static_dir(dir, sizeof(dir), pt_root, "web"), 0);
+    pt_hold_reread(dir, pt_base + 1, "cache");
+    long long accepted = pt_proxy_stat(&pt_px, "accepted");
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "block", NULL, 0), 0);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "cut", NULL, 0), 0);
+    pt_wait_state(&c, "connecting", 10000);
+    pt_publish_static(pt_base + 2, "cache2");
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "unblock", NULL, 0), 0);
+    pt_wait_reconnected(&c, accepted);
+    pt_wait_static(&c, pt_base + 2, 10000);
+    pt_wait_static(&c, pt_base + 1, 10000);
+    cr_assert_eq(pt_try_port(&c, pt_base), PORTCO_ESTATIC);
+    pt_cli_close(&c);
+}
+
 /* The only ZooKeeper server dies and comes back within the session timeout:
  * clear errors meanwhile, the session and its claims survive. */
 Test(fault_agent, zookeeper_down_then_back)
