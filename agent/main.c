@@ -241,6 +241,8 @@ static void pc_zk_state_changed(pc_zk *zk, pc_zk_state state, void *ud)
         } else if (new_handle) {
             pc_pools_follow(a);
             pc_claims_rewatch(a);
+        } else {
+            pc_pools_refollow(a); /* the reads the loss failed */
         }
         pc_claims_on_connected(a, renewed);
         pc_state_restore(a);
