@@ -94,6 +94,7 @@ struct pc_apool {
     struct event *relist_ev; /* timer: coalesces the re-lists of the ports directory */
     size_t listed;           /* port nodes in the last listing */
     bool watching_statics;
+    bool reread; /* reading the definition failed: read it again (pc_pools_refollow) */
     pc_agent *agent;
     TAILQ_ENTRY(pc_apool) link;
 };
@@ -145,6 +146,7 @@ struct pc_agent {
     bool pools_ready;  /* <root>/config/pools has been read */
     int pools_pending; /* pool definitions being read */
     bool watching_pools;
+    struct event *pools_retry_ev; /* timer: issue failed pool reads again (pools.c) */
     struct pc_hold_list holds;
     size_t nholds;
     struct pc_acq_list acqs;  /* acquire/reassert/release operations in progress */

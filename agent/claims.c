@@ -104,8 +104,8 @@ static void pc_acq_defer(pc_acq *q, int step)
 static void pc_acq_grant(pc_acq *q)
 {
     pc_agent *a = q->agent;
-    if (q->cancelled || !q->conn) {
-        pc_acq_withdraw(q);
+    if (q->cancelled || !q->conn || q->conn->closing) {
+        pc_acq_withdraw(q); /* nobody to grant to: a closing connection is gone */
         return;
     }
     pc_hold *h = calloc(1, sizeof(*h));
@@ -134,6 +134,17 @@ static void pc_acq_grant(pc_acq *q)
     h->holds = q->holds;
     pc_holdset_init(&q->holds);
 
+    /* A pid claim that nothing would end is refused: nothing granted, node
+     * withdrawn. */
+    int wrc = h->lifetime == PORTCO_LIFETIME_PID ? pc_lifetime_watch(h) : 0;
+    if (wrc < 0) {
+        pc_holdset_close(&h->holds);
+        pc_lifetime_unwatch(h);
+        free(h);
+        pc_acq_fail(q, PORTCO_EINTERNAL, "cannot watch process %d, whose exit ends the claim: %s",
+                    (int)q->req.hold_pid, portco_strerror(wrc));
+        return;
+    }
     int fd = -1;
     pc_error err;
     if (q->req.socket) {
@@ -141,16 +152,13 @@ static void pc_acq_grant(pc_acq *q)
         if (fd < 0) {
             /* Keep the claim consistent: nothing granted, node withdrawn. */
             pc_holdset_close(&h->holds);
-            if (h->pidfd >= 0)
-                close(h->pidfd);
+            pc_lifetime_unwatch(h);
             free(h);
             pc_acq_fail(q, PORTCO_EINTERNAL, "cannot hand over the socket of port %u: %s", q->port,
                         err.msg);
             return;
         }
     }
-    if (h->lifetime == PORTCO_LIFETIME_PID && pc_lifetime_watch(h) < 0)
-        pc_warn("cannot watch pid %d for port %u", (int)h->hold_pid, h->port);
     TAILQ_INSERT_TAIL(&a->holds, h, link);
     /* A claim that outlives its connection is on disk before it is granted,
      * so a crash right after the answer cannot lose it. */
@@ -286,10 +294,13 @@ static void pc_acq_wait_on(pc_acq *q, const char *pred)
     pc_agent *a = q->agent;
     pc_holdset_close(&q->holds); /* do not block the holder's service while waiting */
     if (!q->timer && q->req.wait_ms > 0) {
-        q->timer = evtimer_new(a->base, pc_acq_wait_timeout, q);
+        /* A wait without its deadline would outlast what the client asked. */
         struct timeval tv = {q->req.wait_ms / 1000, (q->req.wait_ms % 1000) * 1000};
-        if (q->timer)
-            evtimer_add(q->timer, &tv);
+        q->timer = evtimer_new(a->base, pc_acq_wait_timeout, q);
+        if (!q->timer || evtimer_add(q->timer, &tv) < 0) {
+            pc_acq_fail(q, -ENOMEM, "cannot arm the deadline of the wait for port %u", q->port);
+            return;
+        }
     }
     char path[PC_ZKP_PATH_MAX];
     if (pc_zkp_join(path, sizeof(path), q->port_dir, pred) < 0) {

@@ -22,6 +22,7 @@
 
 static void pc_conn_read_cb(evutil_socket_t fd, short what, void *arg);
 static void pc_conn_write_cb(evutil_socket_t fd, short what, void *arg);
+static void pc_conn_free_cb(evutil_socket_t fd, short what, void *arg);
 static void pc_conn_run(pc_conn *c);
 
 int pc_conn_start(pc_agent *a, int fd)
@@ -50,11 +51,14 @@ int pc_conn_start(pc_agent *a, int fd)
     pc_linebuf_init(&c->in, PC_PROTO_MAX_LINE, 0);
     c->rev = event_new(a->base, fd, EV_READ | EV_PERSIST, pc_conn_read_cb, c);
     c->wev = event_new(a->base, fd, EV_WRITE | EV_PERSIST, pc_conn_write_cb, c);
-    if (!c->rev || !c->wev || event_add(c->rev, NULL) < 0) {
+    c->free_ev = event_new(a->base, -1, 0, pc_conn_free_cb, c);
+    if (!c->rev || !c->wev || !c->free_ev || event_add(c->rev, NULL) < 0) {
         if (c->rev)
             event_free(c->rev);
         if (c->wev)
             event_free(c->wev);
+        if (c->free_ev)
+            event_free(c->free_ev);
         pc_linebuf_free(&c->in);
         free(c);
         close(fd);
@@ -83,7 +87,10 @@ static void pc_creq_free(pc_creq *r)
     free(r);
 }
 
-void pc_conn_close(pc_conn *c)
+/* Free a connection now. Only the loop (pc_conn_free_cb) and shutdown
+ * (pc_conn_close_all) call it: no caller below them holds c, its requests,
+ * its operations or its claims. */
+static void pc_conn_free(pc_conn *c)
 {
     pc_agent *a = c->agent;
     pc_debug("connection %llu closed", (unsigned long long)c->id);
@@ -103,34 +110,68 @@ void pc_conn_close(pc_conn *c)
     }
     event_free(c->rev);
     event_free(c->wev);
+    event_free(c->free_ev);
     pc_linebuf_free(&c->in);
     close(c->fd);
     free(c);
+}
+
+static void pc_conn_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+    pc_conn_free(arg);
+}
+
+/*
+ * Close the way redis's freeClientAsync() does: a connection is closed from
+ * inside sends, and the callers of those sends still hold it, its request,
+ * the operation being answered or a claim it owns. So closing only stops
+ * the connection's reading and writing; it is freed, and its operations
+ * detached and its claims released, from a callback of its own that the loop
+ * runs after the current one has returned.
+ */
+void pc_conn_close(pc_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    c->reading = false;
+    event_del(c->rev);
+    event_del(c->wev);
+    event_active(c->free_ev, EV_TIMEOUT, 0);
 }
 
 void pc_conn_close_all(pc_agent *a)
 {
     pc_conn *c;
     while ((c = TAILQ_FIRST(&a->conns)))
-        pc_conn_close(c);
+        pc_conn_free(c);
 }
 
-/* Write as much buffered output as the socket takes. Returns 0, or -1 when
- * the connection was closed (c is then freed). */
+/* Write as much buffered output as the socket takes. Returns 0, or a
+ * negative code when the connection is closing (it was, or it is now, when
+ * the socket failed). */
 static int pc_conn_flush(pc_conn *c)
 {
+    if (c->closing)
+        return -EPIPE;
     pc_outmsg *m;
     while ((m = TAILQ_FIRST(&c->out))) {
         int fd = m->off == 0 ? m->fd : -1;
         ssize_t n = pc_frame_sendmsg(c->fd, m->data + m->off, m->len - m->off, fd);
         if (n == -EAGAIN) {
-            event_add(c->wev, NULL);
+            if (event_add(c->wev, NULL) < 0) {
+                pc_warn("connection %llu: cannot wait for the socket to take more output; "
+                        "closing it",
+                        (unsigned long long)c->id);
+                pc_conn_close(c);
+                return -ENOMEM;
+            }
             return 0;
         }
         if (n < 0) {
             pc_debug("connection %llu: send: %s", (unsigned long long)c->id, strerror((int)-n));
             pc_conn_close(c);
-            return -1;
+            return (int)n;
         }
         if (n > 0 && m->fd >= 0) {
             close(m->fd); /* the peer has its own copy now */
@@ -144,17 +185,22 @@ static int pc_conn_flush(pc_conn *c)
         }
     }
     event_del(c->wev);
-    if (c->close_after) {
-        pc_conn_close(c);
-        return -1;
-    }
+    if (c->close_after)
+        pc_conn_close(c); /* everything it was owed is sent */
     return 0;
 }
 
-/* Queue one message (consumed) with an optional fd (owned). Returns 0 or -1
- * when the connection had to be closed. */
+/* Queue one message (consumed) with an optional fd (owned) and send what the
+ * socket takes. Returns 0, or a negative code when the connection is closing
+ * (the message and fd are then dropped). */
 static int pc_conn_queue(pc_conn *c, json_t *msg, int fd)
 {
+    if (c->closing) {
+        json_decref(msg);
+        if (fd >= 0)
+            close(fd);
+        return -EPIPE;
+    }
     char *line = NULL;
     size_t len = 0;
     int rc = msg ? pc_json_line(msg, &line, &len) : -ENOMEM;
@@ -168,7 +214,7 @@ static int pc_conn_queue(pc_conn *c, json_t *msg, int fd)
         if (!e || pc_json_line(e, &line, &len) < 0) {
             json_decref(e);
             pc_conn_close(c);
-            return -1;
+            return -ENOMEM;
         }
         json_decref(e);
         fd = -1;
@@ -179,7 +225,7 @@ static int pc_conn_queue(pc_conn *c, json_t *msg, int fd)
         if (fd >= 0)
             close(fd);
         pc_conn_close(c);
-        return -1;
+        return -ENOMEM;
     }
     m->data = line;
     m->len = len;
@@ -190,33 +236,34 @@ static int pc_conn_queue(pc_conn *c, json_t *msg, int fd)
         pc_warn("connection %llu: client does not read its answers; closing it",
                 (unsigned long long)c->id);
         pc_conn_close(c);
-        return -1;
+        return -ENOBUFS;
     }
     return pc_conn_flush(c);
 }
 
-void pc_conn_send_event(pc_conn *c, json_t *ev)
+int pc_conn_send_event(pc_conn *c, json_t *ev)
 {
-    pc_conn_queue(c, ev, -1);
+    return pc_conn_queue(c, ev, -1);
 }
 
-void pc_conn_finish(pc_conn *c, pc_creq *r, json_t *answer, int fd)
+int pc_conn_finish(pc_conn *c, pc_creq *r, json_t *answer, int fd)
 {
     r->done = true;
     r->answer = answer;
     r->fd = fd;
     /* Defer the sending to the run loop so answers keep their order. */
     pc_conn_run(c);
+    return c->closing ? -EPIPE : 0;
 }
 
-void pc_conn_fail(pc_conn *c, pc_creq *r, int code, const char *fmt, ...)
+int pc_conn_fail(pc_conn *c, pc_creq *r, int code, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    pc_conn_finish(c, r, pc_answer_error(r->req.id, r->req.has_id, code, msg), -1);
+    return pc_conn_finish(c, r, pc_answer_error(r->req.id, r->req.has_id, code, msg), -1);
 }
 
 /* Start the request at the head of the queue. It may finish at once. */
@@ -257,6 +304,8 @@ static void pc_conn_run(pc_conn *c)
 {
     static pc_conn *running;
     static bool again;
+    if (c->closing)
+        return; /* its requests are freed with it */
     if (running == c) {
         again = true;
         return;
@@ -276,14 +325,14 @@ static void pc_conn_run(pc_conn *c)
             r->fd = -1;
             pc_creq_free(r);
             if (pc_conn_queue(c, ans, fd) < 0)
-                goto out; /* c is gone */
+                goto out; /* closing: nothing more to send or start */
         }
         if (r && !r->started) {
             pc_conn_dispatch(c, r);
             again = true;
         }
-    } while (again);
-    if (!c->reading && c->nreqs < PC_CONN_MAX_QUEUED / 2 && !c->close_after) {
+    } while (again && !c->closing);
+    if (!c->closing && !c->reading && c->nreqs < PC_CONN_MAX_QUEUED / 2 && !c->close_after) {
         event_add(c->rev, NULL);
         c->reading = true;
     }

@@ -109,7 +109,8 @@ static int pc_hold_rebind_v6only(int *fdp, pc_error *err)
         return 0;
     int type = 0;
     socklen_t tl = sizeof(type);
-    getsockopt(*fdp, SOL_SOCKET, SO_TYPE, &type, &tl);
+    if (getsockopt(*fdp, SOL_SOCKET, SO_TYPE, &type, &tl) < 0)
+        return pc_error_set(err, -errno, "getsockopt(SO_TYPE): %s", strerror(errno));
     int fd = socket(AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return pc_error_set(err, -errno, "socket: %s", strerror(errno));

@@ -13,7 +13,8 @@
 int pc_lifetime_open_pid(pid_t pid, int *pidfd, pc_error *err);
 
 /* Watch h->pidfd on the loop: when the process exits the claim is released.
- * Returns 0 or -ENOMEM. */
+ * Returns 0, -EBADF when h has no pidfd, or -ENOMEM. A claim whose process
+ * cannot be watched would never end: callers refuse it. */
 int pc_lifetime_watch(pc_hold *h);
 
 /* Stop watching and close the pidfd. Idempotent. */

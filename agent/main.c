@@ -241,6 +241,8 @@ static void pc_zk_state_changed(pc_zk *zk, pc_zk_state state, void *ud)
         } else if (new_handle) {
             pc_pools_follow(a);
             pc_claims_rewatch(a);
+        } else {
+            pc_pools_refollow(a); /* the reads the loss failed */
         }
         pc_claims_on_connected(a, renewed);
         pc_state_restore(a);
@@ -325,7 +327,10 @@ static struct event_base *pc_agent_base_new(void)
     if (!cfg)
         return NULL;
     struct timeval max_interval = {0, 10 * 1000};
-    event_config_set_max_dispatch_interval(cfg, &max_interval, 16, 1);
+    if (event_config_set_max_dispatch_interval(cfg, &max_interval, 16, 1) < 0) {
+        event_config_free(cfg);
+        return NULL;
+    }
     struct event_base *base = event_base_new_with_config(cfg);
     event_config_free(cfg);
     if (base && event_base_priority_init(base, 2) < 0) {

@@ -6,9 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acq.h"
 #include "claims.h"
 #include "log.h"
 #include "state.h"
+
+/* How long after a failed read that is not a lost connection (or a loss seen
+ * while connected) the reads that need it are issued again. */
+#define PC_POOLS_RETRY_MS 1000
 
 static void pc_pools_list(pc_agent *a);
 static void pc_pool_get(pc_apool *p);
@@ -65,6 +70,10 @@ static void pc_pool_release(pc_apool *p)
 
 void pc_pools_free_all(pc_agent *a)
 {
+    if (a->pools_retry_ev) {
+        event_free(a->pools_retry_ev);
+        a->pools_retry_ev = NULL;
+    }
     pc_apool *p;
     while ((p = TAILQ_FIRST(&a->pools))) {
         TAILQ_REMOVE(&a->pools, p, link);
@@ -143,6 +152,51 @@ void pc_pool_advance(pc_apool *p, uint16_t port)
 }
 
 /* ------------------------------------------------------------------------ */
+/* reads that failed                                                        */
+
+/*
+ * Every read below sets a watch, and a read that fails sets none: what it
+ * follows would stay frozen until an unrelated change. So a failed read
+ * leaves its "watching" flag clear (p->reread for a definition), and
+ * pc_pools_refollow() issues again whatever has it clear. A lost connection
+ * calls it once connected again (PC_ZK_CONNECTED); other errors, and a loss
+ * seen while connected, after PC_POOLS_RETRY_MS.
+ */
+static void pc_pools_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    pc_agent *a = arg;
+    if (pc_zk_get_state(a->zk) == PC_ZK_CONNECTED)
+        pc_pools_refollow(a);
+}
+
+/* Have pc_pools_refollow() run after a read failed with `rc` (its flag is
+ * already clear). */
+static void pc_pools_retry(pc_agent *a, int rc)
+{
+    if (a->stopping)
+        return;
+    if (pc_acq_zk_lost(rc) && pc_zk_get_state(a->zk) != PC_ZK_CONNECTED)
+        return; /* PC_ZK_CONNECTED re-follows */
+    if (!a->pools_retry_ev)
+        a->pools_retry_ev = evtimer_new(a->base, pc_pools_retry_cb, a);
+    struct timeval tv = {PC_POOLS_RETRY_MS / 1000, (PC_POOLS_RETRY_MS % 1000) * 1000};
+    if (!a->pools_retry_ev ||
+        (!evtimer_pending(a->pools_retry_ev, NULL) && evtimer_add(a->pools_retry_ev, &tv) < 0))
+        pc_err("cannot schedule reading the pools again; they are read again on the next "
+               "reconnect");
+}
+
+/* A read of `what` failed with `rc`: say so, and read it again. */
+static void pc_pools_read_failed(pc_agent *a, const char *what, int rc)
+{
+    if (a->stopping)
+        return;
+    pc_warn("cannot read %s: %s; reading it again %s", what, zerror(rc),
+            pc_acq_zk_lost(rc) ? "once connected" : "shortly");
+    pc_pools_retry(a, rc);
+}
+
+/* ------------------------------------------------------------------------ */
 /* <root>/config/pools                                                      */
 
 static void pc_pools_list_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
@@ -167,6 +221,7 @@ static void pc_pools_exists_cb(int rc, const struct Stat *st, const void *data)
         pc_pools_list(a);
     } else if (rc != ZNONODE) {
         a->watching_pools = false;
+        pc_pools_read_failed(a, "the pools directory", rc);
     }
 }
 
@@ -181,14 +236,19 @@ static void pc_pools_children_cb(int rc, const struct String_vector *sv, const v
         char dir[PC_ZKP_PATH_MAX];
         pc_zkp_config_pools_dir(dir, sizeof(dir), a->opts.root);
         pc_info("%s does not exist yet; waiting for the coordinator to publish pools", dir);
-        if (zoo_awexists(pc_zk_handle(a->zk), dir, pc_pools_list_watcher, a, pc_pools_exists_cb,
-                         a) == ZOK)
+        int erc =
+            zoo_awexists(pc_zk_handle(a->zk), dir, pc_pools_list_watcher, a, pc_pools_exists_cb, a);
+        if (erc == ZOK) {
             a->zk_pending++;
+        } else {
+            a->watching_pools = false;
+            pc_pools_read_failed(a, dir, erc);
+        }
         return;
     }
     if (rc != ZOK) {
-        pc_warn("cannot list pools: %s", zerror(rc));
         a->watching_pools = false;
+        pc_pools_read_failed(a, "the list of pools", rc);
         return;
     }
     /* Mark pools that are no longer published. */
@@ -232,7 +292,7 @@ static void pc_pools_list(pc_agent *a)
         a->zk_pending++;
         a->watching_pools = true;
     } else {
-        pc_warn("cannot list %s: %s", dir, zerror(rc));
+        pc_pools_read_failed(a, dir, rc);
     }
 }
 
@@ -249,8 +309,27 @@ void pc_pools_follow(pc_agent *a)
     /* Pools known from an earlier session: re-read them and re-arm watches. */
     TAILQ_FOREACH(p, &a->pools, link)
     {
-        if (p->defined)
+        if (p->defined || p->reread)
             pc_pool_get(p);
+    }
+}
+
+void pc_pools_refollow(pc_agent *a)
+{
+    if (a->stopping)
+        return;
+    if (a->pools_retry_ev)
+        evtimer_del(a->pools_retry_ev);
+    pc_pools_list(a);
+    pc_apool *p;
+    TAILQ_FOREACH(p, &a->pools, link)
+    {
+        if (p->reread) {
+            pc_pool_get(p); /* its ports and statics follow once it is read */
+        } else if (p->defined && p->loaded) {
+            pc_pool_watch_ports(p);
+            pc_pool_watch_statics(p);
+        }
     }
 }
 
@@ -340,7 +419,10 @@ static void pc_pool_data_cb(int rc, const char *value, int len, const struct Sta
         } else if (rc == ZNONODE) {
             p->defined = false;
         } else {
-            pc_warn("cannot read pool %s: %s", p->name, zerror(rc));
+            char what[PC_POOL_NAME_MAX + 16];
+            snprintf(what, sizeof(what), "pool %s", p->name);
+            p->reread = true;
+            pc_pools_read_failed(a, what, rc);
         }
     }
     if (a->pools_pending == 0 && a->watching_pools && !a->pools_ready) {
@@ -360,8 +442,10 @@ static void pc_pool_get(pc_apool *p)
     if (rc == ZOK) {
         a->zk_pending++;
         a->pools_pending++;
+        p->reread = false;
     } else {
-        pc_warn("cannot read %s: %s", path, zerror(rc));
+        p->reread = true;
+        pc_pools_read_failed(a, path, rc);
     }
 }
 
@@ -421,6 +505,9 @@ static void pc_ports_exists_cb(int rc, const struct Stat *st, const void *data)
     if (rc == ZOK) {
         p->watching_ports = false;
         pc_pool_watch_ports(p);
+    } else if (rc != ZNONODE) {
+        p->watching_ports = false;
+        pc_pools_read_failed(p->agent, p->ports_dir, rc);
     }
 }
 
@@ -433,13 +520,19 @@ static void pc_ports_children_cb(int rc, const struct String_vector *sv, const v
         return;
     if (rc == ZNONODE) {
         memset(p->claimed, 0, (p->nports / 64 + 1) * sizeof(uint64_t));
-        if (zoo_awexists(pc_zk_handle(a->zk), p->ports_dir, pc_ports_watcher, p, pc_ports_exists_cb,
-                         p) == ZOK)
+        int erc = zoo_awexists(pc_zk_handle(a->zk), p->ports_dir, pc_ports_watcher, p,
+                               pc_ports_exists_cb, p);
+        if (erc == ZOK) {
             a->zk_pending++;
+        } else {
+            p->watching_ports = false;
+            pc_pools_read_failed(a, p->ports_dir, erc);
+        }
         return;
     }
     if (rc != ZOK) {
         p->watching_ports = false;
+        pc_pools_read_failed(a, p->ports_dir, rc);
         return;
     }
     memset(p->claimed, 0, (p->nports / 64 + 1) * sizeof(uint64_t));
@@ -466,18 +559,24 @@ static void pc_pool_watch_ports(pc_apool *p)
     if (rc == ZOK) {
         a->zk_pending++;
         p->watching_ports = true;
+    } else {
+        pc_pools_read_failed(a, p->ports_dir, rc);
     }
 }
 
 /* ------------------------------------------------------------------------ */
 /* static assignments: <root>/config/static/<pool>/<port>                   */
 
-/* One reading of a pool's static assignments, installed when every node is read. */
+/* One reading of a pool's static assignments, installed when every node is
+ * read. When any read failed, none is: a partial set would hand a statically
+ * assigned port to another service. */
 typedef struct pc_static_load {
     pc_apool *pool;
     int remaining;
     pc_static *v;
     size_t n, cap;
+    int failed;           /* ZooKeeper code of the first read that failed, ZOK when none */
+    uint32_t failed_port; /* its port */
 } pc_static_load;
 
 typedef struct pc_static_item {
@@ -494,6 +593,14 @@ static void pc_statics_watcher(zhandle_t *zh, int type, int state, const char *p
     pc_pool_watch_statics(p);
 }
 
+static void pc_statics_failed(pc_apool *p, int rc)
+{
+    char what[PC_POOL_NAME_MAX + 40];
+    snprintf(what, sizeof(what), "the static assignments of pool %s", p->name);
+    p->watching_statics = false;
+    pc_pools_read_failed(p->agent, what, rc);
+}
+
 static void pc_statics_exists_cb(int rc, const struct Stat *st, const void *data)
 {
     pc_apool *p = (pc_apool *)data;
@@ -501,13 +608,22 @@ static void pc_statics_exists_cb(int rc, const struct Stat *st, const void *data
     if (rc == ZOK) {
         p->watching_statics = false;
         pc_pool_watch_statics(p);
+    } else if (rc != ZNONODE) {
+        pc_statics_failed(p, rc);
     }
 }
 
 static void pc_static_load_done(pc_static_load *l)
 {
     pc_apool *p = l->pool;
-    if (!p->agent->stopping) {
+    if (l->failed != ZOK && !p->agent->stopping) {
+        pc_warn("pool %s: cannot read static assignment %u: %s; the assignments read before "
+                "(%zu) stay in force, and all are read again %s",
+                p->name, l->failed_port, zerror(l->failed), p->nstatics,
+                pc_acq_zk_lost(l->failed) ? "once connected" : "shortly");
+        p->watching_statics = false;
+        pc_pools_retry(p->agent, l->failed);
+    } else if (!p->agent->stopping) {
         qsort(l->v, l->n, sizeof(pc_static), pc_static_cmp);
         free(p->statics);
         p->statics = l->v;
@@ -526,6 +642,11 @@ static void pc_static_data_cb(int rc, const char *value, int len, const struct S
     pc_static_load *l = it->load;
     pc_apool *p = l->pool;
     p->agent->zk_pending--;
+    if (rc != ZOK && rc != ZNONODE && l->failed == ZOK) {
+        /* ZNONODE: removed since the listing, which its watch reports. */
+        l->failed = rc;
+        l->failed_port = it->port;
+    }
     if (rc == ZOK && l->n < l->cap) {
         pc_error err;
         pc_static s;
@@ -554,25 +675,29 @@ static void pc_statics_children_cb(int rc, const struct String_vector *sv, const
         p->nstatics = 0;
         char dir[PC_ZKP_PATH_MAX];
         pc_zkp_static_dir(dir, sizeof(dir), a->opts.root, p->name);
-        if (zoo_awexists(pc_zk_handle(a->zk), dir, pc_statics_watcher, p, pc_statics_exists_cb,
-                         p) == ZOK)
+        int erc =
+            zoo_awexists(pc_zk_handle(a->zk), dir, pc_statics_watcher, p, pc_statics_exists_cb, p);
+        if (erc == ZOK)
             a->zk_pending++;
+        else
+            pc_statics_failed(p, erc);
         return;
     }
     if (rc != ZOK) {
-        p->watching_statics = false;
+        pc_statics_failed(p, rc);
         return;
     }
     pc_static_load *l = calloc(1, sizeof(*l));
-    if (!l)
-        return;
-    l->pool = p;
-    l->cap = (size_t)sv->count;
-    l->v = calloc(l->cap + 1, sizeof(pc_static));
-    if (!l->v) {
+    if (l) {
+        l->cap = (size_t)sv->count;
+        l->v = calloc(l->cap + 1, sizeof(pc_static));
+    }
+    if (!l || !l->v) {
         free(l);
+        pc_statics_failed(p, ZSYSTEMERROR);
         return;
     }
+    l->pool = p;
     l->remaining = 1; /* held until every request is issued */
     for (int i = 0; i < sv->count; i++) {
         char *end;
@@ -583,16 +708,22 @@ static void pc_statics_children_cb(int rc, const struct String_vector *sv, const
         if (pc_zkp_static_port(path, sizeof(path), a->opts.root, p->name, (int)port) < 0)
             continue;
         pc_static_item *it = calloc(1, sizeof(*it));
-        if (!it)
-            continue;
-        it->load = l;
-        it->port = (uint32_t)port;
-        if (zoo_awget(pc_zk_handle(a->zk), path, pc_statics_watcher, p, pc_static_data_cb, it) ==
-            ZOK) {
+        int grc = ZSYSTEMERROR;
+        if (it) {
+            it->load = l;
+            it->port = (uint32_t)port;
+            grc =
+                zoo_awget(pc_zk_handle(a->zk), path, pc_statics_watcher, p, pc_static_data_cb, it);
+        }
+        if (grc == ZOK) {
             a->zk_pending++;
             l->remaining++;
         } else {
             free(it);
+            if (l->failed == ZOK) {
+                l->failed = grc;
+                l->failed_port = (uint32_t)port;
+            }
         }
     }
     if (--l->remaining == 0)
@@ -612,5 +743,7 @@ static void pc_pool_watch_statics(pc_apool *p)
     if (rc == ZOK) {
         a->zk_pending++;
         p->watching_statics = true;
+    } else {
+        pc_statics_failed(p, rc);
     }
 }

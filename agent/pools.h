@@ -13,6 +13,14 @@
  */
 void pc_pools_follow(pc_agent *a);
 
+/*
+ * Issue again, on the same session, the reads of pc_pools_follow() that
+ * failed (a lost connection, a ZooKeeper error): their watches were never
+ * set. Reads that succeeded keep their watches across a reconnect. Called on
+ * every reconnect, and from a timer after errors seen while connected.
+ */
+void pc_pools_refollow(pc_agent *a);
+
 /* The pool named `name` when it is currently defined, else NULL. */
 pc_apool *pc_pools_find(pc_agent *a, const char *name);
 

@@ -18,6 +18,20 @@
 /* ------------------------------------------------------------------------ */
 /* session changes                                                          */
 
+/* Tell the claimant (when connected) what became of its claim: `claim` is
+ * consumed. A client that has gone is only noted; its connection closes. */
+static void pc_reassert_tell(pc_conn *c, const char *type, json_t *claim, const char *msg)
+{
+    if (!c) {
+        json_decref(claim);
+        return;
+    }
+    int rc = pc_conn_send_event(c, pc_event_new(type, claim, msg));
+    if (rc < 0)
+        pc_info("connection %llu: the %s event was not delivered: %s", (unsigned long long)c->id,
+                type, portco_strerror(rc));
+}
+
 void pc_reassert_done(pc_acq *q, bool owned)
 {
     pc_agent *a = q->agent;
@@ -39,13 +53,9 @@ void pc_reassert_done(pc_acq *q, bool owned)
         a->counters.reasserted++;
         pc_info("re-asserted %s:%u as %s", h->pool->name, h->port, h->name);
         claim = pc_hold_to_json(h);
-        if (h->conn)
-            pc_conn_send_event(h->conn, pc_event_new("reasserted", claim,
-                                                     "claim re-created after a session loss"));
-        else
-            json_decref(claim);
         q->port = 0;
         pc_acq_free(q);
+        pc_reassert_tell(h->conn, "reasserted", claim, "claim re-created after a session loss");
         return;
     }
     a->counters.conflicts++;
@@ -55,14 +65,13 @@ void pc_reassert_done(pc_acq *q, bool owned)
              h->port, h->pool->name);
     pc_warn("conflict: %s", msg);
     claim = pc_hold_to_json(h);
-    if (h->conn)
-        pc_conn_send_event(h->conn, pc_event_new("conflict", claim, msg));
-    else
-        json_decref(claim);
+    pc_conn *c = h->conn;
     q->hold = NULL;
     pc_hold_free(h);
     q->cancelled = true;
     pc_acq_withdraw(q);
+    /* Told last: nothing of the claim or the operation is used after it. */
+    pc_reassert_tell(c, "conflict", claim, msg);
 }
 
 static void pc_reassert(pc_agent *a, pc_hold *h)

@@ -441,8 +441,17 @@ static pc_hold *pc_state_claim(pc_agent *a, json_t *o)
     pc_error err;
     if (pc_hold_probe(a, p, h->port, false, &h->holds, &err) < 0)
         pc_holdset_init(&h->holds);
-    if (h->lifetime == PORTCO_LIFETIME_PID && pc_lifetime_watch(h) < 0)
-        pc_warn("cannot watch pid %d for port %u", (int)h->hold_pid, h->port);
+    /* A pid claim that nothing would end is not taken back (it ends here). */
+    int wrc = h->lifetime == PORTCO_LIFETIME_PID ? pc_lifetime_watch(h) : 0;
+    if (wrc < 0) {
+        pc_warn("not taking back the claim on %s:%u: cannot watch process %d, whose exit ends "
+                "it: %s",
+                p->name, h->port, (int)h->hold_pid, portco_strerror(wrc));
+        pc_holdset_close(&h->holds);
+        pc_lifetime_unwatch(h);
+        free(h);
+        return NULL;
+    }
     return h;
 }
 

@@ -402,6 +402,254 @@ Test(fault_agent, session_expiry_conflict_is_reported_not_silent)
     pt_cli_close(&c);
 }
 
+/* "h2" claims `port` the protected-lock way, from a session of the test's
+ * own; the node lives as long as *zs (close it with pc_zks_close). */
+static void pt_claim_as_h2(int port, pc_zks **zs)
+{
+    pc_error err;
+    cr_assert_eq(pc_zks_connect(pt_zkc, 10000, 10000, zs, &err), 0, "%s", err.msg);
+    char dir[512], path[700], uuid[64];
+    pc_zkp_port_dir(dir, sizeof(dir), pt_root, "web", NULL, port);
+    cr_assert_eq(pc_zkp_new_uuid(uuid, sizeof(uuid)), 0);
+    cr_assert_eq(pc_zkp_claim_path(path, sizeof(path), dir, uuid), 0);
+    const char *data = "{\"host\":\"h2\",\"service\":\"other\"}";
+    cr_assert_eq(pc_zks_mkdirs(*zs, dir, &err), 0, "%s", err.msg);
+    cr_assert_eq(pc_zks_create(*zs, path, data, (int)strlen(data), ZOO_EPHEMERAL | ZOO_SEQUENCE,
+                               NULL, 0, &err),
+                 0, "%s", err.msg);
+}
+
+typedef struct pt_stat_arg {
+    const char *name;
+    long long want;
+} pt_stat_arg;
+
+static bool pt_proxy_stat_is(void *arg)
+{
+    pt_stat_arg *s = arg;
+    return pt_proxy_stat(&pt_px, s->name) == s->want;
+}
+
+static bool pt_proxy_holds_answer(void *arg)
+{
+    return pt_proxy_stat(&pt_px, "answers") == 1 && pt_proxy_stat(&pt_px, "held") > 0;
+}
+
+static bool pt_proxy_flushed(void *arg)
+{
+    return pt_proxy_stat(&pt_px, "held") == 0 && pt_proxy_stat(&pt_px, "unsent") == 0;
+}
+
+typedef struct pt_stopped_arg {
+    pid_t pid;
+} pt_stopped_arg;
+
+static bool pt_is_stopped(void *arg)
+{
+    return pt_pid_state(((pt_stopped_arg *)arg)->pid) == 'T';
+}
+
+typedef struct pt_counter_arg {
+    pt_cli *c;
+    const char *name;
+    long long want;
+} pt_counter_arg;
+
+/* The counter has its value, or the agent is gone (nothing will change). */
+static bool pt_counter_is_or_dead(void *arg)
+{
+    pt_counter_arg *s = arg;
+    return pt_cli_counter(s->c, s->name) == s->want || !pt_pid_alive(pt_ag.pid);
+}
+
+/*
+ * The client of a connection claim dies in the very loop turn in which the
+ * agent finds, after a session expiry, that another owner took the port. The
+ * conflict event then goes to a dead socket. The agent must survive it (the
+ * claim it ends is freed once, and not used after), count the conflict and
+ * hold nothing.
+ *
+ * Timing from outside cannot put both in one turn, so the test arranges it:
+ * the proxy holds ZooKeeper's answers back from the moment the agent lists
+ * the port's claims to re-assert its own; the agent is stopped (SIGSTOP), the
+ * client closed, the held answer let through, and the agent resumed. It wakes
+ * with the answer and the client's end of file both ready, and ZooKeeper's
+ * events run first (priority 0).
+ */
+Test(fault_agent, client_dying_as_a_conflict_is_found_is_survived)
+{
+    pt_start_proxied(PT_SESSION_MS);
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    portco_claim cl;
+    int port = pt_acquire_ready(&c, 0, "connection", &cl);
+    pt_partition_until_expired(port, cl.claim);
+    pc_zks *zs = NULL;
+    pt_claim_as_h2(port, &zs);
+
+    char dir[512], cmd[600];
+    pc_zkp_port_dir(dir, sizeof(dir), pt_root, "web", NULL, port);
+    snprintf(cmd, sizeof(cmd), "hold-after-read %s", dir);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, cmd, NULL, 0), 0);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "unblock", NULL, 0), 0);
+    pt_stat_arg holds = {"holds", 1};
+    cr_assert(pt_wait_until(pt_proxy_stat_is, &holds, 20000),
+              "the agent never listed port %d's claims to re-assert its own", port);
+    cr_assert(pt_wait_until(pt_proxy_holds_answer, NULL, 5000), "the list's answer is not held");
+    long long accepted = pt_proxy_stat(&pt_px, "accepted");
+
+    cr_assert_eq(kill(pt_ag.pid, SIGSTOP), 0);
+    pt_stopped_arg st = {pt_ag.pid};
+    cr_assert(pt_wait_until(pt_is_stopped, &st, 5000), "the agent did not stop");
+    pt_cli_close(&c);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "release", NULL, 0), 0);
+    bool flushed = pt_wait_until(pt_proxy_flushed, NULL, 5000);
+    cr_assert_eq(kill(pt_ag.pid, SIGCONT), 0);
+    cr_assert(flushed, "the proxy did not pass the held answer on");
+
+    pt_cli d;
+    int orc = pt_cli_open(&d, pt_ag.sock);
+    cr_assert(pt_pid_alive(pt_ag.pid), "the agent died");
+    cr_assert_eq(orc, 0, "the agent does not accept connections");
+    pt_counter_arg conflicts = {&d, "conflicts", 1};
+    pt_wait_until(pt_counter_is_or_dead, &conflicts, 10000);
+    cr_assert(pt_pid_alive(pt_ag.pid), "the agent died");
+    /* The agent's ZooKeeper connection lasted through the hold, so it woke up
+     * with the held answer next to the dead client. */
+    cr_assert_eq(pt_proxy_stat(&pt_px, "accepted"), accepted,
+                 "the agent reconnected during the hold: the window was missed");
+    /* Once the client's end is read the claim is released and its
+     * re-assertion dropped: a conflict counted shows the answer came first. */
+    cr_assert_eq(pt_cli_counter(&d, "conflicts"), 1, "no conflict counted");
+    cr_assert_eq(pt_cli_counter(&d, "claims"), 0, "the lost claim is still held");
+    pt_cli_close(&d);
+    pt_agent_stop(&pt_ag);
+    cr_assert_eq(pt_agent_sanitizer_report(&pt_ag), 0, "the agent reported a sanitizer error");
+    pc_zks_close(zs);
+}
+
+/* Publish `port` of pool web as statically assigned to `service`. */
+static void pt_publish_static(int port, const char *service)
+{
+    char path[600], json[128];
+    cr_assert_eq(pc_zkp_static_port(path, sizeof(path), pt_root, "web", port), 0);
+    snprintf(json, sizeof(json), "{\"service\":\"%s\"}", service);
+    cr_assert_eq(pt_zkr_create(pt_z, path, json, true), 0, "publishing static port %d", port);
+}
+
+/* Service "api" asks for `port`: PORTCO_ESTATIC while the agent applies a
+ * static assignment of the port; a grant is released again at once. */
+static int pt_try_port(pt_cli *c, int port)
+{
+    int rc = pt_cli_acquire(c, "web", "api", port, "connection", NULL, NULL, 0);
+    if (rc > 0)
+        cr_assert_eq(pt_cli_release(c, "web", rc), 0);
+    return rc;
+}
+
+typedef struct pt_port_arg {
+    pt_cli *c;
+    int port;
+} pt_port_arg;
+
+static bool pt_port_is_static(void *arg)
+{
+    pt_port_arg *s = arg;
+    return pt_try_port(s->c, s->port) == PORTCO_ESTATIC;
+}
+
+static void pt_wait_static(pt_cli *c, int port, int timeout_ms)
+{
+    pt_port_arg s = {c, port};
+    cr_assert(pt_wait_until(pt_port_is_static, &s, timeout_ms),
+              "the static assignment of port %d does not apply", port);
+}
+
+/* Arm the proxy to hold the answers from the agent's next read of `path`
+ * that sets a watch, make `port` static for `service` (the agent re-lists
+ * the pool's static assignments), and wait until that read has gone out. */
+static void pt_hold_reread(const char *path, int port, const char *service)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "hold-after-read %s watch", path);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, cmd, NULL, 0), 0);
+    pt_publish_static(port, service);
+    pt_stat_arg holds = {"holds", 1};
+    cr_assert(pt_wait_until(pt_proxy_stat_is, &holds, 10000), "the agent did not read %s again",
+              path);
+}
+
+static bool pt_proxy_stat_reaches(void *arg)
+{
+    pt_stat_arg *s = arg;
+    return pt_proxy_stat(&pt_px, s->name) >= s->want;
+}
+
+/* Wait until the agent has connected through the proxy again. */
+static void pt_wait_reconnected(pt_cli *c, long long accepted_before)
+{
+    pt_stat_arg again = {"accepted", accepted_before + 1};
+    cr_assert(pt_wait_until(pt_proxy_stat_reaches, &again, 20000), "the agent did not reconnect");
+    pt_wait_state(c, "connected", 20000);
+}
+
+/*
+ * The connection is cut while the agent reads the static assignments again,
+ * after the listing and before the answer of one node's read: that read
+ * fails. The assignments read before stay in force (a port of one is not
+ * handed to another service), and all are read again once connected.
+ */
+Test(fault_agent, a_cut_static_reread_keeps_the_port_reserved)
+{
+    pt_publish_static(pt_base, "db");
+    pt_start_proxied(20000); /* the session outlives the cut */
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    pt_wait_static(&c, pt_base, 15000);
+
+    char path[600];
+    cr_assert_eq(pc_zkp_static_port(path, sizeof(path), pt_root, "web", pt_base), 0);
+    pt_hold_reread(path, pt_base + 1, "cache");
+    long long accepted = pt_proxy_stat(&pt_px, "accepted");
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "cut", NULL, 0), 0);
+    pt_wait_reconnected(&c, accepted);
+    cr_assert_eq(pt_try_port(&c, pt_base), PORTCO_ESTATIC,
+                 "port %d, static for \"db\", was handed to \"api\" after the cut", pt_base);
+    pt_wait_static(&c, pt_base + 1, 10000);
+    cr_assert_eq(pt_try_port(&c, pt_base), PORTCO_ESTATIC);
+    pt_cli_close(&c);
+}
+
+/*
+ * The connection is cut while the agent lists the static assignments, so
+ * the listing fails and its watch is not set; a change is made while the
+ * agent is cut off. Once connected again, the agent lists them again and
+ * sees the change.
+ */
+Test(fault_agent, a_change_made_while_the_statics_listing_is_cut_is_seen)
+{
+    pt_publish_static(pt_base, "db");
+    pt_start_proxied(20000);
+    pt_cli c;
+    cr_assert_eq(pt_cli_open(&c, pt_ag.sock), 0);
+    pt_wait_static(&c, pt_base, 15000);
+
+    char dir[600];
+    cr_assert_eq(pc_zkp_static_dir(dir, sizeof(dir), pt_root, "web"), 0);
+    pt_hold_reread(dir, pt_base + 1, "cache");
+    long long accepted = pt_proxy_stat(&pt_px, "accepted");
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "block", NULL, 0), 0);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "cut", NULL, 0), 0);
+    pt_wait_state(&c, "connecting", 10000);
+    pt_publish_static(pt_base + 2, "cache2");
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "unblock", NULL, 0), 0);
+    pt_wait_reconnected(&c, accepted);
+    pt_wait_static(&c, pt_base + 2, 10000);
+    pt_wait_static(&c, pt_base + 1, 10000);
+    cr_assert_eq(pt_try_port(&c, pt_base), PORTCO_ESTATIC);
+    pt_cli_close(&c);
+}
+
 /* The only ZooKeeper server dies and comes back within the session timeout:
  * clear errors meanwhile, the session and its claims survive. */
 Test(fault_agent, zookeeper_down_then_back)

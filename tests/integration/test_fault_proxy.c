@@ -207,6 +207,87 @@ Test(fault_proxy, blackhole_stalls_then_resumes)
     close(s);
 }
 
+static void pt_send_bytes(int fd, const unsigned char *b, size_t n)
+{
+    cr_assert_eq(send(fd, b, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static void pt_expect_bytes(int fd, const unsigned char *want, size_t n)
+{
+    unsigned char buf[256];
+    size_t got = 0;
+    cr_assert_leq(n, sizeof(buf));
+    while (got < n) {
+        int r = pt_recv(fd, (char *)buf + got, n - got, 5000);
+        cr_assert_gt(r, 0, "expected %zu bytes, got %zu then %d", n, got, r);
+        got += (size_t)r;
+    }
+    cr_assert_eq(memcmp(buf, want, n), 0, "other bytes than expected");
+}
+
+static bool pt_answer_held(void *arg)
+{
+    return pt_proxy_stat(&pt_px, "answers") == 1 && pt_proxy_stat(&pt_px, "held") == 20;
+}
+
+/* ZooKeeper frames: a big-endian length, then the request header (xid,
+ * operation 8: getChildren) with the path and the watch flag, or the reply
+ * header (xid, zxid, error). */
+Test(fault_proxy, hold_after_read_keeps_the_answer_until_released)
+{
+    int c, s;
+    pt_pair(&c, &s);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "hold-after-read /p", NULL, 0), 0);
+    const unsigned char watched[] = {0, 0, 0, 15, 0, 0, 0, 1, 0, 0, 0, 8, 0, 0, 0, 2, '/', 'p', 1};
+    const unsigned char read[] = {0, 0, 0, 15, 0, 0, 0, 2, 0, 0, 0, 8, 0, 0, 0, 2, '/', 'p', 0};
+    const unsigned char ans1[20] = {0, 0, 0, 16, 0, 0, 0, 1};
+    const unsigned char ans2[20] = {0, 0, 0, 16, 0, 0, 0, 2};
+    /* The same read setting a watch is another request: its answer passes. */
+    pt_send_bytes(c, watched, sizeof(watched));
+    pt_expect_bytes(s, watched, sizeof(watched));
+    pt_send_bytes(s, ans1, sizeof(ans1));
+    pt_expect_bytes(c, ans1, sizeof(ans1));
+    cr_assert_eq(pt_proxy_stat(&pt_px, "holds"), 0);
+
+    pt_send_bytes(c, read, sizeof(read));
+    pt_expect_bytes(s, read, sizeof(read)); /* the read reaches the server */
+    cr_assert_eq(pt_proxy_stat(&pt_px, "holds"), 1);
+    pt_send_bytes(s, ans2, sizeof(ans2));
+    cr_assert(pt_wait_until(pt_answer_held, NULL, 5000), "the answer is not held");
+    char buf[32];
+    cr_assert_eq(pt_recv(c, buf, sizeof(buf), 200), -ETIMEDOUT, "the held answer was relayed");
+    pt_send(c, "more");
+    pt_expect(s, "more"); /* requests still pass */
+
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "release", NULL, 0), 0);
+    pt_expect_bytes(c, ans2, sizeof(ans2));
+    cr_assert_eq(pt_proxy_stat(&pt_px, "held"), 0);
+    pt_send(s, "after");
+    pt_expect(c, "after");
+    cr_assert_eq(pt_proxy_stat(&pt_px, "holds"), 1, "the hold fired again");
+    close(c);
+    close(s);
+}
+
+Test(fault_proxy, a_cut_drops_the_held_answer)
+{
+    int c, s;
+    pt_pair(&c, &s);
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "hold-after-read /p watch", NULL, 0), 0);
+    const unsigned char watched[] = {0, 0, 0, 15, 0, 0, 0, 1, 0, 0, 0, 8, 0, 0, 0, 2, '/', 'p', 1};
+    const unsigned char ans1[20] = {0, 0, 0, 16, 0, 0, 0, 1};
+    pt_send_bytes(c, watched, sizeof(watched));
+    pt_expect_bytes(s, watched, sizeof(watched));
+    pt_send_bytes(s, ans1, sizeof(ans1));
+    cr_assert(pt_wait_until(pt_answer_held, NULL, 5000), "the answer is not held");
+    cr_assert_eq(pt_proxy_cmd(&pt_px, "cut", NULL, 0), 0);
+    char buf[32];
+    cr_assert_eq(pt_recv(c, buf, sizeof(buf), 5000), 0, "the client got the answer or no cut");
+    cr_assert_eq(pt_proxy_stat(&pt_px, "held"), 0);
+    close(c);
+    close(s);
+}
+
 Test(fault_proxy, delay_holds_each_chunk)
 {
     int c, s;

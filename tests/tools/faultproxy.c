@@ -43,9 +43,21 @@
  *                      chunk of at least N bytes (a large request such as a
  *                      create with data, not the pings before it)
  *   delay MS           hold each relayed chunk MS ms before passing it on
+ *   hold-after-read PATH [watch]
+ *                      once a client sends a read of PATH (getData, exists or
+ *                      getChildren: the path followed by the watch flag, false
+ *                      or with "watch" true, found within one relayed chunk),
+ *                      keep every later server-to-client byte in the proxy
+ *                      until "release" or a cut: the read has reached the
+ *                      server, its answer waits here
+ *   release            pass the held answers on, and stop holding
  *   random MIN MAX     cut everything at random moments, MIN..MAX ms apart
  *   random off
- *   stats              "ok conns=.. accepted=.. refused=.. cuts=.. c2s=.. s2c=.."
+ *   stats              "ok conns=.. accepted=.. refused=.. cuts=.. c2s=.. s2c=.. holds=..
+ *                      answers=.. held=.. unsent=.." (holds: times a hold-after-read
+ *                      fired; answers: answers seen to the read that fired the
+ *                      last one; held: bytes held now; unsent: bytes relayed to
+ *                      clients that their sockets have not taken yet)
  *   ping               "ok"
  *
  * SIGTERM or SIGINT end the proxy. Test tooling: loopback only, no limits
@@ -69,6 +81,12 @@ TAILQ_HEAD(fp_chunk_list, fp_chunk);
 struct fp_conn {
     fp_proxy *px;
     struct bufferevent *cli, *srv;
+    /* Server-to-client frames, walked to find the answer to a held read:
+     * the frame header (length, xid) read so far, and body bytes to skip. */
+    unsigned char hdr[8];
+    size_t hdr_n;
+    uint32_t skip;
+    size_t s2c_seen; /* bytes at the front of srv's input already walked */
     struct fp_chunk_list chunks;
     struct event *delay_ev;
     TAILQ_ENTRY(fp_conn) link;
@@ -100,7 +118,11 @@ struct fp_proxy {
     int delay_ms;
     int rnd_min, rnd_max; /* random cuts when rnd_max > 0 */
     struct event *rnd_ev;
-    unsigned long long accepted, refused, cuts, c2s, s2c;
+    unsigned char hold_pat[600]; /* armed hold-after-read: length, path, watch flag */
+    size_t hold_len;             /* bytes of hold_pat; 0 when not armed */
+    bool holding;                /* server-to-client data stays in the proxy */
+    uint32_t hold_xid;           /* xid of the read that started the hold */
+    unsigned long long accepted, refused, cuts, c2s, s2c, holds, answers;
 };
 
 static long long fp_now_ms(void)
@@ -151,6 +173,7 @@ static int fp_cut_all(fp_proxy *px)
     if (n)
         px->cuts++;
     px->muted = false;
+    px->holding = false;
     return n;
 }
 
@@ -188,6 +211,43 @@ static void fp_cut_timer(evutil_socket_t fd, short what, void *arg)
     fp_cut_all(arg);
 }
 
+static uint32_t fp_be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * Walk server-to-client bytes frame by frame (a big-endian length, then the
+ * reply header, which starts with the request's xid) and count the answers
+ * to the read that started the hold. The first frame of a connection (the
+ * session's handshake) has no xid; its first field is taken for one, which
+ * is harmless: it is the protocol version, 0, and the client's xids are not.
+ */
+static void fp_frames_walk(fp_conn *c, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        if (c->skip > 0) {
+            size_t k = c->skip < n ? c->skip : n;
+            c->skip -= (uint32_t)k;
+            p += k;
+            n -= k;
+            continue;
+        }
+        size_t k = sizeof(c->hdr) - c->hdr_n < n ? sizeof(c->hdr) - c->hdr_n : n;
+        memcpy(c->hdr + c->hdr_n, p, k);
+        c->hdr_n += k;
+        p += k;
+        n -= k;
+        if (c->hdr_n == sizeof(c->hdr)) {
+            uint32_t len = fp_be32(c->hdr);
+            if (c->px->holds && fp_be32(c->hdr + 4) == c->px->hold_xid)
+                c->px->answers++;
+            c->skip = len >= 4 ? len - 4 : 0;
+            c->hdr_n = 0;
+        }
+    }
+}
+
 /* Relay what `from` has read to the other side, applying the faults. */
 static void fp_relay(fp_conn *c, bool to_server)
 {
@@ -198,6 +258,22 @@ static void fp_relay(fp_conn *c, bool to_server)
     size_t n = evbuffer_get_length(in);
     if (n == 0)
         return;
+    if (!to_server) {
+        fp_frames_walk(c, evbuffer_pullup(in, -1) + c->s2c_seen, n - c->s2c_seen);
+        c->s2c_seen = n;
+        if (px->holding)
+            return;      /* held data stays in the input buffer until "release" */
+        c->s2c_seen = 0; /* every path below empties the input */
+    }
+    const unsigned char *start = to_server && px->hold_len > 0 ? evbuffer_pullup(in, -1) : NULL;
+    const unsigned char *at = start ? memmem(start, n, px->hold_pat, px->hold_len) : NULL;
+    if (at) {
+        /* Before the path: the request header's xid and operation. */
+        px->hold_xid = at - start >= 8 ? fp_be32(at - 8) : 0;
+        px->hold_len = 0;
+        px->holding = true;
+        px->holds++;
+    }
     if (px->blackhole || (!to_server && px->muted)) {
         evbuffer_drain(in, n);
         return;
@@ -323,12 +399,52 @@ static void fp_random_cb(evutil_socket_t fd, short what, void *arg)
     fp_random_arm(px);
 }
 
+/* Arm hold-after-read for `path`: the bytes of a read request as the
+ * ZooKeeper protocol encodes them (a big-endian length, the path, the watch
+ * flag). */
+static int fp_hold_arm(fp_proxy *px, const char *path, bool watch)
+{
+    size_t n = strlen(path);
+    if (n == 0 || n + 5 > sizeof(px->hold_pat))
+        return -EINVAL;
+    uint32_t be = htonl((uint32_t)n);
+    memcpy(px->hold_pat, &be, 4);
+    memcpy(px->hold_pat + 4, path, n);
+    px->hold_pat[4 + n] = watch ? 1 : 0;
+    px->hold_len = n + 5;
+    px->answers = 0;
+    return 0;
+}
+
+static void fp_release(fp_proxy *px)
+{
+    px->holding = false;
+    fp_conn *c, *next;
+    for (c = TAILQ_FIRST(&px->conns); c; c = next) {
+        next = TAILQ_NEXT(c, link);
+        fp_relay(c, false);
+    }
+}
+
+/* Bytes held in the proxy, and bytes relayed to clients not yet written. */
+static void fp_held(const fp_proxy *px, size_t *held, size_t *unsent)
+{
+    *held = *unsent = 0;
+    fp_conn *c;
+    TAILQ_FOREACH(c, &px->conns, link)
+    {
+        *held += evbuffer_get_length(bufferevent_get_input(c->srv));
+        *unsent += evbuffer_get_length(bufferevent_get_output(c->cli));
+    }
+}
+
 /* Run one control command; writes the answer line into out. */
 static void fp_command(fp_proxy *px, char *line, char *out, size_t len)
 {
     char cmd[32] = "";
     long long a1 = 0, a2 = 0;
     char word[16] = "";
+    char path[512] = "";
     int n = sscanf(line, "%31s %lld %lld", cmd, &a1, &a2);
     if (n < 1) {
         snprintf(out, len, "err empty command\n");
@@ -364,9 +480,21 @@ static void fp_command(fp_proxy *px, char *line, char *out, size_t len)
         evtimer_del(px->rnd_ev);
         fp_random_arm(px);
         snprintf(out, len, "ok\n");
+    } else if (strcmp(cmd, "hold-after-read") == 0 &&
+               (n = sscanf(line, "%*s %511s %15s", path, word)) >= 1 &&
+               (n == 1 || strcmp(word, "watch") == 0) && fp_hold_arm(px, path, n == 2) == 0) {
+        snprintf(out, len, "ok\n");
+    } else if (strcmp(cmd, "release") == 0) {
+        fp_release(px);
+        snprintf(out, len, "ok\n");
     } else if (strcmp(cmd, "stats") == 0) {
-        snprintf(out, len, "ok conns=%d accepted=%llu refused=%llu cuts=%llu c2s=%llu s2c=%llu\n",
-                 px->nconns, px->accepted, px->refused, px->cuts, px->c2s, px->s2c);
+        size_t held, unsent;
+        fp_held(px, &held, &unsent);
+        snprintf(out, len,
+                 "ok conns=%d accepted=%llu refused=%llu cuts=%llu c2s=%llu s2c=%llu holds=%llu "
+                 "answers=%llu held=%zu unsent=%zu\n",
+                 px->nconns, px->accepted, px->refused, px->cuts, px->c2s, px->s2c, px->holds,
+                 px->answers, held, unsent);
     } else {
         snprintf(out, len, "err unknown or malformed command: %s\n", cmd);
     }
