@@ -3,8 +3,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,21 +27,6 @@ static int pc_cli_fail(const portco_status *st, int rc)
     return PC_EXIT_FAIL;
 }
 
-static int pc_cli_usage(const char *cmd, const char *synopsis, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Say what is wrong with the command line, then the synopsis; exit code 2. */
-static int pc_cli_usage(const char *cmd, const char *synopsis, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "portco %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nusage: portco %s\n", synopsis);
-    return PC_EXIT_USAGE;
-}
-
 /* Parse a port 1..65535; 0 on success, -EINVAL otherwise. */
 static int pc_cli_parse_port(const char *s, uint16_t *out)
 {
@@ -65,23 +48,6 @@ static int pc_cli_parse_pid(const char *s, pid_t *out)
     if (errno || end == s || *end || v < 1 || v > INT32_MAX)
         return -EINVAL;
     *out = (pid_t)v;
-    return 0;
-}
-
-/* Parse --wait SECS: a non-negative decimal number of seconds, or "forever" (-1). */
-static int pc_cli_parse_wait(const char *s, int *wait_ms)
-{
-    if (strcmp(s, "forever") == 0) {
-        *wait_ms = -1;
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < 0 || v > INT32_MAX / 1000.0)
-        return -EINVAL;
-    double ms = v * 1000.0;
-    *wait_ms = (int)ms + (ms > (int)ms); /* round up: never wait less than asked */
     return 0;
 }
 
@@ -132,10 +98,6 @@ static int pc_cli_connect(const pc_cli_globals *g, portco_client **c)
     return PC_EXIT_OK;
 }
 
-#define PC_ACQUIRE_SYNOPSIS                                                                        \
-    "acquire --pool P --service S [--instance I] [--port N] [--wait SECS] [--hold-pid PID] "       \
-    "[--explicit] [--json]"
-
 /*
  * A CLI process exits right after printing, so a connection-bound claim would
  * end with it: claims are explicit (held until `portco release`) unless
@@ -174,20 +136,18 @@ int pc_cmd_acquire(const pc_cli_globals *g, int argc, char **argv)
             break;
         case O_PORT:
             if (pc_cli_parse_port(optarg, &ao.port) != 0)
-                return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS,
-                                    "--port wants a port number 1-65535, not '%s'", optarg);
+                return pc_cli_usage("acquire", "--port wants a port number 1-65535, not '%s'",
+                                    optarg);
             break;
         case O_WAIT:
-            if (pc_cli_parse_wait(optarg, &ao.wait_ms) != 0)
-                return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS,
-                                    "--wait wants seconds (e.g. 2.5) or 'forever', not '%s'",
-                                    optarg);
+            if (pc_cli_parse_seconds(optarg, true, &ao.wait_ms) != 0)
+                return pc_cli_usage(
+                    "acquire", "--wait wants seconds (e.g. 2.5) or 'forever', not '%s'", optarg);
             wait_given = 1;
             break;
         case O_HOLD:
             if (pc_cli_parse_pid(optarg, &ao.hold_pid) != 0)
-                return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS,
-                                    "--hold-pid wants a process id, not '%s'", optarg);
+                return pc_cli_usage("acquire", "--hold-pid wants a process id, not '%s'", optarg);
             ao.lifetime = PORTCO_LIFETIME_PID;
             break;
         case O_EXPLICIT:
@@ -198,29 +158,23 @@ int pc_cmd_acquire(const pc_cli_globals *g, int argc, char **argv)
             break;
         case 'h':
         case O_HELP:
-            printf("usage: portco %s\n", PC_ACQUIRE_SYNOPSIS);
-            return PC_EXIT_OK;
+            return pc_cli_help("acquire");
         case ':':
-            return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS, "option '%s' needs a value",
-                                argv[optind - 1]);
+            return pc_cli_usage("acquire", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS, "unknown option '%s'",
-                                argv[optind - 1]);
+            return pc_cli_usage("acquire", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS, "unexpected argument '%s'",
-                            argv[optind]);
+        return pc_cli_usage("acquire", "unexpected argument '%s'", argv[optind]);
     if (!ao.pool || !ao.pool[0])
-        return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS, "--pool is required");
+        return pc_cli_usage("acquire", "--pool is required");
     if (!ao.service || !ao.service[0])
-        return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS, "--service is required");
+        return pc_cli_usage("acquire", "--service is required");
     if (wait_given && ao.port == 0)
-        return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS,
-                            "--wait only applies to a given --port");
+        return pc_cli_usage("acquire", "--wait only applies to a given --port");
     if (explicit_given && ao.lifetime == PORTCO_LIFETIME_PID)
-        return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS,
-                            "--explicit and --hold-pid exclude each other: choose one");
+        return pc_cli_usage("acquire", "--explicit and --hold-pid exclude each other: choose one");
 
     portco_client *c;
     int ex = pc_cli_connect(g, &c);
@@ -245,8 +199,6 @@ int pc_cmd_acquire(const pc_cli_globals *g, int argc, char **argv)
     return pc_cli_print_json(obj);
 }
 
-#define PC_RELEASE_SYNOPSIS "release --pool P [--claim NAME] PORT"
-
 int pc_cmd_release(const pc_cli_globals *g, int argc, char **argv)
 {
     enum { O_POOL = 1, O_CLAIM, O_HELP };
@@ -270,32 +222,27 @@ int pc_cmd_release(const pc_cli_globals *g, int argc, char **argv)
             break;
         case 'h':
         case O_HELP:
-            printf("usage: portco %s\n", PC_RELEASE_SYNOPSIS);
-            return PC_EXIT_OK;
+            return pc_cli_help("release");
         case ':':
-            return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "option '%s' needs a value",
-                                argv[optind - 1]);
+            return pc_cli_usage("release", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "unknown option '%s'",
-                                argv[optind - 1]);
+            return pc_cli_usage("release", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (!pool || !pool[0])
-        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "--pool is required");
+        return pc_cli_usage("release", "--pool is required");
     portco_claim named = {.fd = -1};
     if (claim_name && (!claim_name[0] || strlen(claim_name) >= sizeof(named.claim) ||
                        strlen(pool) >= sizeof(named.pool)))
-        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS,
+        return pc_cli_usage("release",
                             "--claim needs a claim node name as 'acquire --json' prints it");
     if (optind >= argc)
-        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "which PORT?");
+        return pc_cli_usage("release", "which PORT?");
     if (optind + 1 < argc)
-        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "one PORT at a time; unexpected '%s'",
-                            argv[optind + 1]);
+        return pc_cli_usage("release", "one PORT at a time; unexpected '%s'", argv[optind + 1]);
     uint16_t port;
     if (pc_cli_parse_port(argv[optind], &port) != 0)
-        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS,
-                            "PORT must be a number 1-65535, not '%s'", argv[optind]);
+        return pc_cli_usage("release", "PORT must be a number 1-65535, not '%s'", argv[optind]);
 
     portco_client *c;
     int ex = pc_cli_connect(g, &c);
@@ -314,8 +261,6 @@ int pc_cmd_release(const pc_cli_globals *g, int argc, char **argv)
     portco_close(c);
     return rc == 0 ? PC_EXIT_OK : pc_cli_fail(&st, rc);
 }
-
-#define PC_LS_SYNOPSIS "ls [--pool P] [--json]"
 
 static int pc_claim_cmp(const void *a, const void *b)
 {
@@ -373,17 +318,15 @@ int pc_cmd_ls(const pc_cli_globals *g, int argc, char **argv)
             break;
         case 'h':
         case O_HELP:
-            printf("usage: portco %s\n", PC_LS_SYNOPSIS);
-            return PC_EXIT_OK;
+            return pc_cli_help("ls");
         case ':':
-            return pc_cli_usage("ls", PC_LS_SYNOPSIS, "option '%s' needs a value",
-                                argv[optind - 1]);
+            return pc_cli_usage("ls", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return pc_cli_usage("ls", PC_LS_SYNOPSIS, "unknown option '%s'", argv[optind - 1]);
+            return pc_cli_usage("ls", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return pc_cli_usage("ls", PC_LS_SYNOPSIS, "unexpected argument '%s'", argv[optind]);
+        return pc_cli_usage("ls", "unexpected argument '%s'", argv[optind]);
 
     portco_client *c;
     int ex = pc_cli_connect(g, &c);
@@ -414,8 +357,6 @@ int pc_cmd_ls(const pc_cli_globals *g, int argc, char **argv)
     free(cls);
     return pc_cli_print_json(arr);
 }
-
-#define PC_STATUS_SYNOPSIS "status [--json]"
 
 /* Connect to the agent's socket for a raw protocol exchange; fd or exit code < 0 printed. */
 static int pc_status_connect(const char *path)
@@ -490,15 +431,13 @@ int pc_cmd_status(const pc_cli_globals *g, int argc, char **argv)
             break;
         case 'h':
         case O_HELP:
-            printf("usage: portco %s\n", PC_STATUS_SYNOPSIS);
-            return PC_EXIT_OK;
+            return pc_cli_help("status");
         default:
-            return pc_cli_usage("status", PC_STATUS_SYNOPSIS, "unknown option '%s'",
-                                argv[optind - 1]);
+            return pc_cli_usage("status", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return pc_cli_usage("status", PC_STATUS_SYNOPSIS, "unexpected argument '%s'", argv[optind]);
+        return pc_cli_usage("status", "unexpected argument '%s'", argv[optind]);
     const char *path = g->socket && g->socket[0] ? g->socket : getenv("PORTCO_SOCKET");
     int fd = pc_status_connect(path);
     if (fd < 0)

@@ -78,19 +78,6 @@ static void pc_run_abort_claim(int sig)
     shutdown(pc_run_agent_fd, SHUT_RDWR);
 }
 
-static void pc_run_usage(FILE *f)
-{
-    fprintf(f, "usage: portco run --pool P --service S [--port N] [--instance I] [--wait SECS]\n"
-               "                  [--no-listen] [--backlog N] [--v6only] -- CMD ARGS...\n"
-               "\n"
-               "Claims a port and runs CMD with the claimed, bound socket as fd 3\n"
-               "(LISTEN_FDS=1, LISTEN_PID, LISTEN_FDNAMES=S) and PORT, PORTCO_PORT,\n"
-               "PORTCO_POOL, PORTCO_HOST, PORTCO_CLAIM, PORTCO_ADDRESS set. The socket\n"
-               "already listens unless --no-listen. The claim lasts as long as CMD.\n"
-               "Exit status: CMD's (128+signal if killed), 1 if the claim failed,\n"
-               "2 on a usage error.\n");
-}
-
 static int pc_run_parse_int(const char *s, long min, long max, long *out)
 {
     char *end;
@@ -118,7 +105,7 @@ static int pc_run_parse(int argc, char **argv, pc_run_opts *o)
     optind = 1;
     opterr = 0;
     /* "+": stop at the first non-option, so CMD's own options stay CMD's. */
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
             o->pool = optarg;
@@ -130,26 +117,21 @@ static int pc_run_parse(int argc, char **argv, pc_run_opts *o)
             o->instance = optarg;
             break;
         case 'P':
-            if (pc_run_parse_int(optarg, 1, 65535, &v) < 0) {
-                fprintf(stderr, "portco run: --port wants 1-65535, not '%s'\n", optarg);
-                return PC_EXIT_USAGE;
-            }
+            if (pc_run_parse_int(optarg, 1, 65535, &v) < 0)
+                return pc_cli_usage("run", "--port wants 1-65535, not '%s'", optarg);
             o->port = (uint16_t)v;
             break;
         case 'w':
-            if (pc_run_parse_int(optarg, -1, 86400, &v) < 0) {
-                fprintf(stderr,
-                        "portco run: --wait wants seconds (0-86400, -1 forever), not '%s'\n",
-                        optarg);
-                return PC_EXIT_USAGE;
-            }
-            o->wait_ms = v < 0 ? -1 : (int)(v * 1000);
+            /* -1 is an older spelling of "forever". */
+            if (strcmp(optarg, "-1") == 0)
+                o->wait_ms = -1;
+            else if (pc_cli_parse_seconds(optarg, true, &o->wait_ms) < 0)
+                return pc_cli_usage("run", "--wait wants seconds (e.g. 2.5) or 'forever', not '%s'",
+                                    optarg);
             break;
         case 'b':
-            if (pc_run_parse_int(optarg, 0, 1 << 20, &v) < 0) {
-                fprintf(stderr, "portco run: --backlog wants a number >= 0, not '%s'\n", optarg);
-                return PC_EXIT_USAGE;
-            }
+            if (pc_run_parse_int(optarg, 0, 1 << 20, &v) < 0)
+                return pc_cli_usage("run", "--backlog wants a number >= 0, not '%s'", optarg);
             o->backlog = (int)v;
             break;
         case 'n':
@@ -159,36 +141,21 @@ static int pc_run_parse(int argc, char **argv, pc_run_opts *o)
             o->v6only = true;
             break;
         case 'h':
-            pc_run_usage(stdout);
-            return -1;
+            return pc_cli_help("run") == PC_EXIT_OK ? -1 : PC_EXIT_FAIL;
+        case ':':
+            return pc_cli_usage("run", "option '%s' needs a value", argv[optind - 1]);
         default:
-            if (optopt != 0)
-                fprintf(stderr, "portco run: option '%s' needs a value or is unknown\n",
-                        argv[optind - 1]);
-            else
-                fprintf(stderr, "portco run: unknown option '%s'\n", argv[optind - 1]);
-            pc_run_usage(stderr);
-            return PC_EXIT_USAGE;
+            return pc_cli_usage("run", "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (!o->pool || !o->service) {
-        fprintf(stderr, "portco run: --pool and --service are required\n");
-        pc_run_usage(stderr);
-        return PC_EXIT_USAGE;
-    }
-    if (o->wait_ms != 0 && o->port == 0) {
-        fprintf(stderr, "portco run: --wait needs --port\n");
-        return PC_EXIT_USAGE;
-    }
-    if (o->backlog != 0 && !o->listen) {
-        fprintf(stderr, "portco run: --backlog has no effect with --no-listen\n");
-        return PC_EXIT_USAGE;
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "portco run: no command given (portco run ... -- CMD ARGS...)\n");
-        pc_run_usage(stderr);
-        return PC_EXIT_USAGE;
-    }
+    if (!o->pool || !o->service)
+        return pc_cli_usage("run", "--pool and --service are required");
+    if (o->wait_ms != 0 && o->port == 0)
+        return pc_cli_usage("run", "--wait needs --port");
+    if (o->backlog != 0 && !o->listen)
+        return pc_cli_usage("run", "--backlog has no effect with --no-listen");
+    if (optind >= argc)
+        return pc_cli_usage("run", "no command given (portco run ... -- CMD ARGS...)");
     o->cmd = argv + optind;
     return 0;
 }
