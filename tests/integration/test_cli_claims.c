@@ -255,6 +255,7 @@ Test(cli_claims, agent_errors_exit_1_with_code_and_message)
     int st = pt_cli(&out, &err, "acquire", "--pool", "nosuch", "--service", "api", NULL);
     cr_assert_eq(st, 1);
     cr_assert_eq(strncmp(err, "portco: NO_SUCH_POOL: ", 22), 0, "stderr: %s", err);
+    cr_assert_not_null(strstr(err, "`portco status` lists the pools"), "the hint: %s", err);
     cr_assert_str_eq(out, "");
     free(out);
     free(err);
@@ -295,6 +296,9 @@ Test(cli_claims, taken_port_with_wait_times_out)
     st = pt_cli(&out, &err, "acquire", "--pool", "web", "--service", "b", "--port", ps, NULL);
     cr_assert_eq(st, 1);
     cr_assert_eq(strncmp(err, "portco: PORT_TAKEN: ", 20), 0, "stderr: %s", err);
+    /* The agent's hint fits every client: the CLI's option and the protocol's field. */
+    cr_assert_not_null(strstr(err, "portco acquire --wait SECS"), "the hint: %s", err);
+    cr_assert_not_null(strstr(err, "wait_ms in the request"), "the hint: %s", err);
     free(out);
     free(err);
     long long t0 = pt_now_ms();
