@@ -181,7 +181,8 @@ static void pc_http_handle(struct evhttp_request *req, void *ud)
     if (metrics)
         pc_http_metrics(h, req);
     else if (status)
-        pc_http_reply_json(req, HTTP_OK, pc_listing_status_json(h->agent));
+        pc_http_reply_json(req, pc_listing_serving(h->agent) ? HTTP_OK : HTTP_SERVUNAVAIL,
+                           pc_listing_status_json(h->agent));
     else
         pc_http_claims(h, req);
 }

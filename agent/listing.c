@@ -431,6 +431,11 @@ static bool pc_listing_status_fill(pc_agent *a, json_t *ans)
     return ans != NULL;
 }
 
+bool pc_listing_serving(const pc_agent *a)
+{
+    return a->pools_ready && a->zk && pc_zk_get_state(a->zk) == PC_ZK_CONNECTED;
+}
+
 json_t *pc_listing_status_json(pc_agent *a)
 {
     json_t *o = json_object();

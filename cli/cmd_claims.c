@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,14 +359,13 @@ int pc_cmd_ls(const pc_cli_globals *g, int argc, char **argv)
     return pc_cli_print_json(arr);
 }
 
-/* Connect to the agent's socket for a raw protocol exchange; fd or exit code < 0 printed. */
-static int pc_status_connect(const char *path)
+/* Connect to the agent's socket for a raw protocol exchange: the fd, or -1 (said unless quiet). */
+static int pc_status_connect(const char *path, bool quiet)
 {
-    if (!path || !path[0])
-        path = PORTCO_DEFAULT_SOCKET;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(sa.sun_path)) {
-        fprintf(stderr, "portco: ENAMETOOLONG: agent socket path too long: %s\n", path);
+        if (!quiet)
+            fprintf(stderr, "portco: ENAMETOOLONG: agent socket path too long: %s\n", path);
         return -1;
     }
     memcpy(sa.sun_path, path, strlen(path) + 1);
@@ -374,6 +374,8 @@ static int pc_status_connect(const char *path)
         int e = errno;
         if (fd >= 0)
             close(fd);
+        if (quiet)
+            return -1;
         if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR)
             fprintf(stderr,
                     "portco: AGENT_UNAVAILABLE: no portco agent at %s (%s): start portco-agent, "
@@ -387,63 +389,21 @@ static int pc_status_connect(const char *path)
     return fd;
 }
 
-/* Print one status value: strings bare, arrays comma-separated, the rest as JSON. */
-static void pc_status_print_value(const json_t *v)
+const char *pc_cli_socket_path(const pc_cli_globals *g)
 {
-    if (json_is_string(v)) {
-        fputs(json_string_value(v), stdout);
-    } else if (json_is_array(v)) {
-        size_t i;
-        const json_t *e;
-        json_array_foreach(v, i, e)
-        {
-            if (i)
-                fputs(", ", stdout);
-            pc_status_print_value(e);
-        }
-    } else {
-        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        fputs(s ? s : "?", stdout);
-        free(s);
-    }
+    if (g->socket && g->socket[0])
+        return g->socket;
+    const char *e = getenv("PORTCO_SOCKET");
+    return e && e[0] ? e : PORTCO_DEFAULT_SOCKET;
 }
 
-/*
- * `portco status`: the agent's own view (host, ZooKeeper state, pools,
- * claims). libportco has no status call, so this speaks the protocol
- * directly through the shared codec.
- */
-int pc_cmd_status(const pc_cli_globals *g, int argc, char **argv)
+int pc_cli_agent_status(const pc_cli_globals *g, bool quiet, json_t **view)
 {
-    enum { O_JSON = 1, O_HELP };
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, O_JSON},
-        {"help", no_argument, NULL, O_HELP},
-        {0},
-    };
-    int json = 0, o;
-    optind = 1;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (o) {
-        case O_JSON:
-            json = 1;
-            break;
-        case 'h':
-        case O_HELP:
-            return pc_cli_help("status");
-        default:
-            return pc_cli_usage("status", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return pc_cli_usage("status", "unexpected argument '%s'", argv[optind]);
-    const char *path = g->socket && g->socket[0] ? g->socket : getenv("PORTCO_SOCKET");
-    int fd = pc_status_connect(path);
+    *view = NULL;
+    const char *path = pc_cli_socket_path(g);
+    int fd = pc_status_connect(path, quiet);
     if (fd < 0)
-        return PC_EXIT_FAIL;
-    path = path && path[0] ? path : PORTCO_DEFAULT_SOCKET;
-
+        return PORTCO_ENOAGENT;
     json_t *req = json_pack("{s:i, s:i, s:s}", "v", PC_PROTO_VERSION, "id", 1, "op", "status");
     char *line = NULL;
     size_t len = 0;
@@ -476,34 +436,121 @@ int pc_cmd_status(const pc_cli_globals *g, int argc, char **argv)
     pc_linebuf_free(&lb);
     close(fd);
     if (rc != 0) {
-        fprintf(stderr, "portco: %s: %s\n", portco_err_name(rc),
-                err.msg[0] ? err.msg : portco_strerror(rc));
-        return PC_EXIT_FAIL;
+        if (!quiet)
+            fprintf(stderr, "portco: %s: %s\n", portco_err_name(rc),
+                    err.msg[0] ? err.msg : portco_strerror(rc));
+        return rc;
     }
     if (!a.ok) {
-        fprintf(stderr, "portco: %s: %s\n", portco_err_name(a.code), a.message);
+        if (!quiet)
+            fprintf(stderr, "portco: %s: %s\n", portco_err_name(a.code), a.message);
+        rc = a.code < 0 ? a.code : PORTCO_EPROTO;
         pc_answer_free(&a);
-        return PC_EXIT_FAIL;
+        return rc;
     }
-    json_t *view = json_deep_copy(a.root);
+    json_t *v = json_deep_copy(a.root);
     pc_answer_free(&a);
-    if (!view) {
-        fprintf(stderr, "portco: out of memory\n");
+    if (!v) {
+        if (!quiet)
+            fprintf(stderr, "portco: out of memory\n");
+        return -ENOMEM;
+    }
+    json_object_del(v, "v");
+    json_object_del(v, "id");
+    json_object_del(v, "ok");
+    *view = v;
+    return 0;
+}
+
+/* Print one status value: strings bare, arrays comma-separated, the rest as JSON. */
+static void pc_status_print_value(const json_t *v)
+{
+    if (json_is_string(v)) {
+        fputs(json_string_value(v), stdout);
+    } else if (json_is_array(v)) {
+        size_t i;
+        const json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            if (i)
+                fputs(", ", stdout);
+            pc_status_print_value(e);
+        }
+    } else {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        fputs(s ? s : "?", stdout);
+        free(s);
+    }
+}
+
+/*
+ * `portco status`: the agent's own view (host, ZooKeeper state, pools,
+ * claims). libportco has no status call, so this speaks the protocol
+ * directly through the shared codec. Exit 0 only when the agent can serve
+ * claims (connected to ZooKeeper, pools read); the status is printed anyway.
+ */
+int pc_cmd_status(const pc_cli_globals *g, int argc, char **argv)
+{
+    enum { O_JSON = 1, O_HELP };
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, O_HELP},
+        {0},
+    };
+    int json = 0, o;
+    optind = 1;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (o) {
+        case O_JSON:
+            json = 1;
+            break;
+        case 'h':
+        case O_HELP:
+            return pc_cli_help("status");
+        default:
+            return pc_cli_usage("status", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return pc_cli_usage("status", "unexpected argument '%s'", argv[optind]);
+    json_t *view;
+    if (pc_cli_agent_status(g, false, &view) != 0)
+        return PC_EXIT_FAIL;
+    const char *path = pc_cli_socket_path(g);
+    const char *zk = json_string_value(json_object_get(view, "zookeeper"));
+    char zkstate[32];
+    snprintf(zkstate, sizeof(zkstate), "%s", zk ? zk : "unknown");
+    bool ready = json_is_true(json_object_get(view, "ready"));
+    int ex;
+    if (json) {
+        ex = pc_cli_print_json(view);
+    } else {
+        const char *key;
+        json_t *v;
+        json_object_foreach(view, key, v)
+        {
+            printf("%s: ", key);
+            pc_status_print_value(v);
+            putchar('\n');
+        }
+        json_decref(view);
+        ex = fflush(stdout) == 0 ? PC_EXIT_OK : PC_EXIT_FAIL;
+    }
+    /* The status is printed either way; the exit status says whether the agent can serve. */
+    if (strcmp(zkstate, "connected") != 0) {
+        fprintf(stderr,
+                "portco: %s: the agent at %s is not connected to ZooKeeper (%s): it can neither "
+                "grant nor list claims until it is; its log says why\n",
+                portco_err_name(PORTCO_EZKUNAVAIL), path, zkstate);
         return PC_EXIT_FAIL;
     }
-    json_object_del(view, "v");
-    json_object_del(view, "id");
-    json_object_del(view, "ok");
-    if (json)
-        return pc_cli_print_json(view);
-    const char *key;
-    json_t *v;
-    json_object_foreach(view, key, v)
-    {
-        printf("%s: ", key);
-        pc_status_print_value(v);
-        putchar('\n');
+    if (!ready) {
+        fprintf(stderr,
+                "portco: %s: the agent at %s has not read the pools from ZooKeeper yet; a "
+                "coordinator publishes them under the agent's root\n",
+                portco_err_name(PORTCO_ENOTREADY), path);
+        return PC_EXIT_FAIL;
     }
-    json_decref(view);
-    return fflush(stdout) == 0 ? PC_EXIT_OK : PC_EXIT_FAIL;
+    return ex;
 }

@@ -2,6 +2,7 @@
 #ifndef PC_CLI_COMMANDS_H
 #define PC_CLI_COMMANDS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -26,6 +27,17 @@ int pc_cmd_release(const pc_cli_globals *g, int argc, char **argv);
 int pc_cmd_ls(const pc_cli_globals *g, int argc, char **argv);
 int pc_cmd_status(const pc_cli_globals *g, int argc, char **argv);
 int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv);
+
+/* The agent socket: --socket, else $PORTCO_SOCKET, else PORTCO_DEFAULT_SOCKET. */
+const char *pc_cli_socket_path(const pc_cli_globals *g);
+
+/*
+ * Ask the local agent for its status (the `status` request). On success
+ * *view gets the answer without v, id and ok (owned; json_decref it).
+ * Returns 0, or a negative code after saying on stderr what failed (nothing
+ * is said when `quiet`).
+ */
+int pc_cli_agent_status(const pc_cli_globals *g, bool quiet, json_t **view);
 
 /* A subcommand: its entry point and the text every usage message and help of it comes from. */
 typedef struct pc_cli_cmd {
