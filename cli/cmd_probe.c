@@ -99,6 +99,20 @@ static void pc_print_port_claims(const portco_claim *cl, size_t n)
             cl[i].instance[0] ? "/" : "", cl[i].instance, cl[i].host, (long)cl[i].pid, cl[i].claim);
 }
 
+/* True when one of the claims is of this host's agent (best effort: no agent, no). */
+static bool pc_claimed_here(const pc_cli_globals *g, const portco_claim *cl, size_t n)
+{
+    json_t *st;
+    if (n == 0 || pc_cli_agent_status(g, true, &st) != 0)
+        return false;
+    const char *host = json_string_value(json_object_get(st, "host"));
+    bool here = false;
+    for (size_t i = 0; host && i < n; i++)
+        here = here || strcmp(cl[i].host, host) == 0;
+    json_decref(st);
+    return here;
+}
+
 static json_t *pc_port_claims_json(const portco_claim *cl, size_t n)
 {
     json_t *arr = json_array();
@@ -229,9 +243,24 @@ int pc_cmd_check(const pc_cli_globals *g, int argc, char **argv)
     } else if (r.usable) {
         printf("%s\n", r.summary);
     } else {
-        for (size_t i = 0; i < r.n_findings; i++)
-            if (r.findings[i].blocking)
-                printf("%s\n", r.findings[i].message);
+        /* A TCP bind that fails with no socket in /proc/net to blame, on a port
+         * claimed on this host: that is the claim's own bound socket. */
+        bool held = pc_claimed_here(g, claims, nclaims), said = false;
+        for (size_t i = 0; i < r.n_findings; i++) {
+            const pc_finding *fi = &r.findings[i];
+            if (!fi->blocking)
+                continue;
+            if (held && fi->proto == PC_PROTO_TCP && strcmp(fi->code, "bind-failed") == 0) {
+                if (!said)
+                    printf("%u/tcp: held for the portco claim below: the agent (or the program it "
+                           "handed the socket to) keeps the port bound, and /proc/net does not "
+                           "list a bound socket until it listens\n",
+                           (unsigned)port);
+                said = true;
+                continue;
+            }
+            printf("%s\n", fi->message);
+        }
     }
     if (!json)
         pc_print_port_claims(claims, nclaims);

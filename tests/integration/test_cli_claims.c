@@ -324,9 +324,12 @@ Test(cli_claims, check_and_who_name_the_claim_behind_the_agents_hold)
     snprintf(ps, sizeof(ps), "%d", port);
 
     /* The agent's hold is a bound socket that /proc/net does not list: the
-     * probe refuses the port and the claim says whose it is. */
+     * probe refuses the port, says it is held for the claim, and the claim
+     * says whose it is. */
     st = pt_cli(&out, &err, "check", ps, NULL);
     cr_assert_eq(st, 1, "check of a held port: exit %d, %s", st, out);
+    cr_assert_not_null(strstr(out, "/tcp: held for the portco claim below"), "check: %s", out);
+    cr_assert_null(strstr(out, "bound but not listening, which"), "a mystery socket: %s", out);
     char want[200];
     snprintf(want, sizeof(want), "claimed in portco pool web by service held-svc on host %s",
              A.host);
