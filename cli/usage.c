@@ -84,7 +84,7 @@ static const pc_cli_cmd pc_cli_cmds[] = {
      "  --json                the status as a JSON object\n"},
     {"run", pc_cmd_run,
      "--pool P --service S [--port N] [--instance I] [--wait SECS] [--no-listen] [--backlog N] "
-     "[--v6only] -- CMD ARGS...",
+     "[--v6only] [--listen-grace SECS] -- CMD ARGS...",
      "Claim a port and run CMD with the claimed, bound socket as fd 3 (LISTEN_FDS=1,\n"
      "LISTEN_PID, LISTEN_FDNAMES=S: systemd socket activation) and PORT, PORTCO_PORT,\n"
      "PORTCO_POOL, PORTCO_SERVICE, PORTCO_INSTANCE, PORTCO_HOST, PORTCO_CLAIM,\n"
@@ -99,7 +99,10 @@ static const pc_cli_cmd pc_cli_cmds[] = {
      "  --wait SECS           with --port: wait up to SECS (or 'forever') for the port\n"
      "  --no-listen           hand the socket over bound but not listening\n"
      "  --backlog N           listen() backlog (default SOMAXCONN)\n"
-     "  --v6only              an IPv6 socket that does not also take IPv4\n"},
+     "  --v6only              an IPv6 socket that does not also take IPv4\n"
+     "  --listen-grace SECS   warn when CMD has not taken up its socket after SECS\n"
+     "                        (default 5; 0: no check). A program that binds a port\n"
+     "                        of its own: see docs/handoff.md.\n"},
 };
 
 #define PC_NCMDS (sizeof(pc_cli_cmds) / sizeof(pc_cli_cmds[0]))
