@@ -391,7 +391,7 @@ static int pc_run_exit_code(int status)
     return PC_EXIT_FAIL;
 }
 
-/* ", and listens on port(s) 8000, 8001 instead" for the ports of r, or "". */
+/* " port 8000" or " ports 8000, 8001": the other ports of r, or "" when there are none. */
 static const char *pc_run_other_ports(const pc_run_listen_result *r, char *buf, size_t len)
 {
     buf[0] = '\0';
@@ -403,7 +403,9 @@ static const char *pc_run_other_ports(const pc_run_listen_result *r, char *buf, 
     return buf;
 }
 
-/* Look whether CMD has taken up its socket; say so on stderr when it has not. Arms the next look.
+/*
+ * Look whether CMD has taken up its socket and say so on stderr when it has
+ * not; arm the next look while there is no sign either way.
  */
 static void pc_run_check_taken(pc_run_watch *w, pid_t child)
 {
