@@ -393,7 +393,8 @@ static void pc_acq_children_cb(int rc, const struct String_vector *sv, const voi
     if (q->specific) {
         pc_acq_fail(q, PORTCO_ETAKEN,
                     "port %u of pool %s is claimed by another owner (%s); pick another port, "
-                    "or set wait_ms to wait for it",
+                    "or ask to wait for it (portco acquire --wait SECS, or wait_ms in the "
+                    "request)",
                     q->port, q->pool->name, low >= 0 ? names[low] : "?");
         return;
     }
@@ -722,7 +723,8 @@ void pc_claims_acquire(pc_conn *c, pc_creq *r)
     }
     pc_apool *p = pc_pools_find(a, rq->pool);
     if (!p) {
-        pc_conn_fail(c, r, PORTCO_ENOPOOL, "no pool named \"%s\" is published; see `portco ls`",
+        pc_conn_fail(c, r, PORTCO_ENOPOOL,
+                     "no pool named \"%s\" is published; `portco status` lists the pools",
                      rq->pool);
         return;
     }

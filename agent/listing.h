@@ -34,6 +34,13 @@ void pc_listing_gather(pc_agent *a, const char *pool, pc_listing_cb cb, void *ud
 /* Forget the callbacks of every gather started with `ud`: they will not run. */
 void pc_listing_cancel(void *ud);
 
+/*
+ * True when the agent can serve claims: connected to ZooKeeper and the pools
+ * read (`status` says "zookeeper": "connected" and "ready": true). What
+ * `/v1/status` answers 200 for, and `portco status` exits 0 for.
+ */
+bool pc_listing_serving(const pc_agent *a);
+
 /* The fields of the `status` answer (without v, id, ok) as a new object. */
 json_t *pc_listing_status_json(pc_agent *a);
 

@@ -14,6 +14,7 @@
 #include "http.h"
 #include "log.h"
 #include "pools.h"
+#include "portco_version.h"
 #include "presence.h"
 #include "server.h"
 #include "state.h"
@@ -25,11 +26,14 @@ static void pc_usage(FILE *f)
 {
     fprintf(f, "usage: portco-agent [--config FILE] [--zk HOSTS] [--host-id ID] [--socket PATH]\n"
                "                    [--root PATH] [--session-timeout MS] [--state-file PATH]\n"
-               "                    [--log-level debug|info|warn]\n"
+               "                    [--log-level debug|info|warn|error]\n"
                "                    [--metrics-listen IP:PORT [--tls-cert PEM --tls-key PEM\n"
                "                    [--tls-client-ca PEM]]]\n"
+               "       portco-agent --version | --help\n"
                "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stop it and\n"
-               "release every claim it holds.\n");
+               "release every claim it holds. ZooKeeper is --zk, else $PORTCO_ZK, else the\n"
+               "file's `zookeeper`, else " PC_AGENT_DEFAULT_ZOOKEEPER ". The log level is\n"
+               "--log-level, else $PORTCO_LOG, else info.\n");
 }
 
 static void pc_opts_free(pc_agent_opts *o)
@@ -59,24 +63,39 @@ static int pc_set_str(char **dst, const char *v)
     return 0;
 }
 
-static int pc_parse_level(const char *s, int *out)
+/*
+ * Check a ZooKeeper connect string given by `what` (the flag or the
+ * variable). Returns 0, or 2 after saying what is wrong.
+ */
+static int pc_check_zk(const char *what, const char *v)
 {
-    if (strcmp(s, "debug") == 0)
-        *out = PC_LOG_DEBUG;
-    else if (strcmp(s, "info") == 0)
-        *out = PC_LOG_INFO;
-    else if (strcmp(s, "warn") == 0)
-        *out = PC_LOG_WARN;
-    else
-        return -EINVAL;
+    const char *why = NULL;
+    if (!*v) {
+        fprintf(stderr,
+                "portco-agent: %s: empty ZooKeeper connect string; give host:port[,host:port...]\n",
+                what);
+        return 2;
+    }
+    if (!pc_connect_valid(v, &why)) {
+        fprintf(stderr,
+                "portco-agent: %s '%s' is not a ZooKeeper connect string: %s (e.g. "
+                "10.0.0.1:2181,10.0.0.2:2181)\n",
+                what, v, why);
+        return 2;
+    }
     return 0;
 }
 
-/* Read the file (when given) and apply the flags over it. Returns 0, or 2
- * for a usage error / bad file (message printed). */
+/*
+ * Read the file (when given), then $PORTCO_ZK and $PORTCO_LOG, and apply the
+ * flags over them. Returns 0; -1 after printing the help or the version (exit
+ * status 0); or 2 for a usage error, a bad file or a bad variable (message
+ * printed).
+ */
 static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
 {
     enum { O_ZK = 256, O_HOST, O_SOCKET, O_ROOT, O_TIMEOUT, O_LEVEL, O_CONFIG, O_HELP, O_STATE };
+    enum { O_VERSION = 280 };
     enum { O_METRICS = 300, O_TLS_CERT, O_TLS_KEY, O_TLS_CA };
     static const struct option longs[] = {
         {"config", required_argument, NULL, O_CONFIG},
@@ -88,6 +107,7 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
         {"session-timeout", required_argument, NULL, O_TIMEOUT},
         {"log-level", required_argument, NULL, O_LEVEL},
         {"help", no_argument, NULL, O_HELP},
+        {"version", no_argument, NULL, O_VERSION},
         {"metrics-listen", required_argument, NULL, O_METRICS},
         {"tls-cert", required_argument, NULL, O_TLS_CERT},
         {"tls-key", required_argument, NULL, O_TLS_KEY},
@@ -95,12 +115,22 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL;
-    /* First pass: the file, so that flags override it whatever their order. */
+    /* First pass: the file, so that flags override it whatever their order;
+     * --help and --version answer before anything is read. */
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1)
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         if (c == O_CONFIG)
             config = optarg;
+        if (c == O_HELP) {
+            pc_usage(stdout);
+            return -1;
+        }
+        if (c == O_VERSION) {
+            printf("portco-agent %s\n", PORTCO_VERSION_STRING);
+            return -1;
+        }
+    }
     pc_agent_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     pc_diags d = PC_DIAGS_INIT;
@@ -131,8 +161,9 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
     cfg.metrics_listen = cfg.tls_cert = cfg.tls_key = cfg.tls_client_ca = NULL;
     o->timewait = cfg.timewait;
     o->ephemeral = cfg.ephemeral;
-    o->log_level = pc_log_level();
+    o->log_level = PC_LOG_INFO;
     pc_agent_config_free(&cfg);
+    bool zk_given = false, level_given = false;
 
     optind = 1;
     opterr = 1;
@@ -143,7 +174,10 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
         case O_CONFIG:
             break;
         case O_ZK:
+            if (pc_check_zk("--zk", optarg) != 0)
+                return 2;
             rc = pc_set_str(&o->zk, optarg);
+            zk_given = true;
             break;
         case O_HOST:
             rc = pc_set_str(&o->host_id, optarg);
@@ -169,10 +203,13 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
             o->session_timeout_ms = (int)v;
             break;
         case O_LEVEL:
-            if (pc_parse_level(optarg, &o->log_level) < 0) {
-                fprintf(stderr, "portco-agent: --log-level must be debug, info or warn\n");
+            if (pc_log_level_parse(optarg, &o->log_level) < 0) {
+                fprintf(stderr,
+                        "portco-agent: --log-level must be debug, info, warn or error, not '%s'\n",
+                        optarg);
                 return 2;
             }
+            level_given = true;
             break;
         case O_METRICS:
             rc = pc_set_str(&o->metrics_listen, optarg);
@@ -187,8 +224,8 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
             rc = pc_set_str(&o->tls_client_ca, optarg);
             break;
         case O_HELP:
-            pc_usage(stdout);
-            exit(0);
+        case O_VERSION:
+            break; /* answered by the first pass */
         default:
             pc_usage(stderr);
             return 2;
@@ -199,6 +236,19 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
     if (optind < argc) {
         fprintf(stderr, "portco-agent: unexpected argument \"%s\"\n", argv[optind]);
         pc_usage(stderr);
+        return 2;
+    }
+    /* The environment sits between the flags and the file. */
+    const char *env_zk = getenv("PORTCO_ZK");
+    if (!zk_given && env_zk && *env_zk) {
+        if (pc_check_zk("$PORTCO_ZK", env_zk) != 0 || pc_set_str(&o->zk, env_zk) < 0)
+            return 2;
+    }
+    if (!level_given && pc_log_level_from_env(&o->log_level) < 0) {
+        fprintf(stderr,
+                "portco-agent: $PORTCO_LOG '%s' is not a log level: use debug, info, warn or "
+                "error\n",
+                getenv("PORTCO_LOG"));
         return 2;
     }
     if (!pc_host_id_valid(o->host_id)) {
@@ -355,7 +405,7 @@ int main(int argc, char **argv)
     int rc = pc_load_opts(argc, argv, &a.opts);
     if (rc) {
         pc_opts_free(&a.opts);
-        return rc;
+        return rc < 0 ? 0 : rc;
     }
     pc_log_set_level(a.opts.log_level);
     a.started_ms = pc_now_ms();

@@ -198,7 +198,10 @@ int pc_state_load(pc_agent *a, clientid_t *resume, bool *have)
         *slash = '\0';
         struct stat st;
         if (dir[0] && (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
-            pc_info("no directory %s: claims will not be kept across restarts", dir);
+            pc_warn("no directory %s for the state file: an agent restarted after a crash "
+                    "cannot take its claims back; create it, or set state_file \"\" to run "
+                    "without one",
+                    dir);
             a->state_disabled = true;
             return 0;
         }

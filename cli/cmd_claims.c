@@ -3,8 +3,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <math.h>
-#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,21 +28,6 @@ static int pc_cli_fail(const portco_status *st, int rc)
     return PC_EXIT_FAIL;
 }
 
-static int pc_cli_usage(const char *cmd, const char *synopsis, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Say what is wrong with the command line, then the synopsis; exit code 2. */
-static int pc_cli_usage(const char *cmd, const char *synopsis, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "portco %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nusage: portco %s\n", synopsis);
-    return PC_EXIT_USAGE;
-}
-
 /* Parse a port 1..65535; 0 on success, -EINVAL otherwise. */
 static int pc_cli_parse_port(const char *s, uint16_t *out)
 {
@@ -65,23 +49,6 @@ static int pc_cli_parse_pid(const char *s, pid_t *out)
     if (errno || end == s || *end || v < 1 || v > INT32_MAX)
         return -EINVAL;
     *out = (pid_t)v;
-    return 0;
-}
-
-/* Parse --wait SECS: a non-negative decimal number of seconds, or "forever" (-1). */
-static int pc_cli_parse_wait(const char *s, int *wait_ms)
-{
-    if (strcmp(s, "forever") == 0) {
-        *wait_ms = -1;
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < 0 || v > INT32_MAX / 1000.0)
-        return -EINVAL;
-    double ms = v * 1000.0;
-    *wait_ms = (int)ms + (ms > (int)ms); /* round up: never wait less than asked */
     return 0;
 }
 
@@ -132,10 +99,6 @@ static int pc_cli_connect(const pc_cli_globals *g, portco_client **c)
     return PC_EXIT_OK;
 }
 
-#define PC_ACQUIRE_SYNOPSIS                                                                        \
-    "acquire --pool P --service S [--instance I] [--port N] [--wait SECS] [--hold-pid PID] "       \
-    "[--explicit] [--json]"
-
 /*
  * A CLI process exits right after printing, so a connection-bound claim would
  * end with it: claims are explicit (held until `portco release`) unless
@@ -174,20 +137,18 @@ int pc_cmd_acquire(const pc_cli_globals *g, int argc, char **argv)
             break;
         case O_PORT:
             if (pc_cli_parse_port(optarg, &ao.port) != 0)
-                return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS,
-                                    "--port wants a port number 1-65535, not '%s'", optarg);
+                return pc_cli_usage("acquire", "--port wants a port number 1-65535, not '%s'",
+                                    optarg);
             break;
         case O_WAIT:
-            if (pc_cli_parse_wait(optarg, &ao.wait_ms) != 0)
-                return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS,
-                                    "--wait wants seconds (e.g. 2.5) or 'forever', not '%s'",
-                                    optarg);
+            if (pc_cli_parse_seconds(optarg, true, &ao.wait_ms) != 0)
+                return pc_cli_usage(
+                    "acquire", "--wait wants seconds (e.g. 2.5) or 'forever', not '%s'", optarg);
             wait_given = 1;
             break;
         case O_HOLD:
             if (pc_cli_parse_pid(optarg, &ao.hold_pid) != 0)
-                return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS,
-                                    "--hold-pid wants a process id, not '%s'", optarg);
+                return pc_cli_usage("acquire", "--hold-pid wants a process id, not '%s'", optarg);
             ao.lifetime = PORTCO_LIFETIME_PID;
             break;
         case O_EXPLICIT:
@@ -198,29 +159,23 @@ int pc_cmd_acquire(const pc_cli_globals *g, int argc, char **argv)
             break;
         case 'h':
         case O_HELP:
-            printf("usage: portco %s\n", PC_ACQUIRE_SYNOPSIS);
-            return PC_EXIT_OK;
+            return pc_cli_help("acquire");
         case ':':
-            return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS, "option '%s' needs a value",
-                                argv[optind - 1]);
+            return pc_cli_usage("acquire", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS, "unknown option '%s'",
-                                argv[optind - 1]);
+            return pc_cli_usage("acquire", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS, "unexpected argument '%s'",
-                            argv[optind]);
+        return pc_cli_usage("acquire", "unexpected argument '%s'", argv[optind]);
     if (!ao.pool || !ao.pool[0])
-        return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS, "--pool is required");
+        return pc_cli_usage("acquire", "--pool is required");
     if (!ao.service || !ao.service[0])
-        return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS, "--service is required");
+        return pc_cli_usage("acquire", "--service is required");
     if (wait_given && ao.port == 0)
-        return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS,
-                            "--wait only applies to a given --port");
+        return pc_cli_usage("acquire", "--wait only applies to a given --port");
     if (explicit_given && ao.lifetime == PORTCO_LIFETIME_PID)
-        return pc_cli_usage("acquire", PC_ACQUIRE_SYNOPSIS,
-                            "--explicit and --hold-pid exclude each other: choose one");
+        return pc_cli_usage("acquire", "--explicit and --hold-pid exclude each other: choose one");
 
     portco_client *c;
     int ex = pc_cli_connect(g, &c);
@@ -245,8 +200,6 @@ int pc_cmd_acquire(const pc_cli_globals *g, int argc, char **argv)
     return pc_cli_print_json(obj);
 }
 
-#define PC_RELEASE_SYNOPSIS "release --pool P [--claim NAME] PORT"
-
 int pc_cmd_release(const pc_cli_globals *g, int argc, char **argv)
 {
     enum { O_POOL = 1, O_CLAIM, O_HELP };
@@ -270,32 +223,27 @@ int pc_cmd_release(const pc_cli_globals *g, int argc, char **argv)
             break;
         case 'h':
         case O_HELP:
-            printf("usage: portco %s\n", PC_RELEASE_SYNOPSIS);
-            return PC_EXIT_OK;
+            return pc_cli_help("release");
         case ':':
-            return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "option '%s' needs a value",
-                                argv[optind - 1]);
+            return pc_cli_usage("release", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "unknown option '%s'",
-                                argv[optind - 1]);
+            return pc_cli_usage("release", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (!pool || !pool[0])
-        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "--pool is required");
+        return pc_cli_usage("release", "--pool is required");
     portco_claim named = {.fd = -1};
     if (claim_name && (!claim_name[0] || strlen(claim_name) >= sizeof(named.claim) ||
                        strlen(pool) >= sizeof(named.pool)))
-        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS,
+        return pc_cli_usage("release",
                             "--claim needs a claim node name as 'acquire --json' prints it");
     if (optind >= argc)
-        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "which PORT?");
+        return pc_cli_usage("release", "which PORT?");
     if (optind + 1 < argc)
-        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS, "one PORT at a time; unexpected '%s'",
-                            argv[optind + 1]);
+        return pc_cli_usage("release", "one PORT at a time; unexpected '%s'", argv[optind + 1]);
     uint16_t port;
     if (pc_cli_parse_port(argv[optind], &port) != 0)
-        return pc_cli_usage("release", PC_RELEASE_SYNOPSIS,
-                            "PORT must be a number 1-65535, not '%s'", argv[optind]);
+        return pc_cli_usage("release", "PORT must be a number 1-65535, not '%s'", argv[optind]);
 
     portco_client *c;
     int ex = pc_cli_connect(g, &c);
@@ -314,8 +262,6 @@ int pc_cmd_release(const pc_cli_globals *g, int argc, char **argv)
     portco_close(c);
     return rc == 0 ? PC_EXIT_OK : pc_cli_fail(&st, rc);
 }
-
-#define PC_LS_SYNOPSIS "ls [--pool P] [--json]"
 
 static int pc_claim_cmp(const void *a, const void *b)
 {
@@ -373,17 +319,15 @@ int pc_cmd_ls(const pc_cli_globals *g, int argc, char **argv)
             break;
         case 'h':
         case O_HELP:
-            printf("usage: portco %s\n", PC_LS_SYNOPSIS);
-            return PC_EXIT_OK;
+            return pc_cli_help("ls");
         case ':':
-            return pc_cli_usage("ls", PC_LS_SYNOPSIS, "option '%s' needs a value",
-                                argv[optind - 1]);
+            return pc_cli_usage("ls", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return pc_cli_usage("ls", PC_LS_SYNOPSIS, "unknown option '%s'", argv[optind - 1]);
+            return pc_cli_usage("ls", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return pc_cli_usage("ls", PC_LS_SYNOPSIS, "unexpected argument '%s'", argv[optind]);
+        return pc_cli_usage("ls", "unexpected argument '%s'", argv[optind]);
 
     portco_client *c;
     int ex = pc_cli_connect(g, &c);
@@ -415,16 +359,13 @@ int pc_cmd_ls(const pc_cli_globals *g, int argc, char **argv)
     return pc_cli_print_json(arr);
 }
 
-#define PC_STATUS_SYNOPSIS "status [--json]"
-
-/* Connect to the agent's socket for a raw protocol exchange; fd or exit code < 0 printed. */
-static int pc_status_connect(const char *path)
+/* Connect to the agent's socket for a raw protocol exchange: the fd, or -1 (said unless quiet). */
+static int pc_status_connect(const char *path, bool quiet)
 {
-    if (!path || !path[0])
-        path = PORTCO_DEFAULT_SOCKET;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(sa.sun_path)) {
-        fprintf(stderr, "portco: ENAMETOOLONG: agent socket path too long: %s\n", path);
+        if (!quiet)
+            fprintf(stderr, "portco: ENAMETOOLONG: agent socket path too long: %s\n", path);
         return -1;
     }
     memcpy(sa.sun_path, path, strlen(path) + 1);
@@ -433,6 +374,8 @@ static int pc_status_connect(const char *path)
         int e = errno;
         if (fd >= 0)
             close(fd);
+        if (quiet)
+            return -1;
         if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR)
             fprintf(stderr,
                     "portco: AGENT_UNAVAILABLE: no portco agent at %s (%s): start portco-agent, "
@@ -446,65 +389,21 @@ static int pc_status_connect(const char *path)
     return fd;
 }
 
-/* Print one status value: strings bare, arrays comma-separated, the rest as JSON. */
-static void pc_status_print_value(const json_t *v)
+const char *pc_cli_socket_path(const pc_cli_globals *g)
 {
-    if (json_is_string(v)) {
-        fputs(json_string_value(v), stdout);
-    } else if (json_is_array(v)) {
-        size_t i;
-        const json_t *e;
-        json_array_foreach(v, i, e)
-        {
-            if (i)
-                fputs(", ", stdout);
-            pc_status_print_value(e);
-        }
-    } else {
-        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        fputs(s ? s : "?", stdout);
-        free(s);
-    }
+    if (g->socket && g->socket[0])
+        return g->socket;
+    const char *e = getenv("PORTCO_SOCKET");
+    return e && e[0] ? e : PORTCO_DEFAULT_SOCKET;
 }
 
-/*
- * `portco status`: the agent's own view (host, ZooKeeper state, pools,
- * claims). libportco has no status call, so this speaks the protocol
- * directly through the shared codec.
- */
-int pc_cmd_status(const pc_cli_globals *g, int argc, char **argv)
+int pc_cli_agent_status(const pc_cli_globals *g, bool quiet, json_t **view)
 {
-    enum { O_JSON = 1, O_HELP };
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, O_JSON},
-        {"help", no_argument, NULL, O_HELP},
-        {0},
-    };
-    int json = 0, o;
-    optind = 1;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (o) {
-        case O_JSON:
-            json = 1;
-            break;
-        case 'h':
-        case O_HELP:
-            printf("usage: portco %s\n", PC_STATUS_SYNOPSIS);
-            return PC_EXIT_OK;
-        default:
-            return pc_cli_usage("status", PC_STATUS_SYNOPSIS, "unknown option '%s'",
-                                argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return pc_cli_usage("status", PC_STATUS_SYNOPSIS, "unexpected argument '%s'", argv[optind]);
-    const char *path = g->socket && g->socket[0] ? g->socket : getenv("PORTCO_SOCKET");
-    int fd = pc_status_connect(path);
+    *view = NULL;
+    const char *path = pc_cli_socket_path(g);
+    int fd = pc_status_connect(path, quiet);
     if (fd < 0)
-        return PC_EXIT_FAIL;
-    path = path && path[0] ? path : PORTCO_DEFAULT_SOCKET;
-
+        return PORTCO_ENOAGENT;
     json_t *req = json_pack("{s:i, s:i, s:s}", "v", PC_PROTO_VERSION, "id", 1, "op", "status");
     char *line = NULL;
     size_t len = 0;
@@ -537,34 +436,121 @@ int pc_cmd_status(const pc_cli_globals *g, int argc, char **argv)
     pc_linebuf_free(&lb);
     close(fd);
     if (rc != 0) {
-        fprintf(stderr, "portco: %s: %s\n", portco_err_name(rc),
-                err.msg[0] ? err.msg : portco_strerror(rc));
-        return PC_EXIT_FAIL;
+        if (!quiet)
+            fprintf(stderr, "portco: %s: %s\n", portco_err_name(rc),
+                    err.msg[0] ? err.msg : portco_strerror(rc));
+        return rc;
     }
     if (!a.ok) {
-        fprintf(stderr, "portco: %s: %s\n", portco_err_name(a.code), a.message);
+        if (!quiet)
+            fprintf(stderr, "portco: %s: %s\n", portco_err_name(a.code), a.message);
+        rc = a.code < 0 ? a.code : PORTCO_EPROTO;
         pc_answer_free(&a);
-        return PC_EXIT_FAIL;
+        return rc;
     }
-    json_t *view = json_deep_copy(a.root);
+    json_t *v = json_deep_copy(a.root);
     pc_answer_free(&a);
-    if (!view) {
-        fprintf(stderr, "portco: out of memory\n");
+    if (!v) {
+        if (!quiet)
+            fprintf(stderr, "portco: out of memory\n");
+        return -ENOMEM;
+    }
+    json_object_del(v, "v");
+    json_object_del(v, "id");
+    json_object_del(v, "ok");
+    *view = v;
+    return 0;
+}
+
+/* Print one status value: strings bare, arrays comma-separated, the rest as JSON. */
+static void pc_status_print_value(const json_t *v)
+{
+    if (json_is_string(v)) {
+        fputs(json_string_value(v), stdout);
+    } else if (json_is_array(v)) {
+        size_t i;
+        const json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            if (i)
+                fputs(", ", stdout);
+            pc_status_print_value(e);
+        }
+    } else {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        fputs(s ? s : "?", stdout);
+        free(s);
+    }
+}
+
+/*
+ * `portco status`: the agent's own view (host, ZooKeeper state, pools,
+ * claims). libportco has no status call, so this speaks the protocol
+ * directly through the shared codec. Exit 0 only when the agent can serve
+ * claims (connected to ZooKeeper, pools read); the status is printed anyway.
+ */
+int pc_cmd_status(const pc_cli_globals *g, int argc, char **argv)
+{
+    enum { O_JSON = 1, O_HELP };
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, O_HELP},
+        {0},
+    };
+    int json = 0, o;
+    optind = 1;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (o) {
+        case O_JSON:
+            json = 1;
+            break;
+        case 'h':
+        case O_HELP:
+            return pc_cli_help("status");
+        default:
+            return pc_cli_usage("status", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return pc_cli_usage("status", "unexpected argument '%s'", argv[optind]);
+    json_t *view;
+    if (pc_cli_agent_status(g, false, &view) != 0)
+        return PC_EXIT_FAIL;
+    const char *path = pc_cli_socket_path(g);
+    const char *zk = json_string_value(json_object_get(view, "zookeeper"));
+    char zkstate[32];
+    snprintf(zkstate, sizeof(zkstate), "%s", zk ? zk : "unknown");
+    bool ready = json_is_true(json_object_get(view, "ready"));
+    int ex;
+    if (json) {
+        ex = pc_cli_print_json(view);
+    } else {
+        const char *key;
+        json_t *v;
+        json_object_foreach(view, key, v)
+        {
+            printf("%s: ", key);
+            pc_status_print_value(v);
+            putchar('\n');
+        }
+        json_decref(view);
+        ex = fflush(stdout) == 0 ? PC_EXIT_OK : PC_EXIT_FAIL;
+    }
+    /* The status is printed either way; the exit status says whether the agent can serve. */
+    if (strcmp(zkstate, "connected") != 0) {
+        fprintf(stderr,
+                "portco: %s: the agent at %s is not connected to ZooKeeper (%s): it can neither "
+                "grant nor list claims until it is; its log says why\n",
+                portco_err_name(PORTCO_EZKUNAVAIL), path, zkstate);
         return PC_EXIT_FAIL;
     }
-    json_object_del(view, "v");
-    json_object_del(view, "id");
-    json_object_del(view, "ok");
-    if (json)
-        return pc_cli_print_json(view);
-    const char *key;
-    json_t *v;
-    json_object_foreach(view, key, v)
-    {
-        printf("%s: ", key);
-        pc_status_print_value(v);
-        putchar('\n');
+    if (!ready) {
+        fprintf(stderr,
+                "portco: %s: the agent at %s has not read the pools from ZooKeeper yet; a "
+                "coordinator publishes them under the agent's root\n",
+                portco_err_name(PORTCO_ENOTREADY), path);
+        return PC_EXIT_FAIL;
     }
-    json_decref(view);
-    return fflush(stdout) == 0 ? PC_EXIT_OK : PC_EXIT_FAIL;
+    return ex;
 }

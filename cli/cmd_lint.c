@@ -8,15 +8,6 @@
 #include "commands.h"
 #include "config.h"
 
-static void pc_lint_usage(FILE *f)
-{
-    fprintf(f, "usage: portco lint [--json] [--agent FILE]... [FILE...]\n"
-               "  FILE          a cluster file (pools, static assignments)\n"
-               "  --agent FILE  an agent file\n"
-               "  --json        print the errors as a JSON array on stdout\n"
-               "Exit status: 0 every file valid, 1 some file invalid, 2 usage error.\n");
-}
-
 /* Lint one file; appends its diagnostics to d. Returns true when the file is valid. */
 static bool pc_lint_one(const char *path, bool agent, bool json, pc_diags *d)
 {
@@ -59,33 +50,26 @@ int pc_cmd_lint(const pc_cli_globals *g, int argc, char **argv)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "ja:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ja:h", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             json = true;
             break;
         case 'a':
-            if (nagents == PC_LINT_MAX) {
-                fprintf(stderr, "portco lint: too many files\n");
-                return PC_EXIT_USAGE;
-            }
+            if (nagents == PC_LINT_MAX)
+                return pc_cli_usage("lint", "too many files (at most %d --agent)", PC_LINT_MAX);
             agents[nagents++] = optarg;
             break;
         case 'h':
-            pc_lint_usage(stdout);
-            return PC_EXIT_OK;
+            return pc_cli_help("lint");
+        case ':':
+            return pc_cli_usage("lint", "option '%s' needs a value", argv[optind - 1]);
         default:
-            fprintf(stderr, "portco lint: unknown option or missing argument '%s'\n",
-                    argv[optind - 1]);
-            pc_lint_usage(stderr);
-            return PC_EXIT_USAGE;
+            return pc_cli_usage("lint", "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind >= argc && nagents == 0) {
-        fprintf(stderr, "portco lint: no file given\n");
-        pc_lint_usage(stderr);
-        return PC_EXIT_USAGE;
-    }
+    if (optind >= argc && nagents == 0)
+        return pc_cli_usage("lint", "no file given");
     pc_diags d = PC_DIAGS_INIT;
     bool ok = true;
     for (int i = optind; i < argc; i++)

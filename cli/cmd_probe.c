@@ -93,21 +93,34 @@ static size_t pc_port_claims(const pc_cli_globals *g, uint16_t port, portco_clai
 static void pc_print_port_claims(const portco_claim *cl, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        printf("%u/%s: claimed in portco pool %s by service %s%s%s on host %s (pid %ld, claim %s)\n",
-               (unsigned)cl[i].port, cl[i].proto, cl[i].pool, cl[i].service,
-               cl[i].instance[0] ? "/" : "", cl[i].instance, cl[i].host, (long)cl[i].pid,
-               cl[i].claim);
+        printf(
+            "%u/%s: claimed in portco pool %s by service %s%s%s on host %s (pid %ld, claim %s)\n",
+            (unsigned)cl[i].port, cl[i].proto, cl[i].pool, cl[i].service,
+            cl[i].instance[0] ? "/" : "", cl[i].instance, cl[i].host, (long)cl[i].pid, cl[i].claim);
+}
+
+/* True when one of the claims is of this host's agent (best effort: no agent, no). */
+static bool pc_claimed_here(const pc_cli_globals *g, const portco_claim *cl, size_t n)
+{
+    json_t *st;
+    if (n == 0 || pc_cli_agent_status(g, true, &st) != 0)
+        return false;
+    const char *host = json_string_value(json_object_get(st, "host"));
+    bool here = false;
+    for (size_t i = 0; host && i < n; i++)
+        here = here || strcmp(cl[i].host, host) == 0;
+    json_decref(st);
+    return here;
 }
 
 static json_t *pc_port_claims_json(const portco_claim *cl, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < n; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:i, s:s, s:s, s:s, s:I, s:s}", "pool",
-                                             cl[i].pool, "port", (int)cl[i].port, "host",
-                                             cl[i].host, "service", cl[i].service, "proto",
-                                             cl[i].proto, "pid", (json_int_t)cl[i].pid, "claim",
-                                             cl[i].claim));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:i, s:s, s:s, s:s, s:I, s:s}", "pool", cl[i].pool, "port",
+                           (int)cl[i].port, "host", cl[i].host, "service", cl[i].service, "proto",
+                           cl[i].proto, "pid", (json_int_t)cl[i].pid, "claim", cl[i].claim));
     return arr;
 }
 
@@ -126,13 +139,6 @@ static int pc_print_json(json_t *j)
     puts(text);
     free(text);
     return PC_EXIT_OK;
-}
-
-static void pc_check_usage(FILE *f)
-{
-    fprintf(f, "usage: portco check PORT [--proto tcp|udp|both] [--addr IP] "
-               "[--timewait reuseaddr|avoid] [--ephemeral warn|avoid] [--allow-privileged] "
-               "[--json]\n");
 }
 
 int pc_cmd_check(const pc_cli_globals *g, int argc, char **argv)
@@ -156,18 +162,13 @@ int pc_cmd_check(const pc_cli_globals *g, int argc, char **argv)
         switch (c) {
         case 'p':
             if (pc_proto_parse(optarg, &o.proto) < 0) {
-                fprintf(stderr, "portco check: --proto must be tcp, udp or both, not '%s'\n",
-                        optarg);
-                return PC_EXIT_USAGE;
+                return pc_cli_usage("check", "--proto must be tcp, udp or both, not '%s'", optarg);
             }
             break;
         case 'a':
             if (!pc_cli_numeric_addr(optarg)) {
-                fprintf(stderr,
-                        "portco check: --addr needs a numeric IPv4 or IPv6 address, "
-                        "not '%s'\n",
-                        optarg);
-                return PC_EXIT_USAGE;
+                return pc_cli_usage(
+                    "check", "--addr needs a numeric IPv4 or IPv6 address, not '%s'", optarg);
             }
             o.address = optarg;
             break;
@@ -177,9 +178,8 @@ int pc_cmd_check(const pc_cli_globals *g, int argc, char **argv)
             else if (strcmp(optarg, "avoid") == 0)
                 o.timewait = PC_TIMEWAIT_AVOID;
             else {
-                fprintf(stderr, "portco check: --timewait must be reuseaddr or avoid, not '%s'\n",
-                        optarg);
-                return PC_EXIT_USAGE;
+                return pc_cli_usage("check", "--timewait must be reuseaddr or avoid, not '%s'",
+                                    optarg);
             }
             break;
         case 'e':
@@ -188,9 +188,7 @@ int pc_cmd_check(const pc_cli_globals *g, int argc, char **argv)
             else if (strcmp(optarg, "avoid") == 0)
                 o.ephemeral = PC_EPHEMERAL_AVOID;
             else {
-                fprintf(stderr, "portco check: --ephemeral must be warn or avoid, not '%s'\n",
-                        optarg);
-                return PC_EXIT_USAGE;
+                return pc_cli_usage("check", "--ephemeral must be warn or avoid, not '%s'", optarg);
             }
             break;
         case 'P':
@@ -200,34 +198,21 @@ int pc_cmd_check(const pc_cli_globals *g, int argc, char **argv)
             json = true;
             break;
         case 'h':
-            pc_check_usage(stdout);
-            return PC_EXIT_OK;
+            return pc_cli_help("check");
         case ':':
-            fprintf(stderr, "portco check: option '%s' needs a value\n", argv[optind - 1]);
-            pc_check_usage(stderr);
-            return PC_EXIT_USAGE;
+            return pc_cli_usage("check", "option '%s' needs a value", argv[optind - 1]);
         default:
-            fprintf(stderr, "portco check: unknown option '%s'\n", argv[optind - 1]);
-            pc_check_usage(stderr);
-            return PC_EXIT_USAGE;
+            return pc_cli_usage("check", "unknown option '%s'", argv[optind - 1]);
         }
     }
     /* GNU getopt moves operands to the end, so options may follow PORT. */
     uint16_t port = 0;
-    if (optind >= argc) {
-        fprintf(stderr, "portco check: missing PORT (1-65535)\n");
-        pc_check_usage(stderr);
-        return PC_EXIT_USAGE;
-    }
-    if (optind + 1 < argc) {
-        fprintf(stderr, "portco check: unexpected argument '%s'\n", argv[optind + 1]);
-        pc_check_usage(stderr);
-        return PC_EXIT_USAGE;
-    }
-    if (pc_cli_port(argv[optind], &port) < 0) {
-        fprintf(stderr, "portco check: '%s' is not a port: give a number 1-65535\n", argv[optind]);
-        return PC_EXIT_USAGE;
-    }
+    if (optind >= argc)
+        return pc_cli_usage("check", "missing PORT (1-65535)");
+    if (optind + 1 < argc)
+        return pc_cli_usage("check", "unexpected argument '%s'", argv[optind + 1]);
+    if (pc_cli_port(argv[optind], &port) < 0)
+        return pc_cli_usage("check", "'%s' is not a port: give a number 1-65535", argv[optind]);
 
     pc_probe_result r;
     pc_error err = {0};
@@ -258,20 +243,30 @@ int pc_cmd_check(const pc_cli_globals *g, int argc, char **argv)
     } else if (r.usable) {
         printf("%s\n", r.summary);
     } else {
-        for (size_t i = 0; i < r.n_findings; i++)
-            if (r.findings[i].blocking)
-                printf("%s\n", r.findings[i].message);
+        /* A TCP bind that fails with no socket in /proc/net to blame, on a port
+         * claimed on this host: that is the claim's own bound socket. */
+        bool held = pc_claimed_here(g, claims, nclaims), said = false;
+        for (size_t i = 0; i < r.n_findings; i++) {
+            const pc_finding *fi = &r.findings[i];
+            if (!fi->blocking)
+                continue;
+            if (held && fi->proto == PC_PROTO_TCP && strcmp(fi->code, "bind-failed") == 0) {
+                if (!said)
+                    printf("%u/tcp: held for the portco claim below: the agent (or the program it "
+                           "handed the socket to) keeps the port bound, and /proc/net does not "
+                           "list a bound socket until it listens\n",
+                           (unsigned)port);
+                said = true;
+                continue;
+            }
+            printf("%s\n", fi->message);
+        }
     }
     if (!json)
         pc_print_port_claims(claims, nclaims);
     free(claims);
     pc_probe_result_free(&r);
     return ex;
-}
-
-static void pc_who_usage(FILE *f)
-{
-    fprintf(f, "usage: portco who PORT [--json]\n");
 }
 
 int pc_cmd_who(const pc_cli_globals *g, int argc, char **argv)
@@ -282,30 +277,20 @@ int pc_cmd_who(const pc_cli_globals *g, int argc, char **argv)
         if (strcmp(argv[i], "--json") == 0) {
             json = true;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            pc_who_usage(stdout);
-            return PC_EXIT_OK;
+            return pc_cli_help("who");
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "portco who: unknown option '%s'\n", argv[i]);
-            pc_who_usage(stderr);
-            return PC_EXIT_USAGE;
+            return pc_cli_usage("who", "unknown option '%s'", argv[i]);
         } else if (portarg) {
-            fprintf(stderr, "portco who: unexpected argument '%s'\n", argv[i]);
-            pc_who_usage(stderr);
-            return PC_EXIT_USAGE;
+            return pc_cli_usage("who", "unexpected argument '%s'", argv[i]);
         } else {
             portarg = argv[i];
         }
     }
     uint16_t port;
-    if (!portarg) {
-        fprintf(stderr, "portco who: missing PORT (1-65535)\n");
-        pc_who_usage(stderr);
-        return PC_EXIT_USAGE;
-    }
-    if (pc_cli_port(portarg, &port) < 0) {
-        fprintf(stderr, "portco who: '%s' is not a port: give a number 1-65535\n", portarg);
-        return PC_EXIT_USAGE;
-    }
+    if (!portarg)
+        return pc_cli_usage("who", "missing PORT (1-65535)");
+    if (pc_cli_port(portarg, &port) < 0)
+        return pc_cli_usage("who", "'%s' is not a port: give a number 1-65535", portarg);
     pc_sockvec sv = PC_SOCKVEC_INIT;
     pc_error err = {0};
     if (pc_procnet_scan(NULL, PC_PROTO_BOTH, port, &sv, &err) < 0 ||

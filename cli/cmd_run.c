@@ -10,12 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
 #include "portco.h"
+#include "run_listen.h"
 
 /*
  * How the pieces fit, and why in this order:
@@ -43,6 +46,9 @@ enum { PC_RUN_EXIT_NOEXEC = 126, PC_RUN_EXIT_NOTFOUND = 127 };
 /* The fd the command receives, per the systemd convention (SD_LISTEN_FDS_START). */
 enum { PC_RUN_LISTEN_FD = 3 };
 
+/* Default of --listen-grace: how long CMD has to take up its socket before a warning. */
+#define PC_RUN_LISTEN_GRACE_MS 5000
+
 typedef struct pc_run_opts {
     const char *pool;
     const char *service;
@@ -52,7 +58,8 @@ typedef struct pc_run_opts {
     int backlog;
     bool listen;
     bool v6only;
-    char **cmd; /* NULL-terminated, borrowed from argv */
+    int listen_grace_ms; /* 0: no check that CMD takes up its socket */
+    char **cmd;          /* NULL-terminated, borrowed from argv */
 } pc_run_opts;
 
 /* Pid of the command, read by the signal handler; 0 before the fork. */
@@ -78,19 +85,6 @@ static void pc_run_abort_claim(int sig)
     shutdown(pc_run_agent_fd, SHUT_RDWR);
 }
 
-static void pc_run_usage(FILE *f)
-{
-    fprintf(f, "usage: portco run --pool P --service S [--port N] [--instance I] [--wait SECS]\n"
-               "                  [--no-listen] [--backlog N] [--v6only] -- CMD ARGS...\n"
-               "\n"
-               "Claims a port and runs CMD with the claimed, bound socket as fd 3\n"
-               "(LISTEN_FDS=1, LISTEN_PID, LISTEN_FDNAMES=S) and PORT, PORTCO_PORT,\n"
-               "PORTCO_POOL, PORTCO_HOST, PORTCO_CLAIM, PORTCO_ADDRESS set. The socket\n"
-               "already listens unless --no-listen. The claim lasts as long as CMD.\n"
-               "Exit status: CMD's (128+signal if killed), 1 if the claim failed,\n"
-               "2 on a usage error.\n");
-}
-
 static int pc_run_parse_int(const char *s, long min, long max, long *out)
 {
     char *end;
@@ -106,19 +100,25 @@ static int pc_run_parse_int(const char *s, long min, long max, long *out)
 static int pc_run_parse(int argc, char **argv, pc_run_opts *o)
 {
     static const struct option longopts[] = {
-        {"pool", required_argument, NULL, 'p'}, {"service", required_argument, NULL, 's'},
-        {"port", required_argument, NULL, 'P'}, {"instance", required_argument, NULL, 'i'},
-        {"wait", required_argument, NULL, 'w'}, {"backlog", required_argument, NULL, 'b'},
-        {"no-listen", no_argument, NULL, 'n'},  {"v6only", no_argument, NULL, '6'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+        {"pool", required_argument, NULL, 'p'},
+        {"service", required_argument, NULL, 's'},
+        {"port", required_argument, NULL, 'P'},
+        {"instance", required_argument, NULL, 'i'},
+        {"wait", required_argument, NULL, 'w'},
+        {"backlog", required_argument, NULL, 'b'},
+        {"no-listen", no_argument, NULL, 'n'},
+        {"v6only", no_argument, NULL, '6'},
+        {"help", no_argument, NULL, 'h'},
+        {"listen-grace", required_argument, NULL, 'g'},
+        {NULL, 0, NULL, 0},
     };
-    *o = (pc_run_opts){.listen = true};
+    *o = (pc_run_opts){.listen = true, .listen_grace_ms = PC_RUN_LISTEN_GRACE_MS};
     long v;
     int c;
     optind = 1;
     opterr = 0;
     /* "+": stop at the first non-option, so CMD's own options stay CMD's. */
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
             o->pool = optarg;
@@ -130,26 +130,26 @@ static int pc_run_parse(int argc, char **argv, pc_run_opts *o)
             o->instance = optarg;
             break;
         case 'P':
-            if (pc_run_parse_int(optarg, 1, 65535, &v) < 0) {
-                fprintf(stderr, "portco run: --port wants 1-65535, not '%s'\n", optarg);
-                return PC_EXIT_USAGE;
-            }
+            if (pc_run_parse_int(optarg, 1, 65535, &v) < 0)
+                return pc_cli_usage("run", "--port wants 1-65535, not '%s'", optarg);
             o->port = (uint16_t)v;
             break;
         case 'w':
-            if (pc_run_parse_int(optarg, -1, 86400, &v) < 0) {
-                fprintf(stderr,
-                        "portco run: --wait wants seconds (0-86400, -1 forever), not '%s'\n",
-                        optarg);
-                return PC_EXIT_USAGE;
-            }
-            o->wait_ms = v < 0 ? -1 : (int)(v * 1000);
+            /* -1 is an older spelling of "forever". */
+            if (strcmp(optarg, "-1") == 0)
+                o->wait_ms = -1;
+            else if (pc_cli_parse_seconds(optarg, true, &o->wait_ms) < 0)
+                return pc_cli_usage("run", "--wait wants seconds (e.g. 2.5) or 'forever', not '%s'",
+                                    optarg);
+            break;
+        case 'g':
+            if (pc_cli_parse_seconds(optarg, false, &o->listen_grace_ms) < 0)
+                return pc_cli_usage("run", "--listen-grace wants seconds (0: no check), not '%s'",
+                                    optarg);
             break;
         case 'b':
-            if (pc_run_parse_int(optarg, 0, 1 << 20, &v) < 0) {
-                fprintf(stderr, "portco run: --backlog wants a number >= 0, not '%s'\n", optarg);
-                return PC_EXIT_USAGE;
-            }
+            if (pc_run_parse_int(optarg, 0, 1 << 20, &v) < 0)
+                return pc_cli_usage("run", "--backlog wants a number >= 0, not '%s'", optarg);
             o->backlog = (int)v;
             break;
         case 'n':
@@ -159,36 +159,21 @@ static int pc_run_parse(int argc, char **argv, pc_run_opts *o)
             o->v6only = true;
             break;
         case 'h':
-            pc_run_usage(stdout);
-            return -1;
+            return pc_cli_help("run") == PC_EXIT_OK ? -1 : PC_EXIT_FAIL;
+        case ':':
+            return pc_cli_usage("run", "option '%s' needs a value", argv[optind - 1]);
         default:
-            if (optopt != 0)
-                fprintf(stderr, "portco run: option '%s' needs a value or is unknown\n",
-                        argv[optind - 1]);
-            else
-                fprintf(stderr, "portco run: unknown option '%s'\n", argv[optind - 1]);
-            pc_run_usage(stderr);
-            return PC_EXIT_USAGE;
+            return pc_cli_usage("run", "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (!o->pool || !o->service) {
-        fprintf(stderr, "portco run: --pool and --service are required\n");
-        pc_run_usage(stderr);
-        return PC_EXIT_USAGE;
-    }
-    if (o->wait_ms != 0 && o->port == 0) {
-        fprintf(stderr, "portco run: --wait needs --port\n");
-        return PC_EXIT_USAGE;
-    }
-    if (o->backlog != 0 && !o->listen) {
-        fprintf(stderr, "portco run: --backlog has no effect with --no-listen\n");
-        return PC_EXIT_USAGE;
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "portco run: no command given (portco run ... -- CMD ARGS...)\n");
-        pc_run_usage(stderr);
-        return PC_EXIT_USAGE;
-    }
+    if (!o->pool || !o->service)
+        return pc_cli_usage("run", "--pool and --service are required");
+    if (o->wait_ms != 0 && o->port == 0)
+        return pc_cli_usage("run", "--wait needs --port");
+    if (o->backlog != 0 && !o->listen)
+        return pc_cli_usage("run", "--backlog has no effect with --no-listen");
+    if (optind >= argc)
+        return pc_cli_usage("run", "no command given (portco run ... -- CMD ARGS...)");
     o->cmd = argv + optind;
     return 0;
 }
@@ -328,6 +313,47 @@ static void pc_run_on_event(portco_client *c, const portco_event *ev, void *user
             ev->claim.pool, ev->message);
 }
 
+/*
+ * The --listen-grace check, first when the grace has passed. While it finds
+ * no sign either way (a program still starting up), it looks again after
+ * twice the time so far, PC_RUN_RECHECKS times at most; it warns once.
+ */
+#define PC_RUN_RECHECKS 3
+
+typedef struct pc_run_watch {
+    long long deadline_ms; /* CLOCK_MONOTONIC; 0: no check (off, done, or not a TCP socket) */
+    long long start_ms;    /* when CMD got the socket */
+    int rechecks;          /* left */
+    int grace_ms;
+    unsigned long inode; /* the claimed socket */
+    uint16_t port;
+    bool listening; /* handed over listening */
+    const char *cmd;
+} pc_run_watch;
+
+static long long pc_run_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Arm the --listen-grace check for the claimed socket `fd` when it applies (a TCP socket). */
+static void pc_run_watch_setup(pc_run_watch *w, int fd)
+{
+    struct stat st;
+    int type = 0;
+    socklen_t tl = sizeof(type);
+    w->deadline_ms = 0;
+    if (w->grace_ms <= 0 || fstat(fd, &st) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM)
+        return;
+    w->inode = (unsigned long)st.st_ino;
+    w->start_ms = pc_run_now_ms();
+    w->deadline_ms = w->start_ms + w->grace_ms;
+    w->rechecks = PC_RUN_RECHECKS;
+}
+
 /* Send the claim and its socket to the child. Returns 0 or -errno. */
 static int pc_run_send_claim(int sp, const portco_claim *claim)
 {
@@ -365,14 +391,71 @@ static int pc_run_exit_code(int status)
     return PC_EXIT_FAIL;
 }
 
-/*
- * Wait for the child while serving agent events. Returns the wait status.
- * The loop wakes on SIGCHLD (self-pipe) or on agent traffic; signals to
- * forward are handled entirely in their handler.
- */
-static int pc_run_wait_child(portco_client *c, pid_t child, int wake_rd)
+/* " port 8000" or " ports 8000, 8001": the other ports of r, or "" when there are none. */
+static const char *pc_run_other_ports(const pc_run_listen_result *r, char *buf, size_t len)
 {
-    bool agent_ok = true;
+    buf[0] = '\0';
+    size_t off = 0;
+    for (size_t i = 0; i < r->nother && off < len; i++)
+        off += (size_t)snprintf(buf + off, len - off, "%s%u",
+                                i == 0 ? (r->nother > 1 ? " ports " : " port ") : ", ",
+                                (unsigned)r->other_ports[i]);
+    return buf;
+}
+
+/*
+ * Look whether CMD has taken up its socket and say so on stderr when it has
+ * not; arm the next look while there is no sign either way.
+ */
+static void pc_run_check_taken(pc_run_watch *w, pid_t child)
+{
+    pc_run_listen_result r;
+    pc_run_listen_check(child, w->inode, w->port, w->listening, &r);
+    long long now = pc_run_now_ms(), ran = now - w->start_ms;
+    w->deadline_ms = 0;
+    if (r.take == PC_RUN_UNDECIDED && w->rechecks > 0) {
+        w->rechecks--;
+        w->deadline_ms = now + (ran > 0 ? ran : w->grace_ms);
+    }
+    char others[128], what[400];
+    pc_run_other_ports(&r, others, sizeof(others));
+    switch (r.take) {
+    case PC_RUN_NOT_LISTENING:
+        snprintf(what, sizeof(what), "nothing listens on the claimed port %u%s%s",
+                 (unsigned)w->port, r.nother ? "; it listens on" : "", others);
+        break;
+    case PC_RUN_ELSEWHERE:
+        snprintf(what, sizeof(what),
+                 "it listens on%s, not on the claimed port %u, and shows no sign of using the "
+                 "socket at fd 3",
+                 others, (unsigned)w->port);
+        break;
+    case PC_RUN_CLOSED:
+        snprintf(what, sizeof(what),
+                 "it closed the socket of the claimed port %u (fd 3) without serving on it%s%s",
+                 (unsigned)w->port, r.nother ? "; it listens on" : "", others);
+        break;
+    default:
+        return;
+    }
+    fprintf(stderr,
+            "portco run: warning: %s has run %g s and %s: it seems to bind its own port "
+            "instead of taking the socket at fd 3 (LISTEN_FDS). Clients of port %u are not "
+            "served. See \"Programs that bind their own port\" in docs/handoff.md; "
+            "--listen-grace 0 turns this check off.\n",
+            w->cmd, (double)((ran + 50) / 100) / 10.0, what, (unsigned)w->port);
+}
+
+/*
+ * Wait for the child while serving agent events. Returns the wait status;
+ * *agent_ok tells whether the agent connection is still there. The loop
+ * wakes on SIGCHLD (self-pipe), on agent traffic, or for the --listen-grace
+ * check; signals to forward are handled entirely in their handler.
+ */
+static int pc_run_wait_child(portco_client *c, pid_t child, int wake_rd, pc_run_watch *w,
+                             bool *agent_ok)
+{
+    *agent_ok = true;
     for (;;) {
         int status;
         pid_t r = waitpid(child, &status, WNOHANG);
@@ -382,9 +465,18 @@ static int pc_run_wait_child(portco_client *c, pid_t child, int wake_rd)
             fprintf(stderr, "portco run: waitpid: %s\n", strerror(errno));
             return 0;
         }
+        int timeout = -1;
+        if (w->deadline_ms > 0) {
+            long long left = w->deadline_ms - pc_run_now_ms();
+            if (left <= 0) {
+                pc_run_check_taken(w, child);
+                continue;
+            }
+            timeout = (int)left;
+        }
         struct pollfd pfd[2] = {{.fd = wake_rd, .events = POLLIN},
-                                {.fd = agent_ok ? portco_fd(c) : -1, .events = POLLIN}};
-        if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+                                {.fd = *agent_ok ? portco_fd(c) : -1, .events = POLLIN}};
+        if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
             fprintf(stderr, "portco run: poll: %s\n", strerror(errno));
             return 0;
         }
@@ -393,16 +485,18 @@ static int pc_run_wait_child(portco_client *c, pid_t child, int wake_rd)
             while (read(wake_rd, buf, sizeof(buf)) > 0)
                 ;
         }
-        if (agent_ok && pfd[1].revents) {
+        if (*agent_ok && pfd[1].revents) {
             int n = portco_poll(c);
             if (n < 0) {
-                /* The claim is bound to the child's pid: losing the agent connection
-                 * does not end it, but a vanished agent cannot keep it either. */
+                /* The claim is bound to the child's pid: what becomes of it is the
+                 * agent's to decide, and nothing here can take it back. */
                 fprintf(stderr,
-                        "portco run: lost the agent connection (%s: %s); the command keeps "
-                        "running\n",
+                        "portco run: lost the connection to the agent (%s: %s); the command keeps "
+                        "running with its socket. Its claim is bound to the command's pid: an "
+                        "agent that stopped has released it, one that restarted from its state "
+                        "file holds it until the command exits (docs/faults.md)\n",
                         portco_err_name(n), portco_strerror(n));
-                agent_ok = false;
+                *agent_ok = false;
             }
         }
     }
@@ -564,6 +658,9 @@ int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv)
         exit_code = PC_EXIT_FAIL;
         goto out;
     }
+    pc_run_watch watch = {
+        .grace_ms = o.listen_grace_ms, .port = claim.port, .listening = o.listen, .cmd = o.cmd[0]};
+    pc_run_watch_setup(&watch, claim.fd);
     rc = pc_run_send_claim(sp[0], &claim);
     close(claim.fd); /* the child has its own reference now; the port stays held */
     close(sp[0]);
@@ -577,9 +674,13 @@ int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv)
         goto out;
     }
 
-    exit_code = pc_run_exit_code(pc_run_wait_child(c, child, wake[0]));
+    bool agent_ok;
+    exit_code = pc_run_exit_code(pc_run_wait_child(c, child, wake[0], &watch, &agent_ok));
 
-    pc_run_release(c, &claim);
+    /* Without the connection there is nothing to release through: the agent
+     * ends a pid claim by itself when the pid exits. */
+    if (agent_ok)
+        pc_run_release(c, &claim);
 
 out:
     pc_run_handed = 1;

@@ -4,35 +4,26 @@
 #include <string.h>
 
 #include "commands.h"
+#include "portco_version.h"
 
-static const struct {
-    const char *name;
-    int (*fn)(const pc_cli_globals *, int, char **);
-    const char *synopsis;
-} pc_cmds[] = {
-    {"check", pc_cmd_check, "check PORT [--proto tcp|udp|both] [--addr IP] [--timewait reuseaddr|avoid]\n"
-     "                 [--ephemeral warn|avoid] [--allow-privileged] [--json]"},
-    {"who", pc_cmd_who, "who PORT [--json]"},
-    {"lint", pc_cmd_lint, "lint [--json] [--agent FILE]... [FILE...]"},
-    {"acquire", pc_cmd_acquire,
-     "acquire --pool P --service S [--instance I] [--port N] [--wait SECS] [--hold-pid PID]\n"
-     "                 [--explicit] [--json]"},
-    {"release", pc_cmd_release, "release --pool P PORT"},
-    {"ls", pc_cmd_ls, "ls [--pool P] [--json]"},
-    {"status", pc_cmd_status, "status [--json]"},
-    {"run", pc_cmd_run, "run --pool P --service S [--port N] [--instance I] [--wait SECS] [--no-listen]\n"
-     "                 [--backlog N] [--v6only] -- CMD ARGS..."},
-};
-
-#define PC_NCMDS (sizeof(pc_cmds) / sizeof(pc_cmds[0]))
-
-static void usage(FILE *f)
+/* `portco help [COMMAND]`: argv[0] is "help". */
+static int pc_cmd_help(int argc, char **argv)
 {
-    fprintf(f, "usage: portco [--socket PATH] COMMAND [ARGS]\n\ncommands:\n");
-    for (size_t i = 0; i < PC_NCMDS; i++)
-        fprintf(f, "  portco %s\n", pc_cmds[i].synopsis);
-    fprintf(f, "\nThe agent socket is --socket, else $PORTCO_SOCKET, else /run/portco/agent.sock.\n"
-               "Exit status: 0 success, 1 failure (or \"no\"), 2 usage error.\n");
+    if (argc == 1) {
+        pc_cli_print_usage(stdout);
+        return PC_EXIT_OK;
+    }
+    if (argc > 2) {
+        fprintf(stderr, "portco help: one command at a time; unexpected '%s'\n", argv[2]);
+        pc_cli_print_usage(stderr);
+        return PC_EXIT_USAGE;
+    }
+    if (!pc_cli_cmd_find(argv[1])) {
+        fprintf(stderr, "portco help: no command '%s'\n", argv[1]);
+        pc_cli_print_usage(stderr);
+        return PC_EXIT_USAGE;
+    }
+    return pc_cli_help(argv[1]);
 }
 
 int main(int argc, char **argv)
@@ -47,22 +38,27 @@ int main(int argc, char **argv)
             g.socket = argv[i] + 9;
             i++;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
+            pc_cli_print_usage(stdout);
             return PC_EXIT_OK;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("portco %s\n", PORTCO_VERSION_STRING);
+            return fflush(stdout) == 0 ? PC_EXIT_OK : PC_EXIT_FAIL;
         } else {
             fprintf(stderr, "portco: unknown option '%s'\n", argv[i]);
-            usage(stderr);
+            pc_cli_print_usage(stderr);
             return PC_EXIT_USAGE;
         }
     }
     if (i >= argc) {
-        usage(stderr);
+        pc_cli_print_usage(stderr);
         return PC_EXIT_USAGE;
     }
-    for (size_t k = 0; k < PC_NCMDS; k++)
-        if (strcmp(argv[i], pc_cmds[k].name) == 0)
-            return pc_cmds[k].fn(&g, argc - i, argv + i);
+    if (strcmp(argv[i], "help") == 0)
+        return pc_cmd_help(argc - i, argv + i);
+    const pc_cli_cmd *cmd = pc_cli_cmd_find(argv[i]);
+    if (cmd)
+        return cmd->fn(&g, argc - i, argv + i);
     fprintf(stderr, "portco: unknown command '%s'\n", argv[i]);
-    usage(stderr);
+    pc_cli_print_usage(stderr);
     return PC_EXIT_USAGE;
 }

@@ -149,3 +149,51 @@ int pc_edit_distance(const char *a, const char *b)
     }
     return d[na][nb];
 }
+
+bool pc_hostport_valid(const char *s, size_t len)
+{
+    const char *colon = NULL;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == ':')
+            colon = s + i;
+    if (!colon || colon == s || colon + 1 == s + len)
+        return false;
+    long port = 0;
+    for (const char *p = colon + 1; p < s + len; p++) {
+        if (*p < '0' || *p > '9' || port > 65535)
+            return false;
+        port = port * 10 + (*p - '0');
+    }
+    if (port < 1 || port > 65535)
+        return false;
+    for (const char *p = s; p < colon; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == ',' || *p == '/')
+            return false;
+    return true;
+}
+
+bool pc_connect_valid(const char *s, const char **why)
+{
+    const char *slash = strchr(s, '/');
+    const char *end = slash ? slash : s + strlen(s);
+    if (slash && !pc_root_valid(slash, NULL)) {
+        *why = "the chroot suffix must be an absolute path without a trailing '/'";
+        return false;
+    }
+    if (end == s) {
+        *why = "no server given";
+        return false;
+    }
+    const char *p = s;
+    for (;;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *e = comma ? comma : end;
+        if (!pc_hostport_valid(p, (size_t)(e - p))) {
+            *why = "each server must be HOST:PORT with a port 1-65535";
+            return false;
+        }
+        if (!comma)
+            return true;
+        p = comma + 1;
+    }
+}

@@ -37,6 +37,20 @@ int pc_address_canon(const char *s, char *canon, size_t len);
 /* True for 0.0.0.0 and :: (any spelling). s must be a valid literal. */
 bool pc_address_is_wildcard(const char *s);
 
+/*
+ * The first len bytes of s are "HOST:PORT": a non-empty host of printable
+ * characters without ',' or '/' (brackets allowed around an IPv6 literal)
+ * and a port 1-65535.
+ */
+bool pc_hostport_valid(const char *s, size_t len);
+
+/*
+ * ZooKeeper connect string: "HOST:PORT[,HOST:PORT...][/chroot]", each port
+ * 1-65535, a chroot suffix as a valid root. On failure *why (not NULL) gets
+ * a short reason (static string).
+ */
+bool pc_connect_valid(const char *s, const char **why);
+
 /* Edit distance between two short strings (capped at 100), for "did you mean". */
 int pc_edit_distance(const char *a, const char *b);
 

@@ -12,6 +12,8 @@
 #include "election.h"
 #include "http.h"
 #include "log.h"
+#include "names.h"
+#include "portco_version.h"
 #include "publish.h"
 #include "zkloop.h"
 #include "zkpath.h"
@@ -44,8 +46,10 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: portco-coordinator --config CLUSTER.yaml [--zk HOSTS] [--root PATH]\n"
             "                          [--session-timeout MS] [--id NAME]\n"
+            "                          [--log-level debug|info|warn|error]\n"
             "                          [--listen IP:PORT [--tls-cert PEM --tls-key PEM\n"
             "                          [--tls-client-ca PEM]]]\n"
+            "       portco-coordinator --version | --help\n"
             "\n"
             "Runs in the foreground and logs to stderr. Several may run: one is elected\n"
             "leader and publishes the cluster file's pools and static assignments under\n"
@@ -57,6 +61,7 @@ static void usage(FILE *f)
             "  --root PATH            ZooKeeper root (default: the file's `root`, else %s)\n"
             "  --session-timeout MS   ZooKeeper session timeout (default %d)\n"
             "  --id NAME              name in the leader node (default <hostname>-<pid>)\n"
+            "  --log-level LEVEL      debug, info, warn or error (default $PORTCO_LOG, else info)\n"
             "  --listen IP:PORT       serve /metrics, /v1/leader, /v1/config ([v6]:PORT too)\n"
             "  --tls-cert, --tls-key  PEM certificate and key: serve HTTPS\n"
             "  --tls-client-ca PEM    require client certificates signed by this CA\n",
@@ -165,6 +170,35 @@ static void coord_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(c->base);
 }
 
+/*
+ * Check a ZooKeeper connect string given by `what` (the flag or the
+ * variable). Returns 0, or 2 after saying what is wrong.
+ */
+static int coord_check_zk(const char *what, const char *v)
+{
+    const char *why = NULL;
+    if (!*v) {
+        fprintf(stderr,
+                "portco-coordinator: %s: empty ZooKeeper connect string; give "
+                "host:port[,host:port...]\n",
+                what);
+        return 2;
+    }
+    if (!pc_connect_valid(v, &why)) {
+        fprintf(stderr,
+                "portco-coordinator: %s '%s' is not a ZooKeeper connect string: %s (e.g. "
+                "10.0.0.1:2181,10.0.0.2:2181)\n",
+                what, v, why);
+        return 2;
+    }
+    return 0;
+}
+
+/*
+ * Parse the flags, then take what they leave out from $PORTCO_ZK and
+ * $PORTCO_LOG. Returns -1 to go on, 0 after printing the help or the
+ * version, or 2 for a usage error (message printed).
+ */
 static int coord_parse(coord *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
@@ -177,14 +211,19 @@ static int coord_parse(coord *c, int argc, char **argv)
                                          {"tls-cert", required_argument, NULL, 300},
                                          {"tls-key", required_argument, NULL, 301},
                                          {"tls-client-ca", required_argument, NULL, 302},
+                                         {"log-level", required_argument, NULL, 303},
+                                         {"version", no_argument, NULL, 304},
                                          {NULL, 0, NULL, 0}};
-    int o;
+    int o, level = PC_LOG_INFO;
+    bool level_given = false;
     while ((o = getopt_long(argc, argv, "c:z:r:s:i:hl:", opts, NULL)) != -1) {
         switch (o) {
         case 'c':
             c->config_path = optarg;
             break;
         case 'z':
+            if (coord_check_zk("--zk", optarg) != 0)
+                return 2;
             c->zk_hosts = optarg;
             break;
         case 'r':
@@ -228,6 +267,19 @@ static int coord_parse(coord *c, int argc, char **argv)
         case 302:
             c->http_opts.client_ca = optarg;
             break;
+        case 303:
+            if (pc_log_level_parse(optarg, &level) < 0) {
+                fprintf(stderr,
+                        "portco-coordinator: --log-level must be debug, info, warn or error, not "
+                        "'%s'\n",
+                        optarg);
+                return 2;
+            }
+            level_given = true;
+            break;
+        case 304:
+            printf("portco-coordinator %s\n", PORTCO_VERSION_STRING);
+            return 0;
         case 'h':
             usage(stdout);
             return 0;
@@ -247,6 +299,22 @@ static int coord_parse(coord *c, int argc, char **argv)
                         "--listen\n");
         return 2;
     }
+    const char *env_zk = getenv("PORTCO_ZK");
+    if (!c->zk_hosts && env_zk && *env_zk) {
+        if (coord_check_zk("$PORTCO_ZK", env_zk) != 0)
+            return 2;
+        c->zk_hosts = env_zk;
+    }
+    if (!c->zk_hosts)
+        c->zk_hosts = PC_COORD_DEFAULT_ZK;
+    if (!level_given && pc_log_level_from_env(&level) < 0) {
+        fprintf(stderr,
+                "portco-coordinator: $PORTCO_LOG '%s' is not a log level: use debug, info, warn "
+                "or error\n",
+                getenv("PORTCO_LOG"));
+        return 2;
+    }
+    pc_log_set_level(level);
     return -1; /* go on */
 }
 
@@ -316,9 +384,6 @@ int main(int argc, char **argv)
         return prc;
     pc_log_set_ident("portco-coordinator");
     signal(SIGPIPE, SIG_IGN);
-    if (!c.zk_hosts)
-        c.zk_hosts =
-            getenv("PORTCO_ZK") && *getenv("PORTCO_ZK") ? getenv("PORTCO_ZK") : PC_COORD_DEFAULT_ZK;
     if (!c.id[0]) {
         char host[100] = "coordinator";
         gethostname(host, sizeof(host) - 1);

@@ -22,7 +22,8 @@ struct pc_zk {
     void *ud;
 
     pc_zk_state state;    /* last state seen */
-    pc_zk_state reported; /* last state given to cb (0: none yet) */
+    pc_zk_state reported;    /* last state given to cb (0: none yet) */
+    bool reported_connected; /* CONNECTED was reported once: a CONNECTING after it is an outage */
 
     struct event *io;    /* read/write interest on the client's socket */
     int io_fd;           /* our duplicate of that socket, which the io event is armed on; -1 */
@@ -51,8 +52,10 @@ void pc_zk_log_line(const char *message)
     const char *text = message;
     const char *lv = strstr(message, "ZOO_");
     if (lv) {
+        /* The client's errors are about reaching the servers (refused, timed
+         * out, unresolvable): an outage, which an operator must see. */
         if (strncmp(lv, "ZOO_ERROR@", 10) == 0)
-            level = PC_LOG_INFO;
+            level = PC_LOG_WARN;
         const char *at = strchr(lv, '@');
         at = at ? strchr(at + 1, '@') : NULL;
         const char *colon = at ? strstr(at, ": ") : NULL;
@@ -62,13 +65,13 @@ void pc_zk_log_line(const char *message)
     size_t n = strcspn(text, "\n");
     /*
      * A client that cannot reach its servers retries every few tens of ms and
-     * logs an error each time: repeat the same line at info level at most
+     * logs an error each time: repeat the same line at warn level at most
      * every PC_ZK_LOG_REPEAT_S seconds, and at debug level in between.
      */
     static char last[256];
     static time_t last_at;
     time_t now = time(NULL);
-    if (level == PC_LOG_INFO) {
+    if (level == PC_LOG_WARN) {
         if (n < sizeof(last) && strncmp(last, text, n) == 0 && last[n] == '\0' &&
             now - last_at < PC_ZK_LOG_REPEAT_S) {
             level = PC_LOG_DEBUG;
@@ -197,8 +200,12 @@ static void pc_zk_report(pc_zk *zk)
                 (unsigned long long)zoo_client_id(zk->zh)->client_id, zoo_recv_timeout(zk->zh));
     else if (zk->state == PC_ZK_EXPIRED || zk->state == PC_ZK_AUTH_FAILED)
         pc_warn("zookeeper session %s", pc_zk_state_name(zk->state));
+    else if (zk->state == PC_ZK_CONNECTING && zk->reported_connected)
+        pc_warn("zookeeper connection lost; reconnecting (%s)", zk->hosts);
     else
         pc_info("zookeeper %s (%s)", pc_zk_state_name(zk->state), zk->hosts);
+    if (zk->state == PC_ZK_CONNECTED)
+        zk->reported_connected = true;
     if (zk->cb)
         zk->cb(zk, zk->state, zk->ud);
 }

@@ -255,6 +255,7 @@ Test(cli_claims, agent_errors_exit_1_with_code_and_message)
     int st = pt_cli(&out, &err, "acquire", "--pool", "nosuch", "--service", "api", NULL);
     cr_assert_eq(st, 1);
     cr_assert_eq(strncmp(err, "portco: NO_SUCH_POOL: ", 22), 0, "stderr: %s", err);
+    cr_assert_not_null(strstr(err, "`portco status` lists the pools"), "the hint: %s", err);
     cr_assert_str_eq(out, "");
     free(out);
     free(err);
@@ -295,6 +296,9 @@ Test(cli_claims, taken_port_with_wait_times_out)
     st = pt_cli(&out, &err, "acquire", "--pool", "web", "--service", "b", "--port", ps, NULL);
     cr_assert_eq(st, 1);
     cr_assert_eq(strncmp(err, "portco: PORT_TAKEN: ", 20), 0, "stderr: %s", err);
+    /* The agent's hint fits every client: the CLI's option and the protocol's field. */
+    cr_assert_not_null(strstr(err, "portco acquire --wait SECS"), "the hint: %s", err);
+    cr_assert_not_null(strstr(err, "wait_ms in the request"), "the hint: %s", err);
     free(out);
     free(err);
     long long t0 = pt_now_ms();
@@ -320,9 +324,12 @@ Test(cli_claims, check_and_who_name_the_claim_behind_the_agents_hold)
     snprintf(ps, sizeof(ps), "%d", port);
 
     /* The agent's hold is a bound socket that /proc/net does not list: the
-     * probe refuses the port and the claim says whose it is. */
+     * probe refuses the port, says it is held for the claim, and the claim
+     * says whose it is. */
     st = pt_cli(&out, &err, "check", ps, NULL);
     cr_assert_eq(st, 1, "check of a held port: exit %d, %s", st, out);
+    cr_assert_not_null(strstr(out, "/tcp: held for the portco claim below"), "check: %s", out);
+    cr_assert_null(strstr(out, "bound but not listening, which"), "a mystery socket: %s", out);
     char want[200];
     snprintf(want, sizeof(want), "claimed in portco pool web by service held-svc on host %s",
              A.host);
@@ -444,6 +451,157 @@ Test(cli_usage, unreachable_agent_is_exit_1_naming_the_socket)
     cr_assert_eq(st, 1);
     cr_assert_eq(strncmp(err, "portco: AGENT_UNAVAILABLE: ", 27), 0, "stderr: %s", err);
     cr_assert_not_null(strstr(err, sock), "stderr: %s", err);
+    free(out);
+    free(err);
+}
+
+/* ---------- help: one table behind every synopsis ---------- */
+
+/* Run `portco ARGS...` with no agent; exit status, out and err owned. */
+static int pt_cli_noagent(char **out, char **err, ...)
+{
+    char bin[600];
+    pt_bin("portco", bin, sizeof(bin));
+    char *argv[16] = {bin, "--socket", "/nonexistent/portco-test.sock"};
+    int n = 3;
+    va_list ap;
+    va_start(ap, err);
+    char *s;
+    while ((s = va_arg(ap, char *)) != NULL && n < 15)
+        argv[n++] = s;
+    va_end(ap);
+    argv[n] = NULL;
+    int st = -1;
+    cr_assert_eq(pt_run(argv, NULL, 20000, out, err, &st), 0);
+    return st;
+}
+
+/* The synopsis of `cmd` as text after "portco CMD ", blanks squeezed, from lines of `text`
+ * that start with `lead` (and their indented continuation lines). */
+static void pt_synopsis(const char *text, const char *lead, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    const char *p = strstr(text, lead);
+    cr_assert_not_null(p, "no '%s' in:\n%s", lead, text);
+    p += strlen(lead);
+    size_t n = 0;
+    bool blank = false;
+    for (; *p && n + 1 < len; p++) {
+        if (*p == '\n') {
+            /* A continuation line is indented and does not start another synopsis. */
+            const char *q = p + 1;
+            while (*q == ' ')
+                q++;
+            if (q == p + 1 || *q == '\n' || *q == '\0' || strncmp(q, "portco ", 7) == 0)
+                break;
+            blank = true;
+            p = q - 1;
+            continue;
+        }
+        if (*p == ' ') {
+            blank = true;
+            continue;
+        }
+        if (blank && n > 0)
+            buf[n++] = ' ';
+        blank = false;
+        buf[n++] = *p;
+    }
+    buf[n] = '\0';
+}
+
+static const char *const pt_commands[] = {"check",   "who", "lint",   "acquire",
+                                          "release", "ls",  "status", "run"};
+
+Test(cli_usage, help_lists_every_command_and_help_cmd_shows_its_options)
+{
+    char *usage, *err;
+    cr_assert_eq(pt_cli_noagent(&usage, &err, "help", NULL), 0, "%s", err);
+    free(err);
+    char *dashdash;
+    cr_assert_eq(pt_cli_noagent(&dashdash, &err, "--help", NULL), 0);
+    cr_assert_str_eq(usage, dashdash, "portco help and portco --help differ");
+    free(dashdash);
+    free(err);
+    for (size_t i = 0; i < sizeof(pt_commands) / sizeof(pt_commands[0]); i++) {
+        const char *cmd = pt_commands[i];
+        char *help, *help2;
+        cr_assert_eq(pt_cli_noagent(&help, &err, "help", cmd, NULL), 0, "help %s: %s", cmd, err);
+        free(err);
+        cr_assert_eq(pt_cli_noagent(&help2, &err, cmd, "--help", NULL), 0);
+        cr_assert_str_eq(help, help2, "help %s and %s --help differ", cmd, cmd);
+        free(help2);
+        free(err);
+        /* The same synopsis in the list and in the command's help: no drift. */
+        char lead[64], in_list[600], in_help[600];
+        snprintf(lead, sizeof(lead), "  portco %s ", cmd);
+        pt_synopsis(usage, lead, in_list, sizeof(in_list));
+        snprintf(lead, sizeof(lead), "usage: portco %s ", cmd);
+        pt_synopsis(help, lead, in_help, sizeof(in_help));
+        cr_assert_str_eq(in_list, in_help, "portco %s: the list and the help disagree", cmd);
+        /* Every option of the synopsis is explained below it. */
+        for (const char *p = strstr(in_help, "--"); p; p = strstr(p + 2, "--")) {
+            char opt[40];
+            if (sscanf(p, "%39[-a-z]", opt) != 1 || strcmp(opt, "--") == 0)
+                continue;
+            char line[64];
+            snprintf(line, sizeof(line), "\n  %s", opt);
+            cr_assert_not_null(strstr(help, line), "portco help %s does not explain %s:\n%s", cmd,
+                               opt, help);
+        }
+        free(help);
+    }
+    free(usage);
+}
+
+Test(cli_usage, every_synopsis_option_is_parsed)
+{
+    for (size_t i = 0; i < sizeof(pt_commands) / sizeof(pt_commands[0]); i++) {
+        const char *cmd = pt_commands[i];
+        char *help, *err;
+        cr_assert_eq(pt_cli_noagent(&help, &err, "help", cmd, NULL), 0);
+        free(err);
+        char lead[64], syn[600];
+        snprintf(lead, sizeof(lead), "usage: portco %s ", cmd);
+        pt_synopsis(help, lead, syn, sizeof(syn));
+        free(help);
+        for (const char *p = strstr(syn, "--"); p; p = strstr(p + 2, "--")) {
+            char opt[40];
+            if (sscanf(p, "%39[-a-z]", opt) != 1 || strcmp(opt, "--") == 0)
+                continue;
+            /* Alone, the option may lack its value or what else the command needs,
+             * but it is never unknown. */
+            char *out;
+            pt_cli_noagent(&out, &err, cmd, opt, NULL);
+            cr_assert_null(strstr(err, "unknown option"), "portco %s %s: %s", cmd, opt, err);
+            free(out);
+            free(err);
+        }
+    }
+}
+
+Test(cli_usage, release_synopsis_names_claim)
+{
+    char *out, *err;
+    cr_assert_eq(pt_cli_noagent(&out, &err, "--help", NULL), 0);
+    cr_assert_not_null(strstr(out, "portco release --pool P [--claim NAME] PORT"), "%s", out);
+    free(out);
+    free(err);
+}
+
+Test(cli_usage, help_for_an_unknown_command_is_a_usage_error)
+{
+    char *out, *err;
+    cr_assert_eq(pt_cli_noagent(&out, &err, "help", "frobnicate", NULL), 2);
+    cr_assert_not_null(strstr(err, "no command 'frobnicate'"), "%s", err);
+    cr_assert_not_null(strstr(err, "usage: portco"), "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(pt_cli_noagent(&out, &err, "help", "ls", "status", NULL), 2);
+    free(out);
+    free(err);
+    cr_assert_eq(pt_cli_noagent(&out, &err, "frobnicate", NULL), 2);
+    cr_assert_not_null(strstr(err, "unknown command 'frobnicate'"), "%s", err);
     free(out);
     free(err);
 }

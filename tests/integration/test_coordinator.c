@@ -127,6 +127,8 @@ static pid_t start_coord(const char *id)
                     session,
                     "--id",
                     (char *)id,
+                    "--log-level", /* the test reads the log, whatever $PORTCO_LOG says */
+                    "info",
                     NULL};
     pid_t pid = pt_spawn(argv, NULL, logf, logf);
     cr_assert_gt(pid, 0, "spawn %s: %d", bin, pid);

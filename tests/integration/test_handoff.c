@@ -984,6 +984,115 @@ Test(handoff, no_listen_example_serves_a_program_that_binds_PORT_itself)
     cr_assert(pt_wait_until(claim_gone_pred, &port, 10000));
 }
 
+/* ---- --listen-grace: has the command taken up its socket? ---- */
+
+typedef struct file_has {
+    const char *path;
+    const char *needle;
+} file_has;
+
+static bool file_has_pred(void *arg)
+{
+    file_has *f = arg;
+    char buf[8192];
+    return pt_read_file(f->path, buf, sizeof(buf)) > 0 && strstr(buf, f->needle) != NULL;
+}
+
+/* Wait for portco run's warning on `err`, check what it says, then stop portco run. */
+static void expect_listen_warning(pid_t run, const char *err, const char *what)
+{
+    file_has w = {err, "portco run: warning: "};
+    cr_assert(pt_wait_until(file_has_pred, &w, 40000), "no warning from portco run");
+    char text[8192];
+    pt_read_file(err, text, sizeof(text));
+    cr_assert_not_null(strstr(text, what), "the warning should say '%s': %s", what, text);
+    cr_assert_not_null(strstr(text, "seems to bind its own port"), "%s", text);
+    cr_assert_not_null(strstr(text, "fd 3 (LISTEN_FDS)"), "%s", text);
+    cr_assert_not_null(strstr(text, "docs/handoff.md"), "%s", text);
+    cr_assert_eq(kill(run, SIGTERM), 0);
+    cr_assert_eq(pt_wait_pid(run, 10000, NULL), 0);
+}
+
+Test(handoff, run_warns_when_the_command_binds_a_port_of_its_own)
+{
+    /* The socket is handed over listening, so the claimed port listens all
+     * along; http.server ignores fd 3 and listens on a port of its own. */
+    char out[700], err[700];
+    pt_argv a;
+    char **argv =
+        run_argv(&a, false, PT_LIST("--listen-grace", "1", "--pool", PT_POOL, "--service", "own"),
+                 PT_LIST("python3", "-m", "http.server", "--bind", "127.0.0.1", "0"));
+    pid_t run = start_run(argv, out, err, sizeof(out), "own");
+    int port = wait_listed_service("own");
+    char what[64];
+    snprintf(what, sizeof(what), "not on the claimed port %d", port);
+    expect_listen_warning(run, err, what);
+}
+
+Test(handoff, run_warns_when_nothing_listens_on_a_socket_handed_over_bound)
+{
+    char out[700], err[700];
+    pt_argv a;
+    char **argv = run_argv(
+        &a, false,
+        PT_LIST("--no-listen", "--listen-grace", "0.5", "--pool", PT_POOL, "--service", "idle"),
+        PT_LIST("sleep", "60"));
+    pid_t run = start_run(argv, out, err, sizeof(out), "idle");
+    int port = wait_listed_service("idle");
+    char what[64];
+    snprintf(what, sizeof(what), "nothing listens on the claimed port %d", port);
+    expect_listen_warning(run, err, what);
+}
+
+Test(handoff, run_warns_when_the_command_closes_its_socket)
+{
+    char out[700], err[700];
+    pt_argv a;
+    char **argv = run_argv(&a, false,
+                           PT_LIST("--listen-grace", "0.5", "--pool", PT_POOL, "--service", "shut"),
+                           PT_LIST("sh", "-c", "exec 3>&-; exec sleep 60"));
+    pid_t run = start_run(argv, out, err, sizeof(out), "shut");
+    expect_listen_warning(run, err, "it closed the socket of the claimed port");
+}
+
+Test(handoff, run_does_not_warn_when_the_command_serves_on_fd3_or_on_PORT)
+{
+    /* serve_fd3.py serves on fd 3; the --no-listen recipe binds $PORT itself. */
+    char script[512], out1[700], err1[700], out2[700], err2[700];
+    example("serve_fd3.py", script, sizeof(script));
+    pt_argv a1, a2;
+    char **argv1 = run_argv(&a1, false,
+                            PT_LIST("--listen-grace", "0.3", "--pool", PT_POOL, "--service", "fd3"),
+                            PT_LIST("python3", script));
+    char **argv2 = run_argv(
+        &a2, false,
+        PT_LIST("--no-listen", "--listen-grace", "4", "--pool", PT_POOL, "--service", "num"),
+        PT_LIST("sh", "-c", "exec python3 -m http.server --bind \"$PORTCO_ADDRESS\" \"$PORT\""));
+    long long t0 = pt_now_ms();
+    pid_t run1 = start_run(argv1, out1, err1, sizeof(out1), "fd3");
+    pid_t run2 = start_run(argv2, out2, err2, sizeof(out2), "num");
+    json_t *ready = wait_json_line(out1, run1, err1);
+    int port1 = (int)jint(ready, "port");
+    json_decref(ready);
+    int port2 = wait_listed_service("num");
+    cr_assert(pt_wait_until(http_ok_pred, &port1, 20000), "serve_fd3.py never answered");
+    cr_assert(pt_wait_until(http_ok_pred, &port2, 20000), "http.server never answered");
+    /* The absence of a warning needs a window: serve_fd3.py's command is
+     * looked at 0.3, 0.6, 1.2 and 2.4 s after the handoff, http.server's at
+     * 4 s (it serves by now, so it listens on the claimed port). */
+    while (pt_now_ms() < t0 + 6000)
+        pt_nap_ms(100);
+    char text[8192] = "";
+    pt_read_file(err1, text, sizeof(text));
+    cr_assert_null(strstr(text, "warning"), "serve_fd3.py: %s", text);
+    pt_read_file(err2, text, sizeof(text));
+    cr_assert_null(strstr(text, "warning"), "http.server on $PORT: %s", text);
+    cr_assert_eq(kill(run1, SIGTERM), 0);
+    cr_assert_eq(kill(run2, SIGTERM), 0);
+    cr_assert_eq(pt_wait_pid(run1, 10000, NULL), 0);
+    cr_assert_eq(pt_wait_pid(run2, 10000, NULL), 0);
+}
+
 static bool text_line_pred(void *arg)
 {
     char buf[1024];

@@ -87,7 +87,9 @@ static inline void pt_agent_start_with(const char *tag, void (*publish)(pt_agent
     char bin[600];
     pt_bin("portco-agent", bin, sizeof(bin));
     char *argv[] = {bin, "--config", cfg, NULL};
-    a->pid = pt_spawn(argv, NULL, a->log, a->log);
+    /* The file names ZooKeeper: a $PORTCO_ZK of the caller's would win over it. */
+    char *env[] = {"PORTCO_ZK=", NULL};
+    a->pid = pt_spawn(argv, env, a->log, a->log);
     cr_assert_gt(a->pid, 0, "spawn %s: %d", bin, (int)a->pid);
     cr_assert(pt_wait_unix_socket(a->sock, 20000), "agent socket %s never answered (log %s)",
               a->sock, a->log);

@@ -55,8 +55,21 @@ int pt_cluster_coord_start(pt_cluster *c, int i)
     snprintf(session, sizeof(session), "%d", c->coord_session_ms);
     snprintf(id, sizeof(id), "c%d", i);
     snprintf(logf, sizeof(logf), "%s/%s.log", c->dir, id);
-    char *argv[] = {bin,     "--config",          c->cluster_file, "--zk", c->connect, "--root",
-                    c->root, "--session-timeout", session,         "--id", id,         NULL};
+    /* Flags, not the test's $PORTCO_ZK and $PORTCO_LOG, decide: the logs are read. */
+    char *argv[] = {bin,
+                    "--config",
+                    c->cluster_file,
+                    "--zk",
+                    c->connect,
+                    "--root",
+                    c->root,
+                    "--session-timeout",
+                    session,
+                    "--id",
+                    id,
+                    "--log-level",
+                    "info",
+                    NULL};
     pid_t pid = pt_spawn(argv, NULL, logf, logf);
     if (pid < 0)
         return pid;
@@ -88,7 +101,8 @@ static int pt_agent_start(pt_cluster *c, int i)
             return -ENOMEM;
         run = ns_argv;
     }
-    /* Agents inherit the test's environment; PORTCO_LOG must not lower --log-level. */
+    /* Agents inherit the test's environment: --zk and --log-level win over
+     * $PORTCO_ZK and $PORTCO_LOG. */
     pid_t pid = pt_spawn(run, NULL, a->log, a->log);
     free(ns_argv);
     if (pid < 0)
