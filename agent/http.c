@@ -13,6 +13,7 @@
 #include "listing.h"
 #include "log.h"
 #include "names.h"
+#include "portco_version.h"
 #include "prom.h"
 
 /* A /v1/claims request waiting for ZooKeeper. */
@@ -122,7 +123,7 @@ static void pc_http_metrics(pc_agent_http *h, struct evhttp_request *req)
                    "Start time of the agent, seconds since the epoch.",
                    (double)a->started_ms / 1000.0);
     pc_prom_header(b, "portco_agent_build_info", "gauge", "Version and host id of the agent.");
-    const char *labels[] = {"version", PC_AGENT_VERSION, "host", a->opts.host_id, NULL};
+    const char *labels[] = {"version", PORTCO_VERSION_STRING, "host", a->opts.host_id, NULL};
     pc_prom_sample(b, "portco_agent_build_info", labels, 1);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", PC_PROM_CONTENT_TYPE);
     evhttp_send_reply(req, HTTP_OK, NULL, b);

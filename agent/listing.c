@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "pools.h"
+#include "portco_version.h"
 
 /* One `list` request being gathered from ZooKeeper. */
 typedef struct pc_listop {
@@ -414,7 +415,7 @@ static bool pc_listing_status_fill(pc_agent *a, json_t *ans)
     }
     if (ans) {
         json_object_set_new(ans, "host", json_string(a->opts.host_id));
-        json_object_set_new(ans, "version", json_string(PC_AGENT_VERSION));
+        json_object_set_new(ans, "version", json_string(PORTCO_VERSION_STRING));
         json_object_set_new(ans, "zookeeper",
                             json_string(pc_zk_state_name(pc_zk_get_state(a->zk))));
         json_object_set_new(ans, "ready", json_boolean(a->pools_ready));

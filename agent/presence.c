@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "portco_version.h"
 
 /* Attempts at replacing a stale presence node before giving up. */
 #define PC_PRESENCE_TRIES 3
@@ -41,7 +42,7 @@ static json_t *pc_presence_addresses(void)
 static char *pc_presence_data(pc_agent *a)
 {
     json_t *o =
-        json_pack("{s:s, s:i, s:o, s:I}", "version", PC_AGENT_VERSION, "pid", (int)getpid(),
+        json_pack("{s:s, s:i, s:o, s:I}", "version", PORTCO_VERSION_STRING, "pid", (int)getpid(),
                   "addresses", pc_presence_addresses(), "started", (json_int_t)a->started_ms);
     if (!o)
         return NULL;

@@ -9,6 +9,7 @@
 #include <sys/queue.h>
 
 #include "log.h"
+#include "portco_version.h"
 #include "prom.h"
 #include "zkpath.h"
 
@@ -73,7 +74,8 @@ static void pc_coord_metrics(pc_coord_http *h, struct evhttp_request *req)
                    h->src.rejected ? (double)*h->src.rejected : 0);
     pc_prom_header(b, "portco_coordinator_build_info", "gauge",
                    "Version and name of the coordinator.");
-    const char *labels[] = {"version", PC_COORD_VERSION, "id", h->src.id ? h->src.id : "", NULL};
+    const char *labels[] = {"version", PORTCO_VERSION_STRING, "id", h->src.id ? h->src.id : "",
+                            NULL};
     pc_prom_sample(b, "portco_coordinator_build_info", labels, 1);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", PC_PROM_CONTENT_TYPE);
     evhttp_send_reply(req, HTTP_OK, NULL, b);
