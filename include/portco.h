@@ -56,7 +56,10 @@ typedef enum portco_errno {
 #undef PORTCO_XX_
 } portco_errno;
 
-/* Human-readable text for any return code (0, -errno or PORTCO_E*). Never NULL. */
+/*
+ * Human-readable text for any return code (0, -errno or PORTCO_E*). Never
+ * NULL; a static string, safe to use from any thread.
+ */
 PORTCO_API const char *portco_strerror(int code);
 
 /*
@@ -65,8 +68,13 @@ PORTCO_API const char *portco_strerror(int code);
  */
 PORTCO_API const char *portco_err_name(int code);
 
-/* Inverse of portco_err_name() for the PORTCO_E* names. Returns 0 when unknown. */
-PORTCO_API int portco_err_from_name(const char *name);
+/*
+ * Inverse of portco_err_name(): "OK" gives 0, a PORTCO_ERRNO_MAP name its
+ * PORTCO_E* code, an errno name such as "ECONNREFUSED" its -errno. Returns 0
+ * with *code set, or PORTCO_EBADREQ (unknown name, name or code NULL) with
+ * *code untouched.
+ */
+PORTCO_API int portco_err_from_name(const char *name, int *code);
 
 /* Detail of a failure, filled by functions that take one (the pointer may be NULL). */
 typedef struct portco_status {
