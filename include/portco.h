@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "portco_version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -16,8 +18,24 @@ extern "C" {
 #define PORTCO_API
 #endif
 
-#define PORTCO_VERSION_MAJOR 0
-#define PORTCO_VERSION_MINOR 1
+/*
+ * Versions and ABI. portco_version.h (generated from the build's project
+ * version, included above) has PORTCO_VERSION_MAJOR, _MINOR, _PATCH, _STRING
+ * and _HEX (0xMMmmpp) of the headers an application compiles against;
+ * portco_version() and portco_version_string() give those of the library
+ * loaded at run time.
+ *
+ * While the major version is 0, a minor release may change the ABI: the
+ * soname carries the minor version (libportco.so.0.1) and the CMake package
+ * accepts only the same minor version. A patch release never changes it.
+ * From 1.0 on, the soname is libportco.so.1 and minor releases only add.
+ */
+
+/* 0xMMmmpp of the library loaded at run time (PORTCO_VERSION_HEX of its build). */
+PORTCO_API unsigned portco_version(void);
+
+/* "MAJOR.MINOR.PATCH" of the library loaded at run time. Static; never NULL. */
+PORTCO_API const char *portco_version_string(void);
 
 /* Default path of the agent's Unix socket; $PORTCO_SOCKET overrides it. */
 #define PORTCO_DEFAULT_SOCKET "/run/portco/agent.sock"
