@@ -8,13 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
-#include "frame.h"
 #include "message.h"
 #include "portco.h"
 
@@ -400,7 +397,7 @@ int pc_cmd_ls(const pc_cli_globals *g, int argc, char **argv)
         qsort(cls, n, sizeof(*cls), pc_claim_cmp);
     if (!json) {
         pc_ls_table(cls, n);
-        free(cls);
+        portco_list_free(cls);
         return fflush(stdout) == 0 ? PC_EXIT_OK : PC_EXIT_FAIL;
     }
     json_t *arr = json_array();
@@ -411,40 +408,11 @@ int pc_cmd_ls(const pc_cli_globals *g, int argc, char **argv)
             arr = NULL;
         }
     }
-    free(cls);
+    portco_list_free(cls);
     return pc_cli_print_json(arr);
 }
 
 #define PC_STATUS_SYNOPSIS "status [--json]"
-
-/* Connect to the agent's socket for a raw protocol exchange; fd or exit code < 0 printed. */
-static int pc_status_connect(const char *path)
-{
-    if (!path || !path[0])
-        path = PORTCO_DEFAULT_SOCKET;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        fprintf(stderr, "portco: ENAMETOOLONG: agent socket path too long: %s\n", path);
-        return -1;
-    }
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR)
-            fprintf(stderr,
-                    "portco: AGENT_UNAVAILABLE: no portco agent at %s (%s): start portco-agent, "
-                    "or set PORTCO_SOCKET to the socket of the running agent\n",
-                    path, strerror(e));
-        else
-            fprintf(stderr, "portco: %s: cannot connect to the portco agent at %s: %s\n",
-                    portco_err_name(-e), path, strerror(e));
-        return -1;
-    }
-    return fd;
-}
 
 /* Print one status value: strings bare, arrays comma-separated, the rest as JSON. */
 static void pc_status_print_value(const json_t *v)
@@ -467,11 +435,7 @@ static void pc_status_print_value(const json_t *v)
     }
 }
 
-/*
- * `portco status`: the agent's own view (host, ZooKeeper state, pools,
- * claims). libportco has no status call, so this speaks the protocol
- * directly through the shared codec.
- */
+/* `portco status`: the agent's own view (host, ZooKeeper state, pools, claims). */
 int pc_cmd_status(const pc_cli_globals *g, int argc, char **argv)
 {
     enum { O_JSON = 1, O_HELP };
@@ -499,62 +463,24 @@ int pc_cmd_status(const pc_cli_globals *g, int argc, char **argv)
     }
     if (optind < argc)
         return pc_cli_usage("status", PC_STATUS_SYNOPSIS, "unexpected argument '%s'", argv[optind]);
-    const char *path = g->socket && g->socket[0] ? g->socket : getenv("PORTCO_SOCKET");
-    int fd = pc_status_connect(path);
-    if (fd < 0)
-        return PC_EXIT_FAIL;
-    path = path && path[0] ? path : PORTCO_DEFAULT_SOCKET;
-
-    json_t *req = json_pack("{s:i, s:i, s:s}", "v", PC_PROTO_VERSION, "id", 1, "op", "status");
-    char *line = NULL;
-    size_t len = 0;
-    int rc = req ? pc_json_line(req, &line, &len) : -ENOMEM;
-    json_decref(req);
+    portco_client *c;
+    int ex = pc_cli_connect(g, &c);
+    if (ex != PC_EXIT_OK)
+        return ex;
+    portco_status st = {0};
+    char *text = NULL;
+    int rc = portco_set_timeout(c, PC_STATUS_TIMEOUT_MS);
     if (rc == 0)
-        rc = pc_frame_send_all(fd, line, len, -1, PC_STATUS_TIMEOUT_MS);
-    free(line);
-    pc_linebuf lb;
-    pc_linebuf_init(&lb, 0, 0);
-    pc_answer a = {0};
-    pc_error err = {0};
-    while (rc == 0) {
-        char *l;
-        size_t ll;
-        int r = pc_frame_read_line(&lb, fd, PC_STATUS_TIMEOUT_MS, &l, &ll);
-        if (r != 1) {
-            rc = r == 0 ? PORTCO_ENOAGENT : r == PORTCO_ETOOBIG ? PORTCO_EPROTO : r;
-            pc_error_set(&err, rc, "%s from the agent at %s",
-                         r == 0 ? "no answer" : portco_strerror(r), path);
-            break;
-        }
-        rc = pc_answer_parse(l, ll, &a, &err);
-        if (rc == 0 && a.is_event) { /* not ours: skip */
-            pc_answer_free(&a);
-            continue;
-        }
-        break;
-    }
-    pc_linebuf_free(&lb);
-    close(fd);
-    if (rc != 0) {
-        fprintf(stderr, "portco: %s: %s\n", portco_err_name(rc),
-                err.msg[0] ? err.msg : portco_strerror(rc));
-        return PC_EXIT_FAIL;
-    }
-    if (!a.ok) {
-        fprintf(stderr, "portco: %s: %s\n", portco_err_name(a.code), a.message);
-        pc_answer_free(&a);
-        return PC_EXIT_FAIL;
-    }
-    json_t *view = json_deep_copy(a.root);
-    pc_answer_free(&a);
+        rc = portco_agent_status(c, &text, &st);
+    portco_close(c);
+    if (rc != 0)
+        return pc_cli_fail(&st, rc);
+    json_t *view = json_loads(text, 0, NULL);
+    portco_agent_status_free(text);
     if (!view) {
         fprintf(stderr, "portco: out of memory\n");
         return PC_EXIT_FAIL;
     }
-    json_object_del(view, "v");
-    json_object_del(view, "id");
-    json_object_del(view, "ok");
     if (json)
         return pc_cli_print_json(view);
     const char *key;
