@@ -57,7 +57,7 @@ version_macro() {
     sed -n "s/^#define PORTCO_VERSION_$1 *\([0-9]*\)\$/\1/p" "$full/include/portco_version.h"
 }
 major=$(version_macro MAJOR) minor=$(version_macro MINOR)
-[ -n "$major" ] && [ -n "$minor" ] || fail "no version in $full/include/portco_version.h"
+{ [ -n "$major" ] && [ -n "$minor" ]; } || fail "no version in $full/include/portco_version.h"
 soname=libportco.so.$major
 [ "$major" != 0 ] || soname=libportco.so.0.$minor
 
