@@ -28,8 +28,8 @@ int pc_error_set(pc_error *err, int code, const char *fmt, ...)
     return code;
 }
 
-int pc_error_set_at(pc_error *err, int code, const char *file, int line, int col,
-                    const char *fmt, ...)
+int pc_error_set_at(pc_error *err, int code, const char *file, int line, int col, const char *fmt,
+                    ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -122,7 +122,7 @@ Test(errors, names_and_messages_come_from_one_table)
  * an unknown name is an error, not the code of success. */
 Test(errors, from_name_inverts_err_name_and_refuses_unknown_names)
 {
-#define PT_ROUND_TRIP(name, value, wire, msg)                                                     \
+#define PT_ROUND_TRIP(name, value, wire, msg)                                                      \
     do {                                                                                           \
         int got = 1;                                                                               \
         cr_assert_eq(portco_err_from_name(portco_err_name(value), &got), 0, "%s", wire);           \
