@@ -7,13 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
-#include "frame.h"
 #include "message.h"
 #include "portco.h"
 
@@ -344,7 +341,7 @@ int pc_cmd_ls(const pc_cli_globals *g, int argc, char **argv)
         qsort(cls, n, sizeof(*cls), pc_claim_cmp);
     if (!json) {
         pc_ls_table(cls, n);
-        free(cls);
+        portco_list_free(cls);
         return fflush(stdout) == 0 ? PC_EXIT_OK : PC_EXIT_FAIL;
     }
     json_t *arr = json_array();
@@ -355,38 +352,8 @@ int pc_cmd_ls(const pc_cli_globals *g, int argc, char **argv)
             arr = NULL;
         }
     }
-    free(cls);
+    portco_list_free(cls);
     return pc_cli_print_json(arr);
-}
-
-/* Connect to the agent's socket for a raw protocol exchange: the fd, or -1 (said unless quiet). */
-static int pc_status_connect(const char *path, bool quiet)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        if (!quiet)
-            fprintf(stderr, "portco: ENAMETOOLONG: agent socket path too long: %s\n", path);
-        return -1;
-    }
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        if (quiet)
-            return -1;
-        if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR)
-            fprintf(stderr,
-                    "portco: AGENT_UNAVAILABLE: no portco agent at %s (%s): start portco-agent, "
-                    "or set PORTCO_SOCKET to the socket of the running agent\n",
-                    path, strerror(e));
-        else
-            fprintf(stderr, "portco: %s: cannot connect to the portco agent at %s: %s\n",
-                    portco_err_name(-e), path, strerror(e));
-        return -1;
-    }
-    return fd;
 }
 
 const char *pc_cli_socket_path(const pc_cli_globals *g)
@@ -397,68 +364,35 @@ const char *pc_cli_socket_path(const pc_cli_globals *g)
     return e && e[0] ? e : PORTCO_DEFAULT_SOCKET;
 }
 
+/*
+ * The agent's status answer through libportco, within PC_STATUS_TIMEOUT_MS.
+ * On success *view is an owned object (without the protocol's v, id, ok).
+ * Errors are said on stderr unless quiet.
+ */
 int pc_cli_agent_status(const pc_cli_globals *g, bool quiet, json_t **view)
 {
     *view = NULL;
-    const char *path = pc_cli_socket_path(g);
-    int fd = pc_status_connect(path, quiet);
-    if (fd < 0)
-        return PORTCO_ENOAGENT;
-    json_t *req = json_pack("{s:i, s:i, s:s}", "v", PC_PROTO_VERSION, "id", 1, "op", "status");
-    char *line = NULL;
-    size_t len = 0;
-    int rc = req ? pc_json_line(req, &line, &len) : -ENOMEM;
-    json_decref(req);
-    if (rc == 0)
-        rc = pc_frame_send_all(fd, line, len, -1, PC_STATUS_TIMEOUT_MS);
-    free(line);
-    pc_linebuf lb;
-    pc_linebuf_init(&lb, 0, 0);
-    pc_answer a = {0};
-    pc_error err = {0};
-    while (rc == 0) {
-        char *l;
-        size_t ll;
-        int r = pc_frame_read_line(&lb, fd, PC_STATUS_TIMEOUT_MS, &l, &ll);
-        if (r != 1) {
-            rc = r == 0 ? PORTCO_ENOAGENT : r == PORTCO_ETOOBIG ? PORTCO_EPROTO : r;
-            pc_error_set(&err, rc, "%s from the agent at %s",
-                         r == 0 ? "no answer" : portco_strerror(r), path);
-            break;
-        }
-        rc = pc_answer_parse(l, ll, &a, &err);
-        if (rc == 0 && a.is_event) { /* not ours: skip */
-            pc_answer_free(&a);
-            continue;
-        }
-        break;
+    portco_connect_opts co = {.path = g->socket, .timeout_ms = PC_STATUS_TIMEOUT_MS};
+    portco_status st = {0};
+    portco_client *c = NULL;
+    char *text = NULL;
+    int rc = portco_connect_with(&co, &c, &st);
+    if (rc == 0) {
+        rc = portco_agent_status(c, &text, &st);
+        portco_close(c);
     }
-    pc_linebuf_free(&lb);
-    close(fd);
     if (rc != 0) {
         if (!quiet)
-            fprintf(stderr, "portco: %s: %s\n", portco_err_name(rc),
-                    err.msg[0] ? err.msg : portco_strerror(rc));
+            pc_cli_fail(&st, rc);
         return rc;
     }
-    if (!a.ok) {
-        if (!quiet)
-            fprintf(stderr, "portco: %s: %s\n", portco_err_name(a.code), a.message);
-        rc = a.code < 0 ? a.code : PORTCO_EPROTO;
-        pc_answer_free(&a);
-        return rc;
-    }
-    json_t *v = json_deep_copy(a.root);
-    pc_answer_free(&a);
-    if (!v) {
+    *view = json_loads(text, 0, NULL);
+    portco_agent_status_free(text);
+    if (!*view) {
         if (!quiet)
             fprintf(stderr, "portco: out of memory\n");
         return -ENOMEM;
     }
-    json_object_del(v, "v");
-    json_object_del(v, "id");
-    json_object_del(v, "ok");
-    *view = v;
     return 0;
 }
 
@@ -485,8 +419,7 @@ static void pc_status_print_value(const json_t *v)
 
 /*
  * `portco status`: the agent's own view (host, ZooKeeper state, pools,
- * claims). libportco has no status call, so this speaks the protocol
- * directly through the shared codec. Exit 0 only when the agent can serve
+ * claims), through libportco's portco_agent_status(). Exit 0 only when the agent can serve
  * claims (connected to ZooKeeper, pools read); the status is printed anyway.
  */
 int pc_cmd_status(const pc_cli_globals *g, int argc, char **argv)

@@ -630,7 +630,7 @@ int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv)
         /* Interrupted before the handoff: nothing was run, nothing is kept. */
         if (rc == 0) {
             close(claim.fd);
-            portco_release_claim(c, &claim, NULL);
+            pc_run_release(c, &claim);
         }
         pc_run_reap_unstarted(child);
         if (abort_sig > 0) {
@@ -654,7 +654,7 @@ int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv)
         fprintf(stderr, "portco run: the agent granted port %u but handed over no socket\n",
                 (unsigned)claim.port);
         pc_run_reap_unstarted(child);
-        portco_release_claim(c, &claim, NULL);
+        pc_run_release(c, &claim);
         exit_code = PC_EXIT_FAIL;
         goto out;
     }
@@ -669,7 +669,7 @@ int pc_cmd_run(const pc_cli_globals *g, int argc, char **argv)
         /* EPIPE means the child is already gone (a forwarded signal): its status says so. */
         fprintf(stderr, "portco run: cannot hand the socket to the command: %s\n", strerror(-rc));
         pc_run_reap_unstarted(child);
-        portco_release_claim(c, &claim, NULL);
+        pc_run_release(c, &claim);
         exit_code = PC_EXIT_FAIL;
         goto out;
     }

@@ -21,10 +21,10 @@
  * then releases the claim and exits 0. Errors go to stderr, exit 1.
  */
 
-static void log_cb(int level, const char *message, void *userdata)
+static void log_cb(portco_log_level level, const char *message, void *userdata)
 {
     (void)userdata;
-    fprintf(stderr, "libportco[%d]: %s\n", level, message);
+    fprintf(stderr, "libportco[%d]: %s\n", (int)level, message);
 }
 
 int main(int argc, char **argv)

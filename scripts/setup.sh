@@ -22,8 +22,9 @@ build=(
 # it with python3) and the demo's HTTP server, which is python3 too.
 runtime=(zookeeper default-jre-headless python3)
 # Test-only: Criterion; ip and ss (iproute2); openssl for the TLS tests;
-# systemd-socket-activate for the handoff test of the systemd recipe.
-tests=(libcriterion-dev iproute2 procps openssl systemd)
+# systemd-socket-activate for the handoff test of the systemd recipe;
+# abidw and abidiff (abigail-tools) for libportco's ABI check.
+tests=(libcriterion-dev iproute2 procps openssl systemd abigail-tools)
 # The benchmark's plots and peers (also run by the test suite's smoke test).
 bench=(gnuplot-nox python3-kazoo python3-portpicker)
 

@@ -28,7 +28,8 @@ fi
 scrub_home=
 san_logs=
 trap 'rm -rf "$scrub_home" "$san_logs"' EXIT
-scrub_env_enter test.sh python3 java ss ip openssl setsid cmake ctest cc pkg-config nm gnuplot
+scrub_env_enter test.sh python3 java ss ip openssl setsid cmake ctest cc pkg-config nm gnuplot \
+    abidw abidiff
 
 plain_only=0
 if [ "${1:-}" = --plain ]; then

@@ -3,12 +3,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Events read during one call, delivered once the lock is released. */
@@ -17,7 +20,7 @@ typedef struct pc_evq {
     size_t n, cap;
 } pc_evq;
 
-void pc_client_log(portco_client *c, int level, const char *fmt, ...)
+void pc_client_log(portco_client *c, portco_log_level level, const char *fmt, ...)
 {
     if (!c->log_cb)
         return;
@@ -83,9 +86,8 @@ static void pc_client_take_event(portco_client *c, const pc_answer *a, pc_evq *q
         memset(&ev.claim, 0, sizeof(ev.claim));
         ev.claim.fd = -1;
     }
-    size_t ml = strnlen(a->message, sizeof(ev.message) - 1); /* truncate to the event's size */
-    memcpy(ev.message, a->message, ml);
-    ev.message[ml] = '\0';
+    /* ev.message has the size of the wire's and of a->message: nothing is cut. */
+    snprintf(ev.message, sizeof(ev.message), "%s", a->message);
     if (!c->event_cb)
         return;
     if (q->n == q->cap) {
@@ -155,11 +157,41 @@ static int pc_client_read_failed(portco_client *c, int rc, pc_error *err)
                             c->path, PC_PROTO_MAX_LINE);
     }
     if (rc == -ECONNRESET || rc == -EPIPE || rc == -ENOTCONN)
-        return pc_client_lost(c, err, strerror(-rc));
+        return pc_client_lost(c, err, portco_strerror(rc));
     if (rc == -ENOMEM)
         return pc_error_set(err, rc, "out of memory reading from the agent");
     pc_client_break(c);
-    return pc_error_set(err, rc, "reading from the agent at %s: %s", c->path, strerror(-rc));
+    return pc_error_set(err, rc, "reading from the agent at %s: %s", c->path, portco_strerror(rc));
+}
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+static long long pc_client_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left before `deadline` (-1: none) for one frame wait, >= 0. */
+static int pc_client_left(long long deadline)
+{
+    if (deadline < 0)
+        return -1;
+    long long left = deadline - pc_client_now_ms();
+    return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* The call's bound ran out: the answer may still come, so the stream is
+ * out of step with the requests; shut it down. */
+static int pc_client_timed_out(portco_client *c, pc_error *err, int bound_ms, const char *doing)
+{
+    pc_client_break(c);
+    pc_client_log(c, PORTCO_LOG_WARN, "no answer from the agent at %s within %d ms (%s)", c->path,
+                  bound_ms, doing);
+    return pc_error_set(err, -ETIMEDOUT,
+                        "the portco agent at %s did not answer within %d ms (%s); it may be "
+                        "stopped or overloaded. The connection is closed: connect again",
+                        c->path, bound_ms, doing);
 }
 
 /* Make a received socket behave like a fresh one: blocking (it is already close-on-exec). */
@@ -168,13 +200,14 @@ static void pc_client_fix_fd(portco_client *c, int fd)
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && (fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
         pc_client_log(c, PORTCO_LOG_WARN, "cannot clear O_NONBLOCK on the received socket: %s",
-                      strerror(errno));
+                      portco_strerror(-errno));
 }
 
-/* The locked part of pc_client_call(). */
-static int pc_client_exchange(portco_client *c, json_t *req, pc_answer *ans, int *fd_out, pc_evq *q,
-                              pc_error *err)
+/* The locked part of pc_client_call(); bound_ms -1: no bound. */
+static int pc_client_exchange(portco_client *c, json_t *req, int bound_ms, pc_answer *ans,
+                              int *fd_out, pc_evq *q, pc_error *err)
 {
+    long long deadline = bound_ms < 0 ? -1 : pc_client_now_ms() + bound_ms;
     if (c->broken)
         return pc_error_set(err, PORTCO_ENOAGENT,
                             "the connection to the portco agent at %s is closed after an earlier "
@@ -191,17 +224,24 @@ static int pc_client_exchange(portco_client *c, json_t *req, pc_answer *ans, int
         return pc_error_set(err, rc, "request longer than %d bytes", PC_PROTO_MAX_LINE);
     if (rc != 0)
         return pc_error_set(err, rc, "cannot encode the request: %s", portco_strerror(rc));
-    rc = pc_frame_send_all(c->fd, buf, len, -1, -1);
+    rc = pc_frame_send_all(c->fd, buf, len, -1, pc_client_left(deadline));
     free(buf);
     if (rc == -EPIPE || rc == -ECONNRESET || rc == -ENOTCONN)
-        return pc_client_lost(c, err, strerror(-rc));
-    if (rc != 0)
-        return pc_error_set(err, rc, "sending to the agent at %s: %s", c->path, strerror(-rc));
+        return pc_client_lost(c, err, portco_strerror(rc));
+    if (rc == -ETIMEDOUT)
+        return pc_client_timed_out(c, err, bound_ms, "sending the request");
+    if (rc != 0) {
+        pc_client_break(c); /* part of the line may have gone */
+        return pc_error_set(err, rc, "sending to the agent at %s: %s", c->path,
+                            portco_strerror(rc));
+    }
 
     for (;;) {
         char *line;
         size_t llen;
-        rc = pc_frame_read_line(&c->lb, c->fd, -1, &line, &llen);
+        rc = pc_frame_read_line(&c->lb, c->fd, pc_client_left(deadline), &line, &llen);
+        if (rc == -ETIMEDOUT)
+            return pc_client_timed_out(c, err, bound_ms, "waiting for the answer");
         if (rc != 1)
             return pc_client_read_failed(c, rc, err);
         rc = pc_answer_parse(line, llen, ans, err);
@@ -256,19 +296,72 @@ static int pc_client_exchange(portco_client *c, json_t *req, pc_answer *ans, int
     return 0;
 }
 
-int pc_client_call(portco_client *c, json_t *req, pc_answer *ans, int *fd_out, pc_error *err)
+int pc_client_call(portco_client *c, json_t *req, int extra_ms, pc_answer *ans, int *fd_out,
+                   pc_error *err)
 {
     pc_evq q = {0};
     memset(ans, 0, sizeof(*ans));
     *fd_out = -1;
     pthread_mutex_lock(&c->mu);
-    int rc = pc_client_exchange(c, req, ans, fd_out, &q, err);
+    int bound = __atomic_load_n(&c->timeout_ms, __ATOMIC_RELAXED);
+    if (bound >= 0 && extra_ms != 0)
+        bound = extra_ms < 0 ? -1 : extra_ms > INT_MAX - bound ? INT_MAX : bound + extra_ms;
+    int rc = pc_client_exchange(c, req, bound, ans, fd_out, &q, err);
     pthread_mutex_unlock(&c->mu);
     pc_evq_dispatch(c, &q);
     return rc;
 }
 
-int portco_connect(const char *path, portco_client **out, portco_status *st)
+/* The client's bound from a timeout_ms option: 0 is the default. */
+static int pc_client_bound(int timeout_ms)
+{
+    return timeout_ms == 0 ? PORTCO_DEFAULT_TIMEOUT_MS : timeout_ms;
+}
+
+/* True when every reserved word is zero. */
+static bool pc_reserved_zero(const uint64_t *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (w[i] != 0)
+            return false;
+    return true;
+}
+
+/*
+ * connect() within bound_ms (-1: none). A Unix stream connect waits while the
+ * listener's queue is full (a stopped agent) for as long as SO_SNDTIMEO
+ * allows, then fails with EAGAIN; the timeout is set for the connect only.
+ * Returns 0 or -errno, -ETIMEDOUT when the time ran out.
+ */
+static int pc_client_connect_fd(int fd, const struct sockaddr_un *sa, int bound_ms)
+{
+    long long deadline = bound_ms < 0 ? -1 : pc_client_now_ms() + bound_ms;
+    for (;;) {
+        if (deadline >= 0) {
+            int left = pc_client_left(deadline);
+            if (left == 0)
+                return -ETIMEDOUT;
+            struct timeval tv = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000};
+            if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+                return -errno;
+        }
+        if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN && deadline >= 0)
+            return -ETIMEDOUT;
+        return -errno;
+    }
+    if (deadline >= 0) {
+        struct timeval none = {0};
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none)) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+int portco_connect_with(const portco_connect_opts *opts, portco_client **out, portco_status *st)
 {
     pc_error err = {0};
     if (!out) {
@@ -276,6 +369,24 @@ int portco_connect(const char *path, portco_client **out, portco_status *st)
         return pc_client_status(st, &err);
     }
     *out = NULL;
+    if (!opts) {
+        pc_error_set(&err, PORTCO_EBADREQ, "portco_connect_with: opts must not be NULL");
+        return pc_client_status(st, &err);
+    }
+    if (opts->timeout_ms < -1) {
+        pc_error_set(&err, PORTCO_EBADREQ,
+                     "timeout_ms must be -1 (no bound), 0 (the default, %d ms) or a positive "
+                     "time",
+                     PORTCO_DEFAULT_TIMEOUT_MS);
+        return pc_client_status(st, &err);
+    }
+    if (!pc_reserved_zero(opts->reserved, sizeof(opts->reserved) / sizeof(opts->reserved[0]))) {
+        pc_error_set(&err, PORTCO_EBADREQ,
+                     "portco_connect_opts.reserved must be zero: zero the whole struct "
+                     "(= {0}) before setting its fields");
+        return pc_client_status(st, &err);
+    }
+    const char *path = opts->path;
     if (!path || !path[0])
         path = getenv("PORTCO_SOCKET");
     if (!path || !path[0])
@@ -295,28 +406,31 @@ int portco_connect(const char *path, portco_client **out, portco_status *st)
         return pc_client_status(st, &err);
     }
     snprintf(c->path, sizeof(c->path), "%s", path);
+    c->timeout_ms = pc_client_bound(opts->timeout_ms);
     /* Blocking connect (a non-blocking one to a busy Unix socket fails with
-     * EAGAIN); reads and writes use MSG_DONTWAIT and poll(), whatever the mode. */
+     * EAGAIN at once); reads and writes use MSG_DONTWAIT and poll(), whatever
+     * the mode. */
     c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
-        pc_error_set(&err, -errno, "socket: %s", strerror(errno));
+        pc_error_set(&err, -errno, "socket: %s", portco_strerror(-errno));
         free(c);
         return pc_client_status(st, &err);
     }
-    int rc;
-    do {
-        rc = connect(c->fd, (struct sockaddr *)&sa, sizeof(sa));
-    } while (rc < 0 && errno == EINTR);
-    if (rc < 0) {
-        int e = errno;
-        if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR)
+    int rc = pc_client_connect_fd(c->fd, &sa, c->timeout_ms);
+    if (rc != 0) {
+        if (rc == -ENOENT || rc == -ECONNREFUSED || rc == -ENOTDIR)
             pc_error_set(&err, PORTCO_ENOAGENT,
                          "no portco agent at %s (%s): start portco-agent, or set PORTCO_SOCKET "
                          "to the socket of the running agent",
-                         path, strerror(e));
+                         path, portco_strerror(rc));
+        else if (rc == -ETIMEDOUT)
+            pc_error_set(&err, rc,
+                         "the portco agent at %s did not take the connection within %d ms; it "
+                         "may be stopped or overloaded",
+                         path, c->timeout_ms);
         else
-            pc_error_set(&err, -e, "cannot connect to the portco agent at %s: %s", path,
-                         strerror(e));
+            pc_error_set(&err, rc, "cannot connect to the portco agent at %s: %s", path,
+                         portco_strerror(rc));
         close(c->fd);
         free(c);
         return pc_client_status(st, &err);
@@ -325,6 +439,20 @@ int portco_connect(const char *path, portco_client **out, portco_status *st)
     pc_linebuf_init(&c->lb, PC_PROTO_MAX_LINE, PC_FRAME_MAX_FDS);
     *out = c;
     return pc_client_status(st, &err);
+}
+
+int portco_connect(const char *path, portco_client **out, portco_status *st)
+{
+    portco_connect_opts o = {.path = path};
+    return portco_connect_with(&o, out, st);
+}
+
+int portco_set_timeout(portco_client *c, int timeout_ms)
+{
+    if (!c || timeout_ms < -1)
+        return PORTCO_EBADREQ;
+    __atomic_store_n(&c->timeout_ms, pc_client_bound(timeout_ms), __ATOMIC_RELAXED);
+    return 0;
 }
 
 void portco_close(portco_client *c)
@@ -339,7 +467,7 @@ void portco_close(portco_client *c)
 
 int portco_fd(const portco_client *c)
 {
-    return c ? c->fd : -1;
+    return c ? c->fd : PORTCO_EBADREQ;
 }
 
 void portco_set_event_cb(portco_client *c, portco_event_cb cb, void *userdata)

@@ -1,4 +1,4 @@
-/* ops.c - libportco's requests: acquire, release and list, checked before they are sent. */
+/* ops.c - libportco's requests: acquire, release, list and status, checked before they are sent. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +54,11 @@ static int pc_acquire_request(const portco_acquire_opts *o, json_t **out, pc_err
                             "PORTCO_ACQ_LISTEN and PORTCO_ACQ_V6ONLY need PORTCO_ACQ_SOCKET");
     if (o->backlog < 0)
         return pc_error_set(err, PORTCO_EBADREQ, "backlog must be >= 0 (0: SOMAXCONN)");
+    for (size_t i = 0; i < sizeof(o->reserved) / sizeof(o->reserved[0]); i++)
+        if (o->reserved[i] != 0)
+            return pc_error_set(err, PORTCO_EBADREQ,
+                                "portco_acquire_opts.reserved must be zero: zero the whole "
+                                "struct (= {0}) before setting its fields");
 
     pc_request req;
     memset(&req, 0, sizeof(req));
@@ -96,18 +101,20 @@ int portco_acquire(portco_client *c, const portco_acquire_opts *opts, portco_cla
                    portco_status *st)
 {
     pc_error err = {0};
+    if (out) {
+        memset(out, 0, sizeof(*out));
+        out->fd = -1;
+    }
     if (!c || !out) {
         pc_error_set(&err, PORTCO_EBADREQ, "portco_acquire: client and out are required");
         return pc_client_status(st, &err);
     }
-    memset(out, 0, sizeof(*out));
-    out->fd = -1;
     json_t *req;
     if (pc_acquire_request(opts, &req, &err) != 0)
         return pc_client_status(st, &err);
     pc_answer a;
     int fd;
-    int rc = pc_client_call(c, req, &a, &fd, &err);
+    int rc = pc_client_call(c, req, opts->port ? opts->wait_ms : 0, &a, &fd, &err);
     json_decref(req);
     if (rc != 0)
         return pc_client_status(st, &err);
@@ -169,7 +176,7 @@ static int pc_release(portco_client *c, const char *pool, uint16_t port, const c
     }
     pc_answer a;
     int fd;
-    int rc = pc_client_call(c, req, &a, &fd, &err);
+    int rc = pc_client_call(c, req, 0, &a, &fd, &err);
     json_decref(req);
     if (rc != 0)
         return pc_client_status(st, &err);
@@ -200,12 +207,14 @@ int portco_list(portco_client *c, const char *pool, portco_claim **out, size_t *
                 portco_status *st)
 {
     pc_error err = {0};
+    if (out)
+        *out = NULL;
+    if (n)
+        *n = 0;
     if (!c || !out || !n) {
         pc_error_set(&err, PORTCO_EBADREQ, "portco_list: client, out and n are required");
         return pc_client_status(st, &err);
     }
-    *out = NULL;
-    *n = 0;
     if (pc_check_name("pool", pool, PC_POOL_MAX, false, &err) != 0)
         return pc_client_status(st, &err);
     json_t *req = json_pack("{s:s}", "op", "list");
@@ -220,7 +229,7 @@ int portco_list(portco_client *c, const char *pool, portco_claim **out, size_t *
     }
     pc_answer a;
     int fd;
-    int rc = pc_client_call(c, req, &a, &fd, &err);
+    int rc = pc_client_call(c, req, 0, &a, &fd, &err);
     json_decref(req);
     if (rc != 0)
         return pc_client_status(st, &err);
@@ -251,4 +260,60 @@ int portco_list(portco_client *c, const char *pool, portco_claim **out, size_t *
     }
     pc_answer_free(&a);
     return pc_client_status(st, &err);
+}
+
+void portco_list_free(portco_claim *list)
+{
+    free(list);
+}
+
+int portco_agent_status(portco_client *c, char **json, portco_status *st)
+{
+    pc_error err = {0};
+    if (json)
+        *json = NULL;
+    if (!c || !json) {
+        pc_error_set(&err, PORTCO_EBADREQ, "portco_agent_status: client and json are required");
+        return pc_client_status(st, &err);
+    }
+    json_t *req = json_pack("{s:s}", "op", "status");
+    if (!req) {
+        pc_error_set(&err, -ENOMEM, "out of memory building the request");
+        return pc_client_status(st, &err);
+    }
+    pc_answer a;
+    int fd;
+    int rc = pc_client_call(c, req, 0, &a, &fd, &err);
+    json_decref(req);
+    if (rc != 0)
+        return pc_client_status(st, &err);
+    if (fd >= 0)
+        close(fd);
+    if (!a.ok) {
+        pc_error_set(&err, a.code, "%s", a.message);
+    } else {
+        /* The agent's view without the envelope of the answer. */
+        json_object_del(a.root, "v");
+        json_object_del(a.root, "id");
+        json_object_del(a.root, "ok");
+        json_object_del(a.root, "fd");
+        /* Into a buffer of the library's malloc: jansson's allocator may be
+         * the application's (json_set_alloc_funcs). */
+        size_t n = json_dumpb(a.root, NULL, 0, JSON_COMPACT);
+        char *text = n ? malloc(n + 1) : NULL;
+        if (text && json_dumpb(a.root, text, n, JSON_COMPACT) == n) {
+            text[n] = '\0';
+            *json = text;
+        } else {
+            free(text);
+            pc_error_set(&err, -ENOMEM, "out of memory for the agent's status");
+        }
+    }
+    pc_answer_free(&a);
+    return pc_client_status(st, &err);
+}
+
+void portco_agent_status_free(char *json)
+{
+    free(json);
 }

@@ -1,57 +1,10 @@
-/* error.c - portco's error codes, their stable names, and error detail. */
+/* error.c - error detail carried beside return codes inside portco (pc_error). */
 #include "error.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-#define PC_ERR_ENTRY(name, value, code, msg) {value, code, msg},
-static const struct {
-    int value;
-    const char *code;
-    const char *msg;
-} pc_errtab[] = {PORTCO_ERRNO_MAP(PC_ERR_ENTRY)};
-#undef PC_ERR_ENTRY
-
-#define PC_NERR (sizeof(pc_errtab) / sizeof(pc_errtab[0]))
-
-const char *portco_strerror(int code)
-{
-    if (code == 0)
-        return "success";
-    for (size_t i = 0; i < PC_NERR; i++)
-        if (pc_errtab[i].value == code)
-            return pc_errtab[i].msg;
-    if (code < 0 && code > -4096)
-        return strerror(-code);
-    return "unknown error";
-}
-
-const char *portco_err_name(int code)
-{
-    if (code == 0)
-        return "OK";
-    for (size_t i = 0; i < PC_NERR; i++)
-        if (pc_errtab[i].value == code)
-            return pc_errtab[i].code;
-    if (code < 0 && code > -4096) {
-        const char *n = strerrorname_np(-code);
-        if (n)
-            return n;
-    }
-    return "UNKNOWN";
-}
-
-int portco_err_from_name(const char *name)
-{
-    if (!name)
-        return 0;
-    for (size_t i = 0; i < PC_NERR; i++)
-        if (strcmp(pc_errtab[i].code, name) == 0)
-            return pc_errtab[i].value;
-    return 0;
-}
 
 static int pc_error_vset(pc_error *err, int code, const char *file, int line, int col,
                          const char *fmt, va_list ap)
@@ -75,8 +28,8 @@ int pc_error_set(pc_error *err, int code, const char *fmt, ...)
     return code;
 }
 
-int pc_error_set_at(pc_error *err, int code, const char *file, int line, int col,
-                    const char *fmt, ...)
+int pc_error_set_at(pc_error *err, int code, const char *file, int line, int col, const char *fmt,
+                    ...)
 {
     va_list ap;
     va_start(ap, fmt);

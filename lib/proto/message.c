@@ -459,8 +459,8 @@ int pc_answer_parse(const char *line, size_t len, pc_answer *a, pc_error *err)
             rc = pc_error_set(err, E, "agent error answer has no \"error.code\"");
             goto fail;
         }
-        a->code = portco_err_from_name(json_string_value(code));
-        if (a->code == 0)
+        /* An unknown name, or "OK" in an error, is a code this side cannot act on. */
+        if (portco_err_from_name(json_string_value(code), &a->code) != 0 || a->code == 0)
             a->code = PORTCO_EPROTO;
         snprintf(a->message, sizeof(a->message), "%s",
                  json_is_string(msg) ? json_string_value(msg) : portco_strerror(a->code));

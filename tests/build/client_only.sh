@@ -9,7 +9,9 @@
 #   neither the programs nor the systemd units;
 # - an application built from examples/acquire.c links the installed library
 #   through `pkg-config --cflags --libs portco` and through find_package(portco),
-#   runs, and loads no ZooKeeper, libyaml, libevent or OpenSSL library;
+#   runs, loads the soname of the 0.x policy (libportco.so.0.MINOR) and no
+#   ZooKeeper, libyaml, libevent or OpenSSL library; find_package refuses
+#   another minor version;
 # - BUILD_DIR (a full build) installs with DESTDIR and prefix /usr: the
 #   programs, the systemd units running /usr/sbin/portco-*, and the docs;
 # - each missing dependency stops the configure with the Debian package's name.
@@ -49,6 +51,16 @@ pcdir() {
     done
 }
 
+# The version of the build under test, and the soname it implies: 0.MINOR
+# while the major version is 0, else MAJOR.
+version_macro() {
+    sed -n "s/^#define PORTCO_VERSION_$1 *\([0-9]*\)\$/\1/p" "$full/include/portco_version.h"
+}
+major=$(version_macro MAJOR) minor=$(version_macro MINOR)
+{ [ -n "$major" ] && [ -n "$minor" ]; } || fail "no version in $full/include/portco_version.h"
+soname=libportco.so.$major
+[ "$major" != 0 ] || soname=libportco.so.0.$minor
+
 # no_daemon_deps WHAT TEXT: TEXT names none of the daemons' libraries.
 no_daemon_deps() {
     local hits
@@ -66,7 +78,7 @@ needed() {
 check_app() {
     local exe=$1 libs err st=0
     libs=$(needed "$exe")
-    grep -qx 'libportco.so.0' <<<"$libs" || fail "$exe does not load libportco: $libs"
+    grep -qx "$soname" <<<"$libs" || fail "$exe does not load $soname: $libs"
     no_daemon_deps "$exe's NEEDED" "$libs"
     err=$(clean PORTCO_SOCKET=/nonexistent/agent.sock timeout 20 "$exe" web 2>&1) || st=$?
     [ "$st" -eq 1 ] || fail "$exe exited $st: $err"
@@ -92,7 +104,8 @@ for f in "$src"/docs/*.md; do
     docs+=("docs/$(basename "$f")")
 done
 [ ! -e "$src/LICENSE" ] || docs+=(LICENSE)
-for f in include/portco.h lib/libportco.so lib/pkgconfig/portco.pc \
+for f in include/portco.h include/portco_version.h lib/libportco.so "lib/$soname" \
+    lib/pkgconfig/portco.pc \
     lib/cmake/portco/portcoConfig.cmake "${docs[@]/#/share/doc/portco/}"; do
     [ -e "$prefix/$f" ] || fail "the client-only install has no $f"
 done
@@ -114,10 +127,26 @@ mkdir "$tmp/app"
 cat >"$tmp/app/CMakeLists.txt" <<APP
 cmake_minimum_required(VERSION 3.25)
 project(app LANGUAGES C)
-find_package(portco 0 REQUIRED)
+find_package(portco $major.$minor REQUIRED)
 add_executable(acquire "$src/examples/acquire.c")
 target_link_libraries(acquire PRIVATE portco::portco)
 APP
+# refused VERSION: find_package(portco VERSION) finds no compatible package.
+refused() {
+    local d=$tmp/app-$1
+    mkdir "$d"
+    printf '%s\n' 'cmake_minimum_required(VERSION 3.25)' 'project(app LANGUAGES C)' \
+        "find_package(portco $1 REQUIRED)" >"$d/CMakeLists.txt"
+    ! clean "$cmake" -S "$d" -B "$d/build" -DCMAKE_C_COMPILER="$cc" \
+        -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/log" 2>&1 ||
+        fail "find_package(portco $1) accepted $major.$minor"
+    tr -s ' \n' '  ' <"$tmp/log" | grep -q 'compatible with requested version' ||
+        fail "find_package(portco $1) failed for another reason: $(cat "$tmp/log")"
+}
+# A newer minor version is refused; while on 0.x an older one too
+# (SameMinorVersion: every 0.x minor release may change the ABI).
+refused "$major.$((minor + 1))"
+[ "$major" != 0 ] || [ "$minor" = 0 ] || refused "$major.$((minor - 1))"
 clean PKG_CONFIG_LIBDIR="$tmp/empty" "$cmake" -S "$tmp/app" -B "$tmp/app/build" \
     -DCMAKE_C_COMPILER="$cc" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/log" 2>&1 ||
     fail "find_package(portco) configure: $(cat "$tmp/log")"

@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "test_own_agent.h"
 
@@ -51,7 +55,7 @@ static bool pt_listed(portco_client *c, int port)
     bool found = false;
     for (size_t i = 0; i < n; i++)
         found |= cls[i].port == port;
-    free(cls);
+    portco_list_free(cls);
     return found;
 }
 
@@ -106,7 +110,7 @@ Test(libportco, acquire_list_release_round_trip)
             cr_assert_eq(cls[i].czxid, cl.czxid);
             cr_assert_str_eq(cls[i].host, A.host);
         }
-    free(cls);
+    portco_list_free(cls);
     cr_assert(found, "the claim is listed");
 
     cr_assert_eq(portco_release(c, "web", cl.port, &st), 0, "release: %s", st.message);
@@ -271,6 +275,174 @@ Test(libportco, agent_gone_is_enoagent)
     cr_assert(rc == PORTCO_ENOAGENT || rc == PORTCO_ESHUTDOWN, "rc %d %s", rc, st.message);
     cr_assert_eq(portco_list(c, NULL, &cls, &n, &st), PORTCO_ENOAGENT);
     portco_close(c);
+}
+
+/*
+ * Who may release (portco.h, portco_release): a connection-bound claim only
+ * its own connection; an explicit one any connection of the same user.
+ */
+Test(libportco, release_follows_the_lifetime_and_the_user)
+{
+    portco_client *a = pt_connect(), *b = pt_connect();
+    portco_status st;
+    portco_claim conn_cl, expl_cl;
+    cr_assert_eq(portco_acquire(a, &pt_web, &conn_cl, &st), 0, "acquire: %s", st.message);
+    cr_assert_eq(portco_release(b, "web", conn_cl.port, &st), PORTCO_ENOTOWNER, "%s", st.message);
+    cr_assert_not_null(strstr(st.message, "another connection"), "%s", st.message);
+    cr_assert(pt_listed(a, conn_cl.port), "the refused release took the claim");
+    portco_acquire_opts o = pt_web;
+    o.lifetime = PORTCO_LIFETIME_EXPLICIT;
+    cr_assert_eq(portco_acquire(a, &o, &expl_cl, &st), 0, "acquire: %s", st.message);
+    cr_assert_eq(portco_release_claim(b, &expl_cl, &st), 0, "same user: %s", st.message);
+    cr_assert_not(pt_listed(a, expl_cl.port));
+    cr_assert_eq(portco_release(a, "web", conn_cl.port, &st), 0, "own connection: %s", st.message);
+    portco_close(a);
+    portco_close(b);
+}
+
+/* Release by another user through a child process; 0 when it got ENOTOWNER. */
+static int pt_release_as(uid_t uid, const portco_claim *cl)
+{
+    if (setgid(uid) != 0 || setuid(uid) != 0)
+        return 10;
+    portco_client *c;
+    portco_status st;
+    if (portco_connect(A.sock, &c, &st) != 0) {
+        fprintf(stderr, "connect as uid %u: %s\n", (unsigned)uid, st.message);
+        return 11;
+    }
+    int rc = portco_release_claim(c, cl, &st);
+    portco_close(c);
+    if (rc != PORTCO_ENOTOWNER || !strstr(st.message, "only that user or root")) {
+        fprintf(stderr, "release as uid %u: %d %s\n", (unsigned)uid, rc, st.message);
+        return 12;
+    }
+    return 0;
+}
+
+Test(libportco, another_user_cannot_release_an_explicit_claim)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root to act as another user");
+    portco_client *c = pt_connect();
+    portco_status st;
+    portco_acquire_opts o = pt_web;
+    o.lifetime = PORTCO_LIFETIME_EXPLICIT;
+    portco_claim cl;
+    cr_assert_eq(portco_acquire(c, &o, &cl, &st), 0, "acquire: %s", st.message);
+    cr_assert_eq(chmod(A.dir, 0755), 0); /* the socket itself is 0666 */
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(pt_release_as(65534, &cl));
+    int status;
+    cr_assert_eq(pt_wait_pid(pid, 30000, &status), 0);
+    cr_assert_eq(status, 0, "the other user's release: exit %d (see stderr)", status);
+    cr_assert(pt_listed(c, cl.port), "another user released the claim");
+    cr_assert_eq(portco_release_claim(c, &cl, &st), 0, "root may: %s", st.message);
+    portco_close(c);
+}
+
+Test(libportco, agent_status_is_the_agents_view)
+{
+    portco_client *c = pt_connect();
+    char *text = NULL;
+    portco_status st;
+    cr_assert_eq(portco_agent_status(c, &text, &st), 0, "status: %s", st.message);
+    json_error_t je;
+    json_t *o = json_loads(text, 0, &je);
+    cr_assert_not_null(o, "not JSON: %s", text);
+    portco_agent_status_free(text);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "host")), A.host);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "version")), portco_version_string(),
+                     "the agent and the library come from one build");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "zookeeper")), "connected");
+    cr_assert(json_is_true(json_object_get(o, "ready")));
+    cr_assert(json_is_array(json_object_get(o, "pools")));
+    cr_assert(json_is_object(json_object_get(o, "counters")));
+    cr_assert_null(json_object_get(o, "ok"));
+    json_decref(o);
+    portco_close(c);
+}
+
+static bool pt_agent_stopped(void *arg)
+{
+    return pt_pid_state(A.pid) == 'T';
+}
+
+/* Margin above a timeout for a loaded machine (2 cores shared with parallel builds). */
+#define PT_TIMEOUT_SLACK_MS 5000
+
+/*
+ * A stopped agent (SIGSTOP) still completes connects into its listen queue
+ * but answers nothing: every call returns -ETIMEDOUT within its bound
+ * instead of hanging, and the agent serves again once continued.
+ */
+Test(libportco, stopped_agent_times_out_instead_of_hanging)
+{
+    portco_connect_opts co = {.path = A.sock, .timeout_ms = 500};
+    portco_client *c, *d;
+    portco_status st, st_list, st_status, st_acq;
+    cr_assert_eq(portco_connect_with(&co, &c, &st), 0, "connect: %s", st.message);
+    cr_assert_eq(kill(A.pid, SIGSTOP), 0);
+    bool stopped = pt_wait_until(pt_agent_stopped, NULL, 10000);
+
+    portco_claim *cls = NULL;
+    size_t n = 0;
+    long long t0 = pt_now_ms();
+    int rc_list = portco_list(c, "web", &cls, &n, &st_list);
+    long long took_list = pt_now_ms() - t0;
+
+    int rc_conn = portco_connect_with(&co, &d, &st);
+    int rc_status = -1;
+    long long took_status = 0;
+    char *text = NULL;
+    if (rc_conn == 0) {
+        t0 = pt_now_ms();
+        rc_status = portco_agent_status(d, &text, &st_status);
+        took_status = pt_now_ms() - t0;
+        portco_close(d);
+    }
+
+    portco_client *e;
+    int rc_acq = -1;
+    long long took_acq = 0;
+    portco_claim cl;
+    if (portco_connect_with(&co, &e, &st) == 0) {
+        cr_assert_eq(portco_set_timeout(e, 300), 0);
+        portco_acquire_opts o = pt_web;
+        o.port = (uint16_t)(A.base + 3);
+        o.wait_ms = 700;
+        t0 = pt_now_ms();
+        rc_acq = portco_acquire(e, &o, &cl, &st_acq);
+        took_acq = pt_now_ms() - t0;
+        portco_close(e);
+    }
+    kill(A.pid, SIGCONT); /* before any assert: the agent must not stay stopped */
+
+    cr_assert(stopped, "the agent (pid %d) never showed as stopped", (int)A.pid);
+    cr_assert_eq(rc_list, -ETIMEDOUT, "list: %d %s", rc_list, st_list.message);
+    cr_assert_geq(took_list, 500);
+    cr_assert_lt(took_list, 500 + PT_TIMEOUT_SLACK_MS);
+    cr_assert_null(cls);
+    cr_assert_eq(rc_conn, 0, "a connect into the queue completes: %s", st.message);
+    cr_assert_eq(rc_status, -ETIMEDOUT, "status: %d %s", rc_status, st_status.message);
+    cr_assert_null(text);
+    cr_assert_geq(took_status, 500);
+    cr_assert_lt(took_status, 500 + PT_TIMEOUT_SLACK_MS);
+    cr_assert_eq(rc_acq, -ETIMEDOUT, "acquire: %d %s", rc_acq, st_acq.message);
+    cr_assert_geq(took_acq, 300 + 700, "the wait extends the timeout");
+    cr_assert_lt(took_acq, 300 + 700 + PT_TIMEOUT_SLACK_MS);
+    cr_assert_eq(cl.fd, -1);
+    cr_assert_eq(portco_list(c, "web", &cls, &n, &st), PORTCO_ENOAGENT,
+                 "the timed-out connection is closed");
+    portco_close(c);
+
+    /* Continued, it serves new connections. */
+    portco_client *f = pt_connect();
+    cr_assert_eq(portco_agent_status(f, &text, &st), 0, "after SIGCONT: %s", st.message);
+    portco_agent_status_free(text);
+    portco_close(f);
 }
 
 typedef struct pt_line_file {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "frame.h"
@@ -750,10 +751,441 @@ Test(client, threads_sharing_a_client_each_get_their_answer)
             want += (20000 + i * 1000 + k) % 7 == 0;
     for (int tries = 0; events < want && tries < 50; tries++) {
         poll(&p, 1, 100);
-        portco_poll(c);
+        cr_assert_geq(portco_poll(c), 0);
     }
     cr_assert_eq(events, want);
     portco_close(c);
     pt_fa_stop(&f);
     cr_assert_eq(served, PT_THREADS * PT_CALLS);
+}
+
+/* ---------- version, NULL handles, reserved words ---------- */
+
+Test(client, version_of_the_loaded_library_matches_the_header)
+{
+    cr_assert_eq(portco_version(), (unsigned)PORTCO_VERSION_HEX);
+    cr_assert_str_eq(portco_version_string(), PORTCO_VERSION_STRING);
+    char want[32];
+    snprintf(want, sizeof(want), "%d.%d.%d", PORTCO_VERSION_MAJOR, PORTCO_VERSION_MINOR,
+             PORTCO_VERSION_PATCH);
+    cr_assert_str_eq(portco_version_string(), want);
+    cr_assert_eq(portco_version() >> 16, (unsigned)PORTCO_VERSION_MAJOR);
+    cr_assert_eq((portco_version() >> 8) & 0xff, (unsigned)PORTCO_VERSION_MINOR);
+    cr_assert_eq(portco_version() & 0xff, (unsigned)PORTCO_VERSION_PATCH);
+}
+
+Test(client, null_client_is_bad_request_not_an_errno)
+{
+    cr_assert_eq(portco_fd(NULL), PORTCO_EBADREQ);
+    cr_assert_str_eq(portco_err_name(portco_fd(NULL)), "BAD_REQUEST");
+    cr_assert_eq(portco_set_timeout(NULL, 100), PORTCO_EBADREQ);
+    cr_assert_eq(portco_poll(NULL), PORTCO_EBADREQ);
+    char *json = (char *)1;
+    portco_status st;
+    cr_assert_eq(portco_agent_status(NULL, &json, &st), PORTCO_EBADREQ);
+    cr_assert_null(json, "outputs are cleared on every failure");
+    portco_claim cl;
+    memset(&cl, 0xa5, sizeof(cl));
+    cr_assert_eq(portco_acquire(NULL, &pt_opts, &cl, &st), PORTCO_EBADREQ);
+    cr_assert_eq(cl.fd, -1);
+    cr_assert_eq(cl.port, 0);
+    portco_claim *cls = (portco_claim *)1;
+    size_t n = 5;
+    cr_assert_eq(portco_list(NULL, NULL, &cls, &n, &st), PORTCO_EBADREQ);
+    cr_assert_null(cls);
+    cr_assert_eq(n, 0);
+    portco_list_free(NULL);
+    portco_agent_status_free(NULL);
+}
+
+Test(client, connect_options_are_checked)
+{
+    portco_client *c = (portco_client *)1;
+    portco_status st;
+    cr_assert_eq(portco_connect_with(NULL, &c, &st), PORTCO_EBADREQ);
+    cr_assert_null(c);
+    portco_connect_opts o = {.path = "/tmp/pt-client-nothing-here/agent.sock", .timeout_ms = -2};
+    cr_assert_eq(portco_connect_with(&o, &c, &st), PORTCO_EBADREQ);
+    cr_assert_not_null(strstr(st.message, "timeout_ms"), "%s", st.message);
+    o.timeout_ms = 0;
+    o.reserved[6] = 1;
+    cr_assert_eq(portco_connect_with(&o, &c, &st), PORTCO_EBADREQ);
+    cr_assert_not_null(strstr(st.message, "reserved"), "%s", st.message);
+    o.reserved[6] = 0;
+    cr_assert_eq(portco_connect_with(&o, &c, &st), PORTCO_ENOAGENT, "%s", st.message);
+}
+
+Test(client, nonzero_reserved_options_are_refused_before_sending)
+{
+    pt_fa f;
+    pt_fa_start(&f, pt_script_silent, NULL, 1);
+    portco_client *c;
+    pt_connect(&f, &c);
+    portco_acquire_opts o = pt_opts;
+    o.reserved[7] = 42;
+    portco_claim cl;
+    portco_status st;
+    cr_assert_eq(portco_acquire(c, &o, &cl, &st), PORTCO_EBADREQ);
+    cr_assert_not_null(strstr(st.message, "reserved"), "%s", st.message);
+    cr_assert_eq(cl.fd, -1);
+    cr_assert_eq(portco_set_timeout(c, -2), PORTCO_EBADREQ);
+    portco_close(c);
+    pt_fa_stop(&f);
+}
+
+static bool pt_all_zero(const uint64_t *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (w[i] != 0)
+            return false;
+    return true;
+}
+
+Test(client, filled_structs_have_their_reserved_words_zeroed)
+{
+    pt_fa f;
+    pt_fa_start(&f, pt_script_acquire, NULL, 1);
+    portco_client *c;
+    pt_connect(&f, &c);
+    portco_claim cl;
+    memset(&cl, 0xa5, sizeof(cl)); /* whatever the caller's memory held */
+    portco_status st;
+    cr_assert_eq(portco_acquire(c, &pt_opts, &cl, &st), 0, "%s", st.message);
+    cr_assert(pt_all_zero(cl.reserved, sizeof(cl.reserved) / sizeof(cl.reserved[0])));
+    portco_close(c);
+    pt_fa_stop(&f);
+}
+
+/* ---------- codes from the agent ---------- */
+
+/* Answers each request with the error code name it is given in arg, in turn. */
+static void pt_script_codes(pt_conn *c, void *arg)
+{
+    const char *const *names = arg;
+    for (size_t i = 0; names[i]; i++) {
+        json_t *req = pt_fa_recv(c);
+        cr_assert_not_null(req);
+        pt_fa_send(c,
+                   "{\"v\":1,\"id\":%lld,\"ok\":false,\"error\":{\"code\":\"%s\","
+                   "\"message\":\"m %s\"}}",
+                   pt_id(req), names[i], names[i]);
+        json_decref(req);
+    }
+    cr_assert_null(pt_fa_recv(c));
+}
+
+Test(client, every_code_the_agent_sends_reaches_the_caller)
+{
+    static const char *const names[] = {
+        "NOT_READY", "AGENT_SHUTTING_DOWN", "INTERNAL", "ENOMEM", "SOME_FUTURE_CODE", "OK", NULL};
+    static const int want[] = {PORTCO_ENOTREADY, PORTCO_ESHUTDOWN, PORTCO_EINTERNAL,
+                               -ENOMEM,          PORTCO_EPROTO,    PORTCO_EPROTO};
+    pt_fa f;
+    pt_fa_start(&f, pt_script_codes, (void *)names, 1);
+    portco_client *c;
+    pt_connect(&f, &c);
+    for (size_t i = 0; names[i]; i++) {
+        portco_claim *cls = (portco_claim *)1;
+        size_t n = 9;
+        portco_status st;
+        int rc = portco_list(c, NULL, &cls, &n, &st);
+        cr_assert_eq(rc, want[i], "%s gave %d (%s)", names[i], rc, portco_err_name(rc));
+        cr_assert_eq(st.code, want[i]);
+        cr_assert_null(cls);
+        cr_assert_eq(n, 0);
+    }
+    portco_close(c);
+    pt_fa_stop(&f);
+}
+
+/* ---------- events: whole messages, borrowed pointers ---------- */
+
+static void pt_script_long_event(pt_conn *c, void *arg)
+{
+    char msg[401];
+    memset(msg, 'm', sizeof(msg) - 1);
+    msg[sizeof(msg) - 1] = '\0';
+    pt_fa_send(c, "{\"v\":1,\"event\":\"conflict\",\"claim\":" PT_CLAIM_FMT ",\"message\":\"%s\"}",
+               "web", 30008, msg);
+    cr_assert_null(pt_fa_recv(c));
+}
+
+typedef struct pt_copied_event {
+    int n;
+    size_t message_len;
+    bool reserved_zero;
+    uint16_t port;
+} pt_copied_event;
+
+static void pt_copy_event(portco_client *c, const portco_event *ev, void *ud)
+{
+    pt_copied_event *e = ud; /* ev is borrowed: keep copies only */
+    e->n++;
+    e->message_len = strlen(ev->message);
+    e->port = ev->claim.port;
+    e->reserved_zero =
+        pt_all_zero(ev->reserved, sizeof(ev->reserved) / sizeof(ev->reserved[0])) &&
+        pt_all_zero(ev->claim.reserved, sizeof(ev->claim.reserved) / sizeof(ev->claim.reserved[0]));
+}
+
+Test(client, event_message_arrives_whole)
+{
+    pt_fa f;
+    pt_fa_start(&f, pt_script_long_event, NULL, 1);
+    portco_client *c;
+    pt_connect(&f, &c);
+    pt_copied_event e = {0};
+    portco_set_event_cb(c, pt_copy_event, &e);
+    struct pollfd p = {.fd = portco_fd(c), .events = POLLIN};
+    cr_assert_eq(poll(&p, 1, 5000), 1);
+    cr_assert_eq(portco_poll(c), 1);
+    cr_assert_eq(e.n, 1);
+    cr_assert_eq(e.port, 30008);
+    cr_assert_eq(e.message_len, 400, "a 400-byte message was cut to %zu", e.message_len);
+    cr_assert(e.reserved_zero);
+    portco_close(c);
+    pt_fa_stop(&f);
+}
+
+/* ---------- list_free and status ---------- */
+
+static void pt_script_status(pt_conn *c, void *arg)
+{
+    json_t *req = pt_fa_recv(c);
+    cr_assert_not_null(req);
+    cr_assert_str_eq(json_string_value(json_object_get(req, "op")), "status");
+    pt_fa_send(c,
+               "{\"v\":1,\"id\":%lld,\"ok\":true,\"host\":\"h1\",\"version\":\"9.9.9\","
+               "\"zookeeper\":\"connected\",\"ready\":true,\"pools\":[\"web\"],\"claims\":3,"
+               "\"holding\":1,\"session\":\"0x10\",\"counters\":{\"grants\":5},"
+               "\"future_field\":[1,2]}",
+               pt_id(req));
+    json_decref(req);
+    req = pt_fa_recv(c);
+    cr_assert_not_null(req);
+    pt_fa_send(c,
+               "{\"v\":1,\"id\":%lld,\"ok\":false,\"error\":{\"code\":\"AGENT_SHUTTING_DOWN\","
+               "\"message\":\"the agent is shutting down\"}}",
+               pt_id(req));
+    json_decref(req);
+    req = pt_fa_recv(c);
+    cr_assert_not_null(req);
+    pt_fa_send(c, "{\"v\":1,\"id\":%lld,\"ok\":tru", pt_id(req));
+    json_decref(req);
+    cr_assert_null(pt_fa_recv(c));
+}
+
+Test(client, agent_status_is_the_answer_without_its_envelope)
+{
+    pt_fa f;
+    pt_fa_start(&f, pt_script_status, NULL, 1);
+    portco_client *c;
+    pt_connect(&f, &c);
+    char *text = NULL;
+    portco_status st;
+    cr_assert_eq(portco_agent_status(c, &text, &st), 0, "%s", st.message);
+    cr_assert_not_null(text);
+    json_error_t je;
+    json_t *o = json_loads(text, 0, &je);
+    cr_assert_not_null(o, "not JSON: %s", text);
+    portco_agent_status_free(text);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "host")), "h1");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "version")), "9.9.9");
+    cr_assert(json_is_true(json_object_get(o, "ready")));
+    cr_assert_eq(json_integer_value(json_object_get(o, "claims")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(o, "counters"), "grants")), 5);
+    cr_assert_eq(json_array_size(json_object_get(o, "future_field")), 2, "unknown fields pass");
+    cr_assert_null(json_object_get(o, "v"));
+    cr_assert_null(json_object_get(o, "id"));
+    cr_assert_null(json_object_get(o, "ok"));
+    json_decref(o);
+
+    text = (char *)1;
+    cr_assert_eq(portco_agent_status(c, &text, &st), PORTCO_ESHUTDOWN);
+    cr_assert_null(text);
+    cr_assert_str_eq(st.message, "the agent is shutting down");
+    cr_assert_eq(portco_agent_status(c, &text, &st), PORTCO_EPROTO);
+    cr_assert_null(text);
+    portco_close(c);
+    pt_fa_stop(&f);
+}
+
+Test(client, list_is_freed_with_list_free)
+{
+    pt_fa f;
+    pt_fa_start(&f, pt_script_list, NULL, 1);
+    portco_client *c;
+    pt_connect(&f, &c);
+    portco_claim *cls;
+    size_t n;
+    portco_status st;
+    cr_assert_eq(portco_list(c, "web", &cls, &n, &st), 0, "%s", st.message);
+    cr_assert_eq(n, 2);
+    cr_assert(pt_all_zero(cls[1].reserved, sizeof(cls[1].reserved) / sizeof(cls[1].reserved[0])));
+    portco_list_free(cls);
+    cr_assert_eq(portco_list(c, NULL, &cls, &n, &st), 0, "%s", st.message);
+    portco_list_free(cls); /* NULL when empty */
+    cr_assert_eq(portco_list(c, NULL, &cls, &n, &st), PORTCO_EPROTO);
+    portco_close(c);
+    pt_fa_stop(&f);
+}
+
+/* ---------- timeouts ---------- */
+
+static long long pt_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads a request and never answers, as a stopped agent; ends when the client hangs up. */
+static void pt_script_mute(pt_conn *c, void *arg)
+{
+    json_t *req = pt_fa_recv(c);
+    cr_assert_not_null(req);
+    json_decref(req);
+    cr_assert_null(pt_fa_recv(c), "the client closes the connection after its timeout");
+}
+
+typedef struct pt_log {
+    int n;
+    portco_log_level level;
+    char message[256];
+} pt_log;
+
+static void pt_keep_log(portco_log_level level, const char *message, void *ud)
+{
+    pt_log *l = ud; /* message is borrowed: copy it */
+    l->n++;
+    l->level = level;
+    snprintf(l->message, sizeof(l->message), "%s", message);
+}
+
+/* Margin above a timeout for a loaded machine (2 cores shared by parallel builds). */
+#define PT_TIMEOUT_SLACK_MS 5000
+
+Test(client, silent_agent_times_out_and_the_connection_closes)
+{
+    pt_fa f;
+    pt_fa_start(&f, pt_script_mute, NULL, 1);
+    portco_client *c;
+    pt_connect(&f, &c);
+    pt_log log = {0};
+    portco_set_log_cb(c, pt_keep_log, &log);
+    cr_assert_eq(portco_set_timeout(c, 200), 0);
+    portco_status st;
+    long long t0 = pt_mono_ms();
+    cr_assert_eq(portco_release(c, "web", 30001, &st), -ETIMEDOUT, "%s", st.message);
+    long long took = pt_mono_ms() - t0;
+    cr_assert_geq(took, 200);
+    cr_assert_lt(took, 200 + PT_TIMEOUT_SLACK_MS);
+    cr_assert_eq(st.code, -ETIMEDOUT);
+    cr_assert_not_null(strstr(st.message, "200 ms"), "%s", st.message);
+    cr_assert_not_null(strstr(st.message, f.path), "%s", st.message);
+    cr_assert_eq(log.n, 1);
+    cr_assert_eq(log.level, PORTCO_LOG_WARN);
+    cr_assert_not_null(strstr(log.message, f.path), "%s", log.message);
+    cr_assert_eq(portco_release(c, "web", 30001, &st), PORTCO_ENOAGENT, "closed after a timeout");
+    pt_fa_stop(&f); /* the script saw the end of the stream */
+    portco_close(c);
+}
+
+typedef struct pt_slow {
+    int delay_ms; /* answer after this long */
+} pt_slow;
+
+static void pt_script_slow_grant(pt_conn *c, void *arg)
+{
+    pt_slow *s = arg;
+    json_t *req = pt_fa_recv(c);
+    cr_assert_not_null(req);
+    cr_assert_eq(json_integer_value(json_object_get(req, "wait_ms")), 3000);
+    usleep((useconds_t)s->delay_ms * 1000); /* the agent waits for the holder */
+    pt_fa_send(c, "{\"v\":1,\"id\":%lld,\"ok\":true,\"claim\":" PT_CLAIM_FMT "}", pt_id(req), "web",
+               30011);
+    json_decref(req);
+    cr_assert_null(pt_fa_recv(c));
+}
+
+Test(client, acquire_with_wait_gets_the_wait_on_top_of_the_timeout)
+{
+    pt_slow s = {.delay_ms = 800};
+    pt_fa f;
+    pt_fa_start(&f, pt_script_slow_grant, &s, 1);
+    portco_client *c;
+    pt_connect(&f, &c);
+    cr_assert_eq(portco_set_timeout(c, 200), 0);
+    portco_acquire_opts o = pt_opts;
+    o.port = 30011;
+    o.wait_ms = 3000;
+    portco_claim cl;
+    portco_status st;
+    cr_assert_eq(portco_acquire(c, &o, &cl, &st), 0, "answer after 800 ms of 200 + 3000: %s",
+                 st.message);
+    cr_assert_eq(cl.port, 30011);
+    portco_close(c);
+    pt_fa_stop(&f);
+}
+
+Test(client, acquire_wait_is_bounded_by_timeout_plus_wait)
+{
+    pt_fa f;
+    pt_fa_start(&f, pt_script_mute, NULL, 1);
+    portco_client *c;
+    pt_connect(&f, &c);
+    cr_assert_eq(portco_set_timeout(c, 200), 0);
+    portco_acquire_opts o = pt_opts;
+    o.port = 30012;
+    o.wait_ms = 400;
+    portco_claim cl;
+    portco_status st;
+    long long t0 = pt_mono_ms();
+    cr_assert_eq(portco_acquire(c, &o, &cl, &st), -ETIMEDOUT, "%s", st.message);
+    long long took = pt_mono_ms() - t0;
+    cr_assert_geq(took, 600, "gave up after %lld ms, before 200 + 400", took);
+    cr_assert_lt(took, 600 + PT_TIMEOUT_SLACK_MS);
+    cr_assert_eq(cl.fd, -1);
+    cr_assert_eq(cl.port, 0);
+    pt_fa_stop(&f);
+    portco_close(c);
+}
+
+Test(client, connect_to_a_full_listen_queue_times_out)
+{
+    char dir[] = "/tmp/pt-client-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[100];
+    snprintf(path, sizeof(path), "%s/agent.sock", dir);
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(listen(lfd, 0), 0);
+    /* Nobody accepts: fill the queue, as with a stopped agent. */
+    int fill[64], nfill = 0;
+    for (; nfill < 64; nfill++) {
+        fill[nfill] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (connect(fill[nfill], (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+            cr_assert_eq(errno, EAGAIN, "connect: %s", strerror(errno));
+            close(fill[nfill]);
+            break;
+        }
+    }
+    cr_assert_lt(nfill, 64, "the listen queue never filled");
+    portco_connect_opts o = {.path = path, .timeout_ms = 300};
+    portco_client *c = (portco_client *)1;
+    portco_status st;
+    long long t0 = pt_mono_ms();
+    cr_assert_eq(portco_connect_with(&o, &c, &st), -ETIMEDOUT, "%s", st.message);
+    long long took = pt_mono_ms() - t0;
+    cr_assert_geq(took, 300);
+    cr_assert_lt(took, 300 + PT_TIMEOUT_SLACK_MS);
+    cr_assert_null(c);
+    cr_assert_not_null(strstr(st.message, path), "%s", st.message);
+    for (int i = 0; i < nfill; i++)
+        close(fill[i]);
+    close(lfd);
+    unlink(path);
+    rmdir(dir);
 }

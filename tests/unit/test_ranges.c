@@ -106,10 +106,43 @@ Test(ranges, parse_errors_name_the_item)
 
 Test(errors, names_and_messages_come_from_one_table)
 {
+    int code = 1;
     cr_assert_str_eq(portco_err_name(PORTCO_EEXHAUSTED), "POOL_EXHAUSTED");
-    cr_assert_eq(portco_err_from_name("POOL_EXHAUSTED"), PORTCO_EEXHAUSTED);
+    cr_assert_eq(portco_err_from_name("POOL_EXHAUSTED", &code), 0);
+    cr_assert_eq(code, PORTCO_EEXHAUSTED);
     cr_assert_str_eq(portco_err_name(-ECONNREFUSED), "ECONNREFUSED");
     cr_assert_str_eq(portco_err_name(0), "OK");
-    cr_assert_eq(portco_err_from_name("NO_SUCH_THING"), 0);
     cr_assert(strstr(portco_strerror(PORTCO_ENOPOOL), "pool"));
+    cr_assert_str_eq(portco_strerror(-ECONNREFUSED), "Connection refused");
+    cr_assert_str_eq(portco_strerror(-4000), "unknown error");
+    cr_assert_str_eq(portco_err_name(-4000), "UNKNOWN");
+}
+
+/* Every name portco_err_name() gives comes back as its code, "OK" as 0, and
+ * an unknown name is an error, not the code of success. */
+Test(errors, from_name_inverts_err_name_and_refuses_unknown_names)
+{
+#define PT_ROUND_TRIP(name, value, wire, msg)                                                      \
+    do {                                                                                           \
+        int got = 1;                                                                               \
+        cr_assert_eq(portco_err_from_name(portco_err_name(value), &got), 0, "%s", wire);           \
+        cr_assert_eq(got, value, "%s", wire);                                                      \
+    } while (0);
+    PORTCO_ERRNO_MAP(PT_ROUND_TRIP)
+#undef PT_ROUND_TRIP
+    int code = 1;
+    cr_assert_eq(portco_err_from_name("OK", &code), 0);
+    cr_assert_eq(code, 0);
+    cr_assert_eq(portco_err_from_name("ECONNREFUSED", &code), 0);
+    cr_assert_eq(code, -ECONNREFUSED);
+    cr_assert_eq(portco_err_from_name("ETIMEDOUT", &code), 0);
+    cr_assert_eq(code, -ETIMEDOUT);
+    code = 7;
+    cr_assert_eq(portco_err_from_name("NO_SUCH_THING", &code), PORTCO_EBADREQ);
+    cr_assert_eq(portco_err_from_name("ENOSUCHERRNO", &code), PORTCO_EBADREQ);
+    cr_assert_eq(portco_err_from_name("", &code), PORTCO_EBADREQ);
+    cr_assert_eq(portco_err_from_name("ok", &code), PORTCO_EBADREQ, "names are exact");
+    cr_assert_eq(code, 7, "an unknown name leaves *code alone");
+    cr_assert_eq(portco_err_from_name(NULL, &code), PORTCO_EBADREQ);
+    cr_assert_eq(portco_err_from_name("OK", NULL), PORTCO_EBADREQ);
 }
