@@ -1,7 +1,10 @@
 /* test_agent_batch.c - claims and releases of one loop turn go to ZooKeeper as one multi-op. */
+#include <criterion/criterion.h>
 #include <signal.h>
 
-#include "test_agent_util.h"
+#include "agentcli.h"
+#include "fixture.h"
+#include "support.h"
 
 TestSuite(agent_batch, .init = pt_setup, .fini = pt_teardown, .timeout = 120);
 
@@ -33,7 +36,7 @@ Test(agent_batch, claims_of_one_turn_share_a_transaction)
 {
     pt_publish_pool("web", pt_base, pt_base + 31, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_start_agent(&ag, "h1");
     pt_cli c[PT_CONCURRENT], s;
     for (int i = 0; i < PT_CONCURRENT; i++)
         pt_connect(&c[i], &ag);
@@ -98,14 +101,14 @@ Test(agent_batch, claims_of_one_turn_share_a_transaction)
     cr_assert_eq(pt_counter(&s, "batches") - batches0, 1);
     cr_assert_eq(pt_counter(&s, "batched") - batched0, PT_CONCURRENT);
     pt_close(&s);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent_batch, one_refused_release_does_not_hold_back_the_others)
 {
     pt_publish_pool("web", pt_base, pt_base + 15, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_start_agent(&ag, "h1");
     pt_cli c, w, s;
     pt_connect(&c, &ag);
     pt_connect(&w, &ag);
@@ -134,5 +137,5 @@ Test(agent_batch, one_refused_release_does_not_hold_back_the_others)
     pt_close(&d);
     pt_close(&w);
     pt_close(&s);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }

@@ -1,105 +1,18 @@
-/* agentctl.c - run portco-agent processes and speak its protocol, for fault and chaos tests. */
-#include "agentctl.h"
+/* agentcli.c - speak portco-agent's line protocol directly, for tests. */
+#include "agentcli.h"
 
+#include <criterion/criterion.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "support.h"
 
-#define PT_AGENT_START_MS 15000
-
-static int pt_agent_spawn(pt_agent *ag)
-{
-    char bin[600], sess[32];
-    pt_bin("portco-agent", bin, sizeof(bin));
-    snprintf(sess, sizeof(sess), "%d", ag->session_ms);
-    char *argv[] = {bin,      "--config",    ag->config, "--zk",     ag->zk,   "--root",
-                    ag->root, "--host-id",   ag->host,   "--socket", ag->sock, "--session-timeout",
-                    sess,     "--log-level", "debug",    NULL};
-    ag->pid = pt_spawn(argv, NULL, NULL, ag->log);
-    if (ag->pid < 0) {
-        int rc = ag->pid;
-        ag->pid = 0;
-        return rc;
-    }
-    if (!pt_wait_unix_socket(ag->sock, PT_AGENT_START_MS)) {
-        pt_agent_stop(ag);
-        return -ETIMEDOUT;
-    }
-    return 0;
-}
-
-int pt_agent_run(pt_agent *ag, const char *dir, const char *host, const char *zk, const char *root,
-                 int session_ms)
-{
-    memset(ag, 0, sizeof(*ag));
-    snprintf(ag->host, sizeof(ag->host), "%s", host);
-    snprintf(ag->zk, sizeof(ag->zk), "%s", zk);
-    snprintf(ag->root, sizeof(ag->root), "%s", root);
-    ag->session_ms = session_ms;
-    char hdir[400];
-    if (snprintf(hdir, sizeof(hdir), "%s/%s", dir, host) >= (int)sizeof(hdir))
-        return -ENAMETOOLONG;
-    if (mkdir(hdir, 0700) < 0 && errno != EEXIST)
-        return -errno;
-    if (snprintf(ag->sock, sizeof(ag->sock), "%s/agent.sock", hdir) >= (int)sizeof(ag->sock) ||
-        snprintf(ag->log, sizeof(ag->log), "%s/agent.log", hdir) >= (int)sizeof(ag->log) ||
-        snprintf(ag->state_file, sizeof(ag->state_file), "%s/agent.state", hdir) >=
-            (int)sizeof(ag->state_file) ||
-        snprintf(ag->config, sizeof(ag->config), "%s/agent.yaml", hdir) >= (int)sizeof(ag->config))
-        return -ENAMETOOLONG;
-    FILE *f = fopen(ag->config, "w");
-    if (!f)
-        return -errno;
-    fprintf(f, "state_file: \"%s\"\n", ag->state_file);
-    fclose(f);
-    return pt_agent_spawn(ag);
-}
-
-int pt_agent_restart(pt_agent *ag)
-{
-    pt_agent_stop(ag);
-    return pt_agent_spawn(ag);
-}
-
-void pt_agent_crash(pt_agent *ag)
-{
-    if (ag->pid > 0)
-        pt_stop_pid(ag->pid, SIGKILL, 5000);
-    ag->pid = 0;
-}
-
-void pt_agent_stop(pt_agent *ag)
-{
-    if (ag->pid > 0)
-        pt_stop_pid(ag->pid, SIGTERM, 10000);
-    ag->pid = 0;
-}
-
-int pt_agent_sanitizer_report(const pt_agent *ag)
-{
-    FILE *f = ag->log[0] ? fopen(ag->log, "r") : NULL;
-    if (!f)
-        return 0;
-    char line[4096];
-    int bad = 0;
-    while (fgets(line, sizeof(line), f))
-        if (strstr(line, "Sanitizer") || strstr(line, "runtime error:")) {
-            if (!bad)
-                fprintf(stderr, "---- sanitizer report in %s ----\n", ag->log);
-            bad = 1;
-            fputs(line, stderr);
-        }
-    fclose(f);
-    return bad;
-}
+#define PT_CALL_MS 20000 /* the asserting forms' wait for an answer */
 
 int pt_cli_open(pt_cli *c, const char *sock)
 {
@@ -135,6 +48,13 @@ void pt_cli_close(pt_cli *c)
     c->fd = -1;
 }
 
+int pt_cli_send(pt_cli *c, const char *line, int timeout_ms)
+{
+    if (c->fd < 0)
+        return -EPIPE;
+    return pc_frame_send_all(c->fd, line, strlen(line), -1, timeout_ms);
+}
+
 static void pt_cli_count_event(pt_cli *c, const pc_answer *a)
 {
     if (strcmp(a->event, "conflict") == 0) {
@@ -149,21 +69,38 @@ static void pt_cli_count_event(pt_cli *c, const pc_answer *a)
         c->last_event[0] = '\0';
 }
 
-/* Read the next line: 1 with *a parsed, 0 at EOF, or a negative code. */
+/* Read the next line, answer or event: 1 with *a parsed, 0 at EOF, or a negative code. */
 static int pt_cli_read(pt_cli *c, pc_answer *a, int timeout_ms)
 {
+    memset(a, 0, sizeof(*a));
+    if (c->fd < 0)
+        return 0;
     char *line;
     size_t len;
     int rc = pc_frame_read_line(&c->in, c->fd, timeout_ms, &line, &len);
     if (rc <= 0)
         return rc;
-    int fd;
-    while ((fd = pc_linebuf_take_fd(&c->in)) >= 0)
-        close(fd);
     pc_error err;
     if (pc_answer_parse(line, len, a, &err) < 0)
         return PORTCO_EPROTO;
     return 1;
+}
+
+int pt_cli_next(pt_cli *c, pc_answer *a, int timeout_ms)
+{
+    long long deadline = pt_now_ms() + timeout_ms;
+    for (;;) {
+        int left = (int)(deadline - pt_now_ms());
+        if (left <= 0)
+            return -ETIMEDOUT;
+        int rc = pt_cli_read(c, a, left);
+        if (rc <= 0)
+            return rc;
+        if (!a->is_event)
+            return 1;
+        pt_cli_count_event(c, a);
+        pc_answer_free(a);
+    }
 }
 
 int pt_cli_call(pt_cli *c, json_t *req, pc_answer *a, int timeout_ms)
@@ -188,31 +125,37 @@ int pt_cli_call(pt_cli *c, json_t *req, pc_answer *a, int timeout_ms)
     }
     memcpy(line, s, n);
     line[n] = '\n';
+    line[n + 1] = '\0';
     free(s);
-    int rc = pc_frame_send_all(c->fd, line, n + 1, -1, timeout_ms);
+    int rc = pt_cli_send(c, line, timeout_ms);
     free(line);
     if (rc < 0)
         return rc;
-    long long deadline = pt_now_ms() + timeout_ms;
-    for (;;) {
-        int left = (int)(deadline - pt_now_ms());
-        if (left <= 0)
-            return -ETIMEDOUT;
-        rc = pt_cli_read(c, a, left);
-        if (rc == 0)
-            return -EPIPE;
-        if (rc < 0)
-            return rc;
-        if (a->is_event) {
-            pt_cli_count_event(c, a);
-            pc_answer_free(a);
-            continue;
-        }
-        if (a->has_id && a->id == id)
-            return 0;
-        pc_answer_free(a);
-        return PORTCO_EPROTO;
+    rc = pt_cli_next(c, a, timeout_ms);
+    if (rc == 0)
+        return -EPIPE;
+    if (rc < 0)
+        return rc;
+    if (a->has_id && a->id == id)
+        return 0;
+    pc_answer_free(a);
+    return PORTCO_EPROTO;
+}
+
+/* The port an acquire's answer grants (its claim in *out), or its error code. */
+static int pt_cli_grant_of(const pc_answer *a, portco_claim *out, char *msg, size_t mlen)
+{
+    if (!a->ok) {
+        if (msg)
+            snprintf(msg, mlen, "%s", a->message);
+        return a->code;
     }
+    portco_claim cl;
+    if (pc_claim_from_json(json_object_get(a->root, "claim"), &cl, NULL) < 0)
+        return PORTCO_EPROTO;
+    if (out)
+        *out = cl;
+    return cl.port;
 }
 
 int pt_cli_acquire(pt_cli *c, const char *pool, const char *service, int port, const char *lifetime,
@@ -227,20 +170,7 @@ int pt_cli_acquire(pt_cli *c, const char *pool, const char *service, int port, c
             snprintf(msg, mlen, "transport: %s", strerror(-rc));
         return rc;
     }
-    if (a.ok) {
-        portco_claim cl;
-        if (pc_claim_from_json(json_object_get(a.root, "claim"), &cl, NULL) < 0) {
-            pc_answer_free(&a);
-            return PORTCO_EPROTO;
-        }
-        if (out)
-            *out = cl;
-        rc = cl.port;
-    } else {
-        rc = a.code;
-        if (msg)
-            snprintf(msg, mlen, "%s", a.message);
-    }
+    rc = pt_cli_grant_of(&a, out, msg, mlen);
     pc_answer_free(&a);
     return rc;
 }
@@ -295,6 +225,24 @@ int pt_cli_zk_state(pt_cli *c, char *buf, size_t len)
     return 0;
 }
 
+typedef struct pt_state_arg {
+    pt_cli *c;
+    const char *want;
+} pt_state_arg;
+
+static bool pt_cli_zk_state_is(void *arg)
+{
+    pt_state_arg *s = arg;
+    char buf[32];
+    return pt_cli_zk_state(s->c, buf, sizeof(buf)) == 0 && strcmp(buf, s->want) == 0;
+}
+
+bool pt_cli_wait_zk_state(pt_cli *c, const char *want, int timeout_ms)
+{
+    pt_state_arg s = {c, want};
+    return pt_wait_until(pt_cli_zk_state_is, &s, timeout_ms);
+}
+
 int pt_cli_events(pt_cli *c, int timeout_ms, int until)
 {
     long long deadline = pt_now_ms() + timeout_ms;
@@ -303,7 +251,6 @@ int pt_cli_events(pt_cli *c, int timeout_ms, int until)
         if (left <= 0)
             break;
         pc_answer a;
-        memset(&a, 0, sizeof(a));
         int rc = pt_cli_read(c, &a, left);
         if (rc <= 0)
             break;
@@ -314,21 +261,92 @@ int pt_cli_events(pt_cli *c, int timeout_ms, int until)
     return c->conflicts + c->reasserted;
 }
 
-void pt_agent_dump_log(const pt_agent *ag, size_t tail_bytes)
+/* ---- asserting short forms ---- */
+
+void pt_connect(pt_cli *c, const pt_agent *ag)
 {
-    FILE *f = fopen(ag->log, "r");
-    if (!f)
-        return;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long size = ftell(f);
-        long from = size > (long)tail_bytes ? size - (long)tail_bytes : 0;
-        fseek(f, from, SEEK_SET);
-    }
-    fprintf(stderr, "---- %s (tail) ----\n", ag->log);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-        fwrite(buf, 1, n, stderr);
-    fprintf(stderr, "---- end of %s ----\n", ag->log);
-    fclose(f);
+    int rc = pt_cli_open(c, ag->sock);
+    cr_assert_eq(rc, 0, "connect to %s: %s", ag->sock, strerror(-rc));
+}
+
+void pt_close(pt_cli *c)
+{
+    pt_cli_close(c);
+}
+
+void pt_send_raw(pt_cli *c, const char *line)
+{
+    int rc = pt_cli_send(c, line, 5000);
+    cr_assert_eq(rc, 0, "send: %s", strerror(-rc));
+}
+
+int pt_read_answer(pt_cli *c, pc_answer *a, int timeout_ms)
+{
+    int rc = pt_cli_next(c, a, timeout_ms);
+    cr_assert_neq(rc, PORTCO_EPROTO, "a line that is not a protocol message");
+    return rc;
+}
+
+void pt_call(pt_cli *c, json_t *req, pc_answer *a)
+{
+    char *s = json_dumps(req, JSON_COMPACT);
+    int rc = pt_cli_call(c, req, a, PT_CALL_MS);
+    cr_assert_eq(rc, 0, "no answer to %s: %s", s ? s : "?",
+                 rc == PORTCO_EPROTO ? "not its answer" : strerror(-rc));
+    free(s);
+}
+
+json_t *pt_acq_req(const char *pool, const char *service, int port)
+{
+    return json_pack("{s:s, s:s, s:s, s:i}", "op", "acquire", "pool", pool, "service", service,
+                     "port", port);
+}
+
+/* The grant of an answer, which is freed. */
+static int pt_grant_of(pc_answer *a, portco_claim *out)
+{
+    int rc = pt_cli_grant_of(a, out, NULL, 0);
+    cr_assert_neq(rc, PORTCO_EPROTO, "the granted claim does not parse");
+    pc_answer_free(a);
+    return rc;
+}
+
+int pt_acquire(pt_cli *c, json_t *req, portco_claim *out)
+{
+    pc_answer a;
+    pt_call(c, req, &a);
+    return pt_grant_of(&a, out);
+}
+
+void pt_send_acquire(pt_cli *c, const char *pool, int port, int wait_ms)
+{
+    char line[256];
+    snprintf(line, sizeof(line),
+             "{\"v\":1,\"id\":%lld,\"op\":\"acquire\",\"pool\":\"%s\",\"service\":\"w\","
+             "\"port\":%d,\"wait_ms\":%d}\n",
+             (long long)c->next_id++, pool, port, wait_ms);
+    pt_send_raw(c, line);
+}
+
+int pt_read_grant(pt_cli *c, int timeout_ms, portco_claim *out)
+{
+    pc_answer a;
+    cr_assert_eq(pt_read_answer(c, &a, timeout_ms), 1, "no answer within %d ms", timeout_ms);
+    return pt_grant_of(&a, out);
+}
+
+int pt_release(pt_cli *c, const char *pool, int port)
+{
+    pc_answer a;
+    pt_call(c, json_pack("{s:s, s:s, s:i}", "op", "release", "pool", pool, "port", port), &a);
+    int rc = a.ok ? 0 : a.code;
+    pc_answer_free(&a);
+    return rc;
+}
+
+json_int_t pt_counter(pt_cli *c, const char *name)
+{
+    long long v = pt_cli_counter(c, name);
+    cr_assert_geq(v, 0, "status has no counter %s", name);
+    return (json_int_t)v;
 }
