@@ -225,9 +225,16 @@ Test(agent_zk, outage_fails_fast_and_claims_survive_a_restart)
     int node = 0;
     cr_assert_eq(pt_zk_kill(&pt_own, "1", &node), 0);
     cr_assert(pt_cli_wait_zk_state(&c, "connecting", 15000), "the agent never noticed the outage");
+    /*
+     * Failing fast: the agent answers from its own state, where a request
+     * that waited on the connection would be answered only after
+     * PC_DISCONNECT_ANSWER_MS (5 s). The bound leaves seconds of room for a
+     * loaded machine and still tells the two apart.
+     */
     long long t0 = pt_now_ms();
     cr_assert_eq(pt_acquire(&c, pt_acq_req("web", "api", 0), NULL), PORTCO_EZKUNAVAIL);
-    cr_assert_lt(pt_now_ms() - t0, 1000, "fails fast");
+    long long took = pt_now_ms() - t0;
+    cr_assert_lt(took, 4000, "failing took %lld ms", took);
     cr_assert_eq(pt_zk_restart(&pt_own, node), 0);
     cr_assert(pt_cli_wait_zk_state(&c, "connected", 30000), "the agent never reconnected");
     /* The test's own session was not driven during the outage: open a new one. */

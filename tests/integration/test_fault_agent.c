@@ -255,7 +255,10 @@ Test(fault_agent, connecting_fails_fast_and_keeps_granted_claims)
     long long dt = pt_now_ms() - t0;
     cr_assert_eq(rc, PORTCO_EZKUNAVAIL, "acquire while disconnected: %s: %s", portco_err_name(rc),
                  msg);
-    cr_assert_lt(dt, 1000, "failing took %lld ms", dt);
+    /* At once: from the agent's own state, not after PC_DISCONNECT_ANSWER_MS
+     * (5 s) as for a request the loss caught in flight. Seconds of room for
+     * a loaded machine, still short of that. */
+    cr_assert_lt(dt, 4000, "failing took %lld ms", dt);
     cr_assert_eq(pt_cli_counter(&c, "claims"), 2, "a granted claim was dropped");
     cr_assert(!pt_port_bindable(port), "the agent stopped holding port %d", port);
     /* A release is taken locally; the node goes once ZooKeeper is back. */
