@@ -19,11 +19,17 @@
 
 TestSuite(agent, .init = pt_setup, .fini = pt_teardown, .timeout = 120);
 
-Test(agent, acquire_any_creates_the_claim_node)
+/* Pool "web" over pt_base..pt_base + 4, and agent "h1" serving it. */
+static void pt_web_agent(pt_agent *ag)
 {
     pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_start_agent(ag, "h1");
+}
+
+Test(agent, acquire_any_creates_the_claim_node)
+{
     pt_agent ag;
-    pt_start_agent(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     json_t *req = pt_acq_req("web", "api", 0);
@@ -86,9 +92,8 @@ Test(agent, acquire_any_creates_the_claim_node)
 
 Test(agent, two_acquires_get_different_ports)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_start_agent(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     int p1 = pt_acquire(&c, pt_acq_req("web", "api", 0), NULL);
@@ -214,9 +219,8 @@ Test(agent, specific_port_rules)
 
 Test(agent, connection_close_releases)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_start_agent(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     int p = pt_acquire(&c, pt_acq_req("web", "api", 0), NULL);
@@ -253,9 +257,8 @@ static void pt_assert_kept(const pt_agent *ag, const char *pool, int port)
 
 Test(agent, pid_lifetime_ends_with_the_process)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_start_agent(&ag, "h1");
+    pt_web_agent(&ag);
     char *argv[] = {"/bin/sleep", "60", NULL};
     pid_t child = pt_spawn(argv, NULL, NULL, NULL);
     cr_assert_gt(child, 0);
@@ -283,9 +286,8 @@ Test(agent, pid_lifetime_ends_with_the_process)
 
 Test(agent, explicit_survives_the_connection)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_start_agent(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     json_t *req = pt_acq_req("web", "api", 0);
@@ -303,9 +305,8 @@ Test(agent, explicit_survives_the_connection)
 
 Test(agent, release_by_non_owner)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_start_agent(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c, d;
     pt_connect(&c, &ag);
     pt_connect(&d, &ag);
@@ -323,9 +324,8 @@ Test(agent, release_by_non_owner)
 
 Test(agent, waiter_gets_the_port_on_release)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_start_agent(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli h, w;
     pt_connect(&h, &ag);
     pt_connect(&w, &ag);
@@ -347,9 +347,8 @@ Test(agent, waiter_gets_the_port_on_release)
 
 Test(agent, each_release_wakes_one_waiter)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_start_agent(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli h, w[3], s;
     pt_connect(&h, &ag);
     pt_connect(&s, &ag);
@@ -390,9 +389,8 @@ static void pt_expect_error(pt_cli *c, const char *line, int code)
 
 Test(agent, bad_requests_get_codes_and_the_agent_keeps_serving)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_start_agent(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     pt_expect_error(&c, "this is not json\n", PORTCO_EBADREQ);
@@ -463,9 +461,8 @@ Test(agent, pool_published_later_is_usable_without_restart)
 
 Test(agent, socket_handover_listening)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_start_agent(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     json_t *req = pt_acq_req("web", "api", 0);
@@ -496,9 +493,8 @@ Test(agent, socket_handover_listening)
 
 Test(agent, hold_kept_until_the_claimant_listens)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_start_agent(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     int p = pt_acquire(&c, pt_acq_req("web", "api", 0), NULL);
@@ -525,9 +521,8 @@ Test(agent, hold_kept_until_the_claimant_listens)
 
 Test(agent, a_waiter_that_disconnects_withdraws)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_start_agent(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli h, w;
     pt_connect(&h, &ag);
     pt_connect(&w, &ag);
@@ -609,9 +604,8 @@ Test(agent, stale_socket_replaced_live_one_kept)
 
 Test(agent, sigterm_removes_every_claim_node)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_start_agent(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     int ports[3];

@@ -9,20 +9,6 @@
 #include "fixture.h"
 #include "support.h"
 
-/* Read lines until an event arrives (answers are not expected here). */
-static int pt_read_event(pt_cli *c, pc_answer *a, int timeout_ms)
-{
-    char *line;
-    size_t len;
-    int rc = pc_frame_read_line(&c->in, c->fd, timeout_ms, &line, &len);
-    if (rc <= 0)
-        return rc;
-    pc_error err;
-    cr_assert_eq(pc_answer_parse(line, len, a, &err), 0, "bad line %s: %s", line, err.msg);
-    cr_assert(a->is_event, "expected an event, got %s", line);
-    return 1;
-}
-
 static bool pt_port_free(void *arg)
 {
     return pt_port_bindable(*(int *)arg);

@@ -287,6 +287,18 @@ int pt_read_answer(pt_cli *c, pc_answer *a, int timeout_ms)
     return rc;
 }
 
+int pt_read_event(pt_cli *c, pc_answer *a, int timeout_ms)
+{
+    int rc = pt_cli_read(c, a, timeout_ms);
+    cr_assert_neq(rc, PORTCO_EPROTO, "a line that is not a protocol message");
+    if (rc == 1) {
+        cr_assert(a->is_event, "expected an event, got the answer to request %lld",
+                  (long long)a->id);
+        pt_cli_count_event(c, a);
+    }
+    return rc;
+}
+
 void pt_call(pt_cli *c, json_t *req, pc_answer *a)
 {
     char *s = json_dumps(req, JSON_COMPACT);

@@ -103,6 +103,10 @@ void pt_send_raw(pt_cli *c, const char *line);
 /* pt_cli_next(), asserting that the line read is a protocol message. */
 int pt_read_answer(pt_cli *c, pc_answer *a, int timeout_ms);
 
+/* Read the next line, which must be an event (counted as pt_cli_next()
+ * counts them): 1 with the event in *a, 0 at end of stream, -ETIMEDOUT. */
+int pt_read_event(pt_cli *c, pc_answer *a, int timeout_ms);
+
 /* Send a request object (consumed) and wait for its answer (20 s). */
 void pt_call(pt_cli *c, json_t *req, pc_answer *a);
 
