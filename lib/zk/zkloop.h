@@ -130,8 +130,8 @@ const char *pc_zk_state_name(pc_zk_state state);
 
 /*
  * Route the ZooKeeper client library's own logging into lib/common/log.h and
- * set its level from pc_log_level(). pc_zk_open() and pc_zks_connect() call
- * it; callers that use zookeeper_init() directly may call it first.
+ * set its level from pc_log_level(). pc_zk_open() calls it; callers that use
+ * zookeeper_init() directly may call it first.
  */
 void pc_zk_log_setup(void);
 

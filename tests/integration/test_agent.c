@@ -1,16 +1,35 @@
 /* test_agent.c - the real portco-agent against a real ZooKeeper, spoken to over its socket. */
-#include "test_agent_util.h"
-
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-/* ------------------------------------------------------------------------ */
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agentcli.h"
+#include "fixture.h"
+#include "support.h"
+#include "zkpath.h"
 
 TestSuite(agent, .init = pt_setup, .fini = pt_teardown, .timeout = 120);
 
-Test(agent, acquire_any_creates_the_claim_node)
+/* Pool "web" over pt_base..pt_base + 4, and agent "h1" serving it. */
+static void pt_web_agent(pt_agent *ag)
 {
     pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
+    pt_start_agent(ag, "h1");
+}
+
+Test(agent, acquire_any_creates_the_claim_node)
+{
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     json_t *req = pt_acq_req("web", "api", 0);
@@ -31,16 +50,17 @@ Test(agent, acquire_any_creates_the_claim_node)
     /* The node: the only (so lowest) child, with the claim JSON, czxid as told. */
     char dir[600], path[800];
     pt_port_dir(dir, sizeof(dir), "web", NULL, port);
-    struct String_vector sv;
-    cr_assert_eq(pc_zks_get_children(pt_zs, dir, &sv, NULL, NULL), 0);
-    cr_assert_eq(sv.count, 1);
-    cr_assert_str_eq(sv.data[0], cl.claim);
-    deallocate_String_vector(&sv);
+    char **names;
+    int n;
+    cr_assert_eq(pt_zkr_children(pt_z, dir, &names, &n, NULL), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(names[0], cl.claim);
+    pt_zkr_free_strings(names, n);
     snprintf(path, sizeof(path), "%s/%s", dir, cl.claim);
     char *data = NULL;
     int len = 0;
     struct Stat st;
-    cr_assert_eq(pc_zks_get(pt_zs, path, &data, &len, &st, NULL), 0);
+    cr_assert_eq(pt_zkr_get(pt_z, path, &data, &len, &st), 0);
     cr_assert_eq(st.czxid, cl.czxid);
     cr_assert_neq(st.ephemeralOwner, 0, "claim nodes are ephemeral");
     json_t *j = json_loadb(data, (size_t)len, 0, NULL);
@@ -67,14 +87,13 @@ Test(agent, acquire_any_creates_the_claim_node)
     cr_assert_eq(json_integer_value(json_object_get(json_array_get(claims, 0), "port")), port);
     pc_answer_free(&a);
     pt_close(&c);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, two_acquires_get_different_ports)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     int p1 = pt_acquire(&c, pt_acq_req("web", "api", 0), NULL);
@@ -83,14 +102,14 @@ Test(agent, two_acquires_get_different_ports)
     cr_assert_gt(p2, 0);
     cr_assert_neq(p1, p2);
     pt_close(&c);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, exhaustion_after_exactly_n_grants)
 {
     pt_publish_pool("small", pt_base, pt_base + 2, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_start_agent(&ag, "h1");
     pt_cli c;
     pt_connect(&c, &ag);
     bool seen[3] = {false, false, false};
@@ -105,7 +124,7 @@ Test(agent, exhaustion_after_exactly_n_grants)
     cr_assert_eq(pt_release(&c, "small", pt_base + 1), 0);
     cr_assert_eq(pt_acquire(&c, pt_acq_req("small", "api", 0), NULL), pt_base + 1);
     pt_close(&c);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, unrelated_listener_is_never_granted)
@@ -117,7 +136,7 @@ Test(agent, unrelated_listener_is_never_granted)
     cr_assert_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
     cr_assert_eq(listen(l, 4), 0);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_start_agent(&ag, "h1");
     pt_cli c;
     pt_connect(&c, &ag);
     for (int i = 0; i < 2; i++) {
@@ -133,30 +152,30 @@ Test(agent, unrelated_listener_is_never_granted)
     cr_assert(strstr(a.message, "listen") || strstr(a.message, "LISTEN"),
               "reason names the listener: %s", a.message);
     pc_answer_free(&a);
-    cr_assert_eq(pt_nclaims("web", NULL, busy), -1, "no node for a refused port");
+    cr_assert_eq(pt_nclaims("web", NULL, busy), 0, "no claim on a refused port");
     close(l);
     pt_close(&c);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, host_scope_pool)
 {
     pt_publish_pool("rtp", pt_base, pt_base + 1, "host", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "hx");
+    pt_start_agent(&ag, "hx");
     pt_cli c;
     pt_connect(&c, &ag);
     int p = pt_acquire(&c, pt_acq_req("rtp", "media", 0), NULL);
     cr_assert_gt(p, 0, "%s", portco_err_name(p));
     cr_assert_eq(pt_nclaims("rtp", "hx", p), 1);
-    cr_assert_eq(pt_nclaims("rtp", NULL, p), -1, "nothing in the cluster-scope tree");
+    cr_assert_eq(pt_nclaims("rtp", NULL, p), 0, "nothing in the cluster-scope tree");
     pc_answer a;
     pt_call(&c, json_pack("{s:s, s:s}", "op", "list", "pool", "rtp"), &a);
     cr_assert(a.ok);
     cr_assert_eq(json_array_size(json_object_get(a.root, "claims")), 1);
     pc_answer_free(&a);
     pt_close(&c);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, specific_port_rules)
@@ -164,7 +183,7 @@ Test(agent, specific_port_rules)
     pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_publish_static("web", pt_base + 3, "frontend");
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_start_agent(&ag, "h1");
     pt_cli c;
     pt_connect(&c, &ag);
     cr_assert_eq(pt_acquire(&c, pt_acq_req("web", "api", pt_base + 10), NULL), PORTCO_EOUTOFPOOL);
@@ -195,14 +214,13 @@ Test(agent, specific_port_rules)
     cr_assert_eq(n, 1, "the loser withdrew its node");
     pt_close(&d);
     pt_close(&c);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, connection_close_releases)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     int p = pt_acquire(&c, pt_acq_req("web", "api", 0), NULL);
@@ -210,14 +228,37 @@ Test(agent, connection_close_releases)
     cr_assert_eq(pt_nclaims("web", NULL, p), 1);
     pt_close(&c);
     pt_assert_released("web", p);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
+}
+
+/*
+ * Close c and return once the agent has handled the close: a connection
+ * claim taken on c for the purpose is released by then. What the close does
+ * to c's other claims is done in that same loop turn, so a test can assert
+ * right after that they survived, without guessing how long to wait.
+ */
+static void pt_close_and_sync(pt_cli *c, const char *pool)
+{
+    int marker = pt_acquire(c, pt_acq_req(pool, "marker", 0), NULL);
+    cr_assert_gt(marker, 0, "%s", portco_err_name(marker));
+    pt_close(c);
+    pt_assert_released(pool, marker);
+}
+
+/* The claim on `port` is in ZooKeeper, and it is the only one the agent holds. */
+static void pt_assert_kept(const pt_agent *ag, const char *pool, int port)
+{
+    cr_assert_eq(pt_nclaims(pool, NULL, port), 1, "the claim on %d left ZooKeeper", port);
+    pt_cli c;
+    pt_connect(&c, ag);
+    cr_assert_eq(pt_counter(&c, "claims"), 1, "the agent no longer holds the claim on %d", port);
+    pt_close(&c);
 }
 
 Test(agent, pid_lifetime_ends_with_the_process)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_web_agent(&ag);
     char *argv[] = {"/bin/sleep", "60", NULL};
     pid_t child = pt_spawn(argv, NULL, NULL, NULL);
     cr_assert_gt(child, 0);
@@ -228,9 +269,8 @@ Test(agent, pid_lifetime_ends_with_the_process)
     json_object_set_new(req, "hold_pid", json_integer(child));
     int p = pt_acquire(&c, req, NULL);
     cr_assert_gt(p, 0, "%s", portco_err_name(p));
-    pt_close(&c); /* the connection does not matter for a pid claim */
-    pt_nap_ms(200);
-    cr_assert_eq(pt_nclaims("web", NULL, p), 1);
+    pt_close_and_sync(&c, "web"); /* the connection does not matter for a pid claim */
+    pt_assert_kept(&ag, "web", p);
     pt_stop_pid(child, SIGKILL, 5000);
     pt_assert_released("web", p);
 
@@ -241,35 +281,32 @@ Test(agent, pid_lifetime_ends_with_the_process)
     json_object_set_new(req, "hold_pid", json_integer(child)); /* reaped: gone */
     cr_assert_eq(pt_acquire(&c, req, NULL), PORTCO_EBADREQ);
     pt_close(&c);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, explicit_survives_the_connection)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     json_t *req = pt_acq_req("web", "api", 0);
     json_object_set_new(req, "lifetime", json_string("explicit"));
     int p = pt_acquire(&c, req, NULL);
     cr_assert_gt(p, 0);
-    pt_close(&c);
-    pt_nap_ms(200);
-    cr_assert_eq(pt_nclaims("web", NULL, p), 1);
+    pt_close_and_sync(&c, "web");
+    pt_assert_kept(&ag, "web", p);
     pt_connect(&c, &ag);
     cr_assert_eq(pt_release(&c, "web", p), 0);
-    cr_assert_eq(pt_nclaims("web", NULL, p), -1, "released before the answer");
+    cr_assert_eq(pt_nclaims("web", NULL, p), 0, "released before the answer");
     pt_close(&c);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, release_by_non_owner)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c, d;
     pt_connect(&c, &ag);
     pt_connect(&d, &ag);
@@ -282,14 +319,13 @@ Test(agent, release_by_non_owner)
     cr_assert_eq(pt_release(&c, "web", p), 0);
     pt_close(&c);
     pt_close(&d);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, waiter_gets_the_port_on_release)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli h, w;
     pt_connect(&h, &ag);
     pt_connect(&w, &ag);
@@ -306,14 +342,13 @@ Test(agent, waiter_gets_the_port_on_release)
     pt_wait_nclaims("web", pt_base, 1);
     pt_close(&h);
     pt_close(&w);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, each_release_wakes_one_waiter)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli h, w[3], s;
     pt_connect(&h, &ag);
     pt_connect(&s, &ag);
@@ -338,7 +373,7 @@ Test(agent, each_release_wakes_one_waiter)
     for (int i = 0; i < 3; i++)
         pt_close(&w[i]);
     pt_close(&s);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 static void pt_expect_error(pt_cli *c, const char *line, int code)
@@ -354,9 +389,8 @@ static void pt_expect_error(pt_cli *c, const char *line, int code)
 
 Test(agent, bad_requests_get_codes_and_the_agent_keeps_serving)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     pt_expect_error(&c, "this is not json\n", PORTCO_EBADREQ);
@@ -400,13 +434,13 @@ Test(agent, bad_requests_get_codes_and_the_agent_keeps_serving)
     pc_answer_free(&st);
     cr_assert(pt_pid_alive(ag.pid));
     pt_close(&c);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, pool_published_later_is_usable_without_restart)
 {
     pt_agent ag;
-    pt_agent_start_opt(&ag, "h1", false);
+    pt_start_agent_no_pools(&ag, "h1");
     pt_cli c;
     pt_connect(&c, &ag);
     int rc = pt_acquire(&c, pt_acq_req("late", "api", 0), NULL);
@@ -422,14 +456,13 @@ Test(agent, pool_published_later_is_usable_without_restart)
         pt_nap_ms(50);
     cr_assert_geq(rc, pt_base + 3, "%s", portco_err_name(rc));
     pt_close(&c);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, socket_handover_listening)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     json_t *req = pt_acq_req("web", "api", 0);
@@ -455,29 +488,18 @@ Test(agent, socket_handover_listening)
     close(k);
     close(fd);
     pt_close(&c);
-    pt_agent_stop(&ag);
-}
-
-static json_int_t pt_status_int(pt_cli *c, const char *name)
-{
-    pc_answer a;
-    pt_call(c, json_pack("{s:s}", "op", "status"), &a);
-    cr_assert(a.ok);
-    json_int_t v = json_integer_value(json_object_get(a.root, name));
-    pc_answer_free(&a);
-    return v;
+    pt_stop_agent(&ag);
 }
 
 Test(agent, hold_kept_until_the_claimant_listens)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     int p = pt_acquire(&c, pt_acq_req("web", "api", 0), NULL);
     cr_assert_gt(p, 0);
-    cr_assert_eq(pt_status_int(&c, "holding"), 1);
+    cr_assert_eq(pt_counter(&c, "holding"), 1);
     cr_assert_not(pt_port_bindable(p), "a plain bind fails while the agent holds the port");
     /* The service binds with SO_REUSEADDR (as most servers do) and listens. */
     int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -487,21 +509,20 @@ Test(agent, hold_kept_until_the_claimant_listens)
     cr_assert_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
     cr_assert_eq(listen(l, 4), 0);
     long long end = pt_now_ms() + 10000;
-    while (pt_status_int(&c, "holding") != 0 && pt_now_ms() < end)
+    while (pt_counter(&c, "holding") != 0 && pt_now_ms() < end)
         pt_nap_ms(50);
-    cr_assert_eq(pt_status_int(&c, "holding"), 0, "hold dropped once the claimant listens");
+    cr_assert_eq(pt_counter(&c, "holding"), 0, "hold dropped once the claimant listens");
     close(l);
     cr_assert(pt_port_bindable(p), "nothing of the agent's is left on the port");
     cr_assert_eq(pt_nclaims("web", NULL, p), 1, "the claim itself stays");
     pt_close(&c);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, a_waiter_that_disconnects_withdraws)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli h, w;
     pt_connect(&h, &ag);
     pt_connect(&w, &ag);
@@ -513,14 +534,14 @@ Test(agent, a_waiter_that_disconnects_withdraws)
     cr_assert_eq(pt_release(&h, "web", pt_base), 0);
     pt_assert_released("web", pt_base);
     pt_close(&h);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, socket_handover_ipv6_v6only)
 {
     pt_publish_def(&(pt_pool_def){.name = "v6", .lo = pt_base, .hi = pt_base + 4, .address = "::"});
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_start_agent(&ag, "h1");
     pt_cli c;
     pt_connect(&c, &ag);
     json_t *req = pt_acq_req("v6", "api", 0);
@@ -544,7 +565,7 @@ Test(agent, socket_handover_ipv6_v6only)
     cr_assert_eq(ntohs(sa.sin6_port), port);
     close(fd);
     pt_close(&c);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, stale_socket_replaced_live_one_kept)
@@ -561,7 +582,7 @@ Test(agent, stale_socket_replaced_live_one_kept)
     cr_assert_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
     close(s);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_start_agent(&ag, "h1");
     cr_assert_str_eq(ag.sock, path);
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
@@ -578,14 +599,13 @@ Test(agent, stale_socket_replaced_live_one_kept)
     pt_connect(&c, &ag);
     cr_assert_gt(pt_acquire(&c, pt_acq_req("web", "api", 0), NULL), 0, "first agent serves");
     pt_close(&c);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent, sigterm_removes_every_claim_node)
 {
-    pt_publish_pool("web", pt_base, pt_base + 4, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_web_agent(&ag);
     pt_cli c;
     pt_connect(&c, &ag);
     int ports[3];
@@ -597,15 +617,10 @@ Test(agent, sigterm_removes_every_claim_node)
     }
     char host[600];
     cr_assert_eq(pc_zkp_host(host, sizeof(host), pt_root, "h1"), 0);
-    cr_assert_eq(pc_zks_exists(pt_zs, host, NULL, NULL), 0, "presence node published");
-    int st = -1;
-    cr_assert_eq(kill(ag.pid, SIGTERM), 0);
-    cr_assert_eq(pt_wait_pid(ag.pid, 10000, &st), 0);
-    cr_assert_eq(st, 0, "clean exit");
-    pt_forget_agent(ag.pid);
-    ag.pid = 0;
+    cr_assert_eq(pt_zkr_exists(pt_z, host, NULL), 0, "presence node published");
+    pt_stop_agent(&ag); /* SIGTERM; a clean exit */
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(pt_nclaims("web", NULL, ports[i]), -1, "port %d still has a node", ports[i]);
+        cr_assert_eq(pt_nclaims("web", NULL, ports[i]), 0, "port %d still has a claim", ports[i]);
     cr_assert_eq(access(ag.sock, F_OK), -1, "socket file removed");
     pt_close(&c);
 }

@@ -1,11 +1,15 @@
 /* test_agent_batch.c - claims and releases of one loop turn go to ZooKeeper as one multi-op. */
+#include <criterion/criterion.h>
 #include <signal.h>
 
-#include "test_agent_util.h"
+#include "agentcli.h"
+#include "fixture.h"
+#include "support.h"
 
 TestSuite(agent_batch, .init = pt_setup, .fini = pt_teardown, .timeout = 120);
 
 #define PT_CONCURRENT 12
+#define PT_MAX_PASSES 3 /* loop passes the work of one turn may spill into */
 
 /*
  * Requests from separate connections are served side by side. With the agent
@@ -33,7 +37,7 @@ Test(agent_batch, claims_of_one_turn_share_a_transaction)
 {
     pt_publish_pool("web", pt_base, pt_base + 31, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_start_agent(&ag, "h1");
     pt_cli c[PT_CONCURRENT], s;
     for (int i = 0; i < PT_CONCURRENT; i++)
         pt_connect(&c[i], &ag);
@@ -67,9 +71,11 @@ Test(agent_batch, claims_of_one_turn_share_a_transaction)
     }
     /*
      * Claims created in one transaction have its zxid as their czxid. All 12
-     * go in one unless the agent's probe pass overran its 20 ms budget (a
-     * slow sanitizer build on a loaded machine) and left some for the next
-     * pass: allow that once or twice, never a transaction per claim.
+     * go in one unless the agent's loop stopped short of them: its probe pass
+     * has a 20 ms budget, and one dispatch runs at most 10 ms or 16 callbacks
+     * before it looks for ZooKeeper's events (agent/main.c), which a slow
+     * sanitizer build on a loaded machine can reach. Allow the work to spill
+     * into PT_MAX_PASSES passes, never a transaction per claim.
      */
     int txns = 0;
     for (int i = 0; i < PT_CONCURRENT; i++) {
@@ -80,7 +86,7 @@ Test(agent_batch, claims_of_one_turn_share_a_transaction)
     }
     json_int_t batches = pt_counter(&s, "batches") - batches0;
     json_int_t batched = pt_counter(&s, "batched") - batched0;
-    cr_assert_leq(txns, 3, "%d claims took %d transactions", PT_CONCURRENT, txns);
+    cr_assert_leq(txns, PT_MAX_PASSES, "%d claims took %d transactions", PT_CONCURRENT, txns);
     cr_assert(batches >= 1 && batches <= txns, "%lld combined multi-ops for %d transactions",
               (long long)batches, txns);
     cr_assert_geq(batched, PT_CONCURRENT - (txns - 1), "%lld claims went in combined multi-ops",
@@ -95,17 +101,26 @@ Test(agent_batch, claims_of_one_turn_share_a_transaction)
     pt_agent_resume(&ag);
     for (int i = 0; i < PT_CONCURRENT; i++)
         pt_assert_released("web", ports[i]);
-    cr_assert_eq(pt_counter(&s, "batches") - batches0, 1);
-    cr_assert_eq(pt_counter(&s, "batched") - batched0, PT_CONCURRENT);
+    /* One multi-op when the 12 ends of file are handled in one pass; at
+     * most one per pass when they spill over (see above). A pass that was
+     * left a single release sends it alone, outside the combined ones. */
+    batches = pt_counter(&s, "batches") - batches0;
+    batched = pt_counter(&s, "batched") - batched0;
+    cr_assert(batches >= 1 && batches <= PT_MAX_PASSES,
+              "%lld combined multi-ops for %d releases of one turn", (long long)batches,
+              PT_CONCURRENT);
+    cr_assert_geq(batched, PT_CONCURRENT - (PT_MAX_PASSES - batches),
+                  "only %lld of %d releases went in combined multi-ops", (long long)batched,
+                  PT_CONCURRENT);
     pt_close(&s);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }
 
 Test(agent_batch, one_refused_release_does_not_hold_back_the_others)
 {
     pt_publish_pool("web", pt_base, pt_base + 15, "cluster", NULL);
     pt_agent ag;
-    pt_agent_start(&ag, "h1");
+    pt_start_agent(&ag, "h1");
     pt_cli c, w, s;
     pt_connect(&c, &ag);
     pt_connect(&w, &ag);
@@ -134,5 +149,5 @@ Test(agent_batch, one_refused_release_does_not_hold_back_the_others)
     pt_close(&d);
     pt_close(&w);
     pt_close(&s);
-    pt_agent_stop(&ag);
+    pt_stop_agent(&ag);
 }

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agentcli.h"
 #include "agentctl.h"
 #include "faultctl.h"
 #include "owners.h"
@@ -20,7 +21,6 @@
 #include "zkcheck.h"
 #include "zkpath.h"
 #include "zkread.h"
-#include "zksync.h"
 
 /*
  * The run (PORTCO_CHAOS_SECONDS, default 120, at most 300):
@@ -318,7 +318,7 @@ static long long pt_presence_owner(const char *host)
  * sentinel client of a holds a claim; while a is cut off, a foreign host
  * (h9, the checker's second session) claims that port. When a is back, it
  * must tell the sentinel about the conflict. Returns the sentinel's port or 0. */
-static int pt_expire_agent(int a, pc_zks **foreign, pt_cli *sentinel, pt_faults *f)
+static int pt_expire_agent(int a, pt_zkr **foreign, pt_cli *sentinel, pt_faults *f)
 {
     int port = 0;
     portco_claim cl;
@@ -341,21 +341,14 @@ static int pt_expire_agent(int a, pc_zks **foreign, pt_cli *sentinel, pt_faults 
         pt_nap_ms(100);
     f->expiries++;
     if (port) {
-        char dir[512], path[700], uuid[64], created[800];
-        pc_zkp_port_dir(dir, sizeof(dir), pt_root, "web", NULL, port);
-        pc_zkp_new_uuid(uuid, sizeof(uuid));
-        pc_zkp_claim_path(path, sizeof(path), dir, uuid);
-        const char *data = "{\"host\":\"h9\",\"service\":\"foreign\"}";
-        pc_error err;
         /* A session of its own, opened now: a blocking handle left idle
          * would have expired. It lives until the end of the run. */
-        if (pc_zks_connect(pt_ens.connect, 30000, 10000, foreign, &err) == 0 &&
-            pc_zks_mkdirs(*foreign, dir, &err) == 0 &&
-            pc_zks_create(*foreign, path, data, (int)strlen(data), ZOO_EPHEMERAL | ZOO_SEQUENCE,
-                          created, sizeof(created), &err) == 0)
+        int rc = pt_claim_as(pt_ens.connect, pt_root, "web", port, "h9", "foreign", foreign);
+        if (rc == 0)
             f->foreign_claims++;
         else
-            fprintf(stderr, "chaos: the foreign claim on port %d failed: %s\n", port, err.msg);
+            fprintf(stderr, "chaos: the foreign claim on port %d failed: %s\n", port,
+                    strerror(-rc));
     }
     pt_proxy_cmd(&pt_pxs[a], "unblock", NULL, 0);
     return port;
@@ -427,7 +420,7 @@ Test(chaos, claims_stay_unique_and_leak_free_under_faults)
                                   PT_SESSION_MS),
                      0);
     }
-    pc_zks *foreign = NULL;
+    pt_zkr *foreign = NULL;
 
     pthread_t th[PT_CLIENTS];
     for (int i = 0; i < PT_CLIENTS; i++)
@@ -524,7 +517,7 @@ Test(chaos, claims_stay_unique_and_leak_free_under_faults)
         found_by_uuid += pt_agent_counter(a, "found_by_uuid");
     }
     if (foreign)
-        pc_zks_close(foreign); /* the foreign claim goes with its session */
+        pt_zkr_close(foreign); /* the foreign claim goes with its session */
 
     int left = -1;
     for (long long stop_at = pt_now_ms() + PT_SESSION_MS + 15000; pt_now_ms() < stop_at;

@@ -9,16 +9,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "test_own_agent.h"
+#include "fixture.h"
+#include "support.h"
 
-static void pt_publish_small(pt_agent *a)
-{
-    pt_publish_pool(a, "small", a->base + 20, a->base + 21);
-}
+static pt_agent A;
 
+/* Pool "web" (pt_base..+19) and "small" (+20, +21), then the agent. */
 static void pt_agent_start(void)
 {
-    pt_agent_start_with("cli", pt_publish_small);
+    pt_setup();
+    pt_publish_def(
+        &(pt_pool_def){.name = "web", .lo = pt_base, .hi = pt_base + 19, .address = "127.0.0.1"});
+    pt_publish_def(&(pt_pool_def){
+        .name = "small", .lo = pt_base + 20, .hi = pt_base + 21, .address = "127.0.0.1"});
+    pt_start_agent(&A, "h-cli");
 }
 
 /* Run `portco --socket SOCK args...` (NULL-terminated); exit status; out/err owned. */
@@ -97,21 +101,6 @@ static bool pt_gone(void *arg)
     return !pt_listed(r->pool, r->port);
 }
 
-/* Number of claim nodes under the port in ZooKeeper (0 when the port node is gone). */
-static int pt_zk_claims(const char *pool, int port)
-{
-    char path[300];
-    snprintf(path, sizeof(path), "%s/pools/%s/ports/%d", A.root, pool, port);
-    char **names = NULL;
-    int n = 0;
-    int rc = pt_zkr_children(A.zk, path, &names, &n, NULL);
-    if (rc == -ENOENT)
-        return 0;
-    cr_assert_eq(rc, 0, "children of %s: %d", path, rc);
-    pt_zkr_free_strings(names, n);
-    return n;
-}
-
 static int pt_port_of(const char *out)
 {
     char *end;
@@ -120,7 +109,7 @@ static int pt_port_of(const char *out)
     return (int)v;
 }
 
-TestSuite(cli_claims, .init = pt_agent_start, .fini = pt_agent_stop, .timeout = 120);
+TestSuite(cli_claims, .init = pt_agent_start, .fini = pt_teardown, .timeout = 120);
 TestSuite(cli_usage, .timeout = 60);
 
 /* ---------- with an agent ---------- */
@@ -131,12 +120,12 @@ Test(cli_claims, acquire_prints_the_port_and_release_frees_it)
     int st = pt_cli(&out, &err, "acquire", "--pool", "web", "--service", "api", NULL);
     cr_assert_eq(st, 0, "acquire: %s", err);
     int port = pt_port_of(out);
-    cr_assert(port >= A.base && port <= A.base + 19, "port %d outside the pool", port);
+    cr_assert(port >= pt_base && port <= pt_base + 19, "port %d outside the pool", port);
     free(out);
     free(err);
     /* Explicit by default: the claim outlives the CLI process. */
     cr_assert(pt_listed("web", port));
-    cr_assert_eq(pt_zk_claims("web", port), 1);
+    cr_assert_eq(pt_nclaims("web", NULL, port), 1);
 
     char ps[16];
     snprintf(ps, sizeof(ps), "%d", port);
@@ -146,7 +135,7 @@ Test(cli_claims, acquire_prints_the_port_and_release_frees_it)
     free(out);
     free(err);
     cr_assert_not(pt_listed("web", port));
-    cr_assert_eq(pt_zk_claims("web", port), 0);
+    cr_assert_eq(pt_nclaims("web", NULL, port), 0);
 }
 
 Test(cli_claims, acquire_json_has_the_claim)
@@ -172,9 +161,9 @@ Test(cli_claims, acquire_json_has_the_claim)
     json_int_t czxid = json_integer_value(json_object_get(o, "czxid"));
     /* The fencing token is the claim node's creation zxid. */
     char path[400];
-    snprintf(path, sizeof(path), "%s/pools/web/ports/%d/%s", A.root, port, claim);
+    snprintf(path, sizeof(path), "%s/pools/web/ports/%d/%s", pt_root, port, claim);
     struct Stat zst;
-    cr_assert_eq(pt_zkr_exists(A.zk, path, &zst), 0, "no node %s", path);
+    cr_assert_eq(pt_zkr_exists(pt_z, path, &zst), 0, "no node %s", path);
     cr_assert_eq((json_int_t)zst.czxid, czxid);
 
     json_t *arr = pt_ls("web");
@@ -246,7 +235,7 @@ Test(cli_claims, hold_pid_claim_goes_when_the_pid_exits)
     pt_stop_pid(child, SIGTERM, 5000);
     pt_claim_ref r = {"web", port};
     cr_assert(pt_wait_until(pt_gone, &r, 15000), "claim on %d still listed after pid exit", port);
-    cr_assert_eq(pt_zk_claims("web", port), 0);
+    cr_assert_eq(pt_nclaims("web", NULL, port), 0);
 }
 
 Test(cli_claims, agent_errors_exit_1_with_code_and_message)
@@ -261,7 +250,7 @@ Test(cli_claims, agent_errors_exit_1_with_code_and_message)
     free(err);
 
     char ps[16];
-    snprintf(ps, sizeof(ps), "%d", A.base + 5);
+    snprintf(ps, sizeof(ps), "%d", pt_base + 5);
     st = pt_cli(&out, &err, "release", "--pool", "web", ps, NULL);
     cr_assert_eq(st, 1);
     cr_assert_eq(strncmp(err, "portco: NOT_OWNER: ", 19), 0, "stderr: %s", err);
@@ -286,11 +275,11 @@ Test(cli_claims, agent_errors_exit_1_with_code_and_message)
 Test(cli_claims, taken_port_with_wait_times_out)
 {
     char ps[16];
-    snprintf(ps, sizeof(ps), "%d", A.base + 3);
+    snprintf(ps, sizeof(ps), "%d", pt_base + 3);
     char *out, *err;
     int st = pt_cli(&out, &err, "acquire", "--pool", "web", "--service", "a", "--port", ps, NULL);
     cr_assert_eq(st, 0, "acquire: %s", err);
-    cr_assert_eq(pt_port_of(out), A.base + 3);
+    cr_assert_eq(pt_port_of(out), pt_base + 3);
     free(out);
     free(err);
     st = pt_cli(&out, &err, "acquire", "--pool", "web", "--service", "b", "--port", ps, NULL);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "fixture.h"
 #include "portco.h"
 #include "support.h"
 #include "zkread.h"
@@ -23,9 +24,7 @@ static pt_zkr *zr;
 
 static void fini(void)
 {
-    pt_zkr_close(zr);
-    zr = NULL;
-    cr_expect_eq(pt_cluster_stop(&cl), 0, "a daemon log holds a sanitizer report");
+    pt_cluster_down(&cl, &zr);
 }
 
 TestSuite(cluster, .fini = fini, .timeout = 150);
@@ -35,10 +34,7 @@ static void start_cluster(const char *yaml)
 {
     pt_cluster_opts o = {
         .agents = NAGENTS, .coordinators = 1, .netns = true, .own_zk = true, .cluster = yaml};
-    cr_assert_eq(pt_cluster_start(&cl, &o), 0, "cluster did not start");
-    if (cl.netns_fallback)
-        cr_log_warn("network namespaces unavailable: the agents share the root namespace");
-    cr_assert_eq(pt_zkr_connect(&zr, cl.connect, 60000, 10000), 0);
+    pt_cluster_up(&cl, &o, &zr);
 }
 
 static void wait_pool_everywhere(const char *pool)
@@ -46,14 +42,6 @@ static void wait_pool_everywhere(const char *pool)
     for (int i = 0; i < cl.nagents; i++)
         cr_assert(pt_cluster_wait_pool(&cl, i, pool, 20000), "agent h%d never loaded pool %s", i,
                   pool);
-}
-
-static portco_client *client_of(int agent)
-{
-    portco_client *c = NULL;
-    portco_status st;
-    cr_assert_eq(portco_connect(cl.agents[agent].sock, &c, &st), 0, "%s", st.message);
-    return c;
 }
 
 /* Acquire on c: any port (port 0) or `port`; returns 0 or the error code. */
@@ -106,10 +94,7 @@ typedef struct settle_arg {
 
 static bool one_child(void *arg)
 {
-    char **names;
-    int n = children(((settle_arg *)arg)->dir, &names);
-    pt_zkr_free_strings(names, n);
-    return n == 1;
+    return pt_zkr_nchildren(zr, ((settle_arg *)arg)->dir) == 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -153,7 +138,7 @@ Test(cluster, three_hosts_300_clients_exactly_99_ports)
     memset(rs, 0, sizeof(rs));
     for (int k = 0; k < NCLIENTS; k++) {
         rs[k].agent = k % NAGENTS;
-        rs[k].c = client_of(rs[k].agent);
+        rs[k].c = pt_cluster_client(&cl, rs[k].agent);
         rs[k].bar = &bar;
     }
     long long t0 = pt_now_ms();
@@ -255,7 +240,7 @@ Test(cluster, port_busy_on_one_host_goes_to_another)
     cr_assert_gt(lpid, 0);
     wait_pool_everywhere("small");
 
-    portco_client *c0 = client_of(0);
+    portco_client *c0 = pt_cluster_client(&cl, 0);
     portco_claim claim;
     portco_status st;
     int rc = acquire(c0, "small", busy, &claim, &st);
@@ -278,7 +263,7 @@ Test(cluster, port_busy_on_one_host_goes_to_another)
     cr_assert_eq(rc, PORTCO_EEXHAUSTED);
     cr_assert_eq(grants, 9);
 
-    portco_client *c1 = client_of(1);
+    portco_client *c1 = pt_cluster_client(&cl, 1);
     rc = acquire(c1, "small", busy, &claim, &st);
     cr_assert_eq(rc, 0, "%s: %s", portco_err_name(rc), st.message);
     cr_assert_str_eq(claim.host, "h1");
@@ -309,7 +294,7 @@ Test(cluster, host_scope_same_port_on_every_host_once_per_host)
 
     portco_client *c[NAGENTS];
     for (int i = 0; i < NAGENTS; i++) {
-        c[i] = client_of(i);
+        c[i] = pt_cluster_client(&cl, i);
         portco_claim claim;
         portco_status st;
         int rc = acquire(c[i], "hs", x, &claim, &st);
@@ -325,7 +310,7 @@ Test(cluster, host_scope_same_port_on_every_host_once_per_host)
     }
 
     /* A second ask on one host, from another connection: taken. */
-    portco_client *again = client_of(0);
+    portco_client *again = pt_cluster_client(&cl, 0);
     portco_claim claim;
     portco_status st;
     int rc = acquire(again, "hs", x, &claim, &st);

@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "fixture.h"
 #include "portco.h"
 #include "support.h"
+#include "zkcheck.h"
 #include "zkread.h"
 
 static pt_cluster cl;
@@ -21,41 +23,16 @@ static pt_zkr *zr;
 
 static void fini(void)
 {
-    pt_zkr_close(zr);
-    zr = NULL;
-    cr_expect_eq(pt_cluster_stop(&cl), 0, "a daemon log holds a sanitizer report");
+    pt_cluster_down(&cl, &zr);
 }
 
 TestSuite(life, .fini = fini, .timeout = 120);
 
-static void start_cluster(const pt_cluster_opts *o)
-{
-    cr_assert_eq(pt_cluster_start(&cl, o), 0, "cluster did not start");
-    if (cl.netns_fallback)
-        cr_log_warn("network namespaces unavailable: the agents share the root namespace");
-    cr_assert_eq(pt_zkr_connect(&zr, cl.connect, 60000, 10000), 0);
-}
-
-static portco_client *client_of(int agent)
-{
-    portco_client *c = NULL;
-    portco_status st;
-    cr_assert_eq(portco_connect(cl.agents[agent].sock, &c, &st), 0, "%s", st.message);
-    return c;
-}
-
 /* Number of claim nodes under a port of a cluster pool. */
 static int nclaims(const char *pool, int port)
 {
-    char dir[600];
-    snprintf(dir, sizeof(dir), "%s/pools/%s/ports/%d", cl.root, pool, port);
-    char **names = NULL;
-    int n = 0;
-    int rc = pt_zkr_children(zr, dir, &names, &n, NULL);
-    if (rc == -ENOENT)
-        return 0;
-    cr_assert_eq(rc, 0);
-    pt_zkr_free_strings(names, n);
+    int n = pt_check_claims(zr, cl.root, pool, NULL, port);
+    cr_assert_geq(n, 0, "reading the claims of %s/%d: %d", pool, port, n);
     return n;
 }
 
@@ -126,7 +103,7 @@ Test(life, connection_pid_and_explicit_lifetimes)
     char yaml[256];
     snprintf(yaml, sizeof(yaml), "pools:\n  - name: life\n    range: %d-%d\n", base, base + 9);
     pt_cluster_opts o = {.agents = 2, .coordinators = 1, .cluster = yaml};
-    start_cluster(&o);
+    pt_cluster_up(&cl, &o, &zr);
     for (int i = 0; i < 2; i++)
         cr_assert(pt_cluster_wait_pool(&cl, i, "life", 20000));
     int status;
@@ -153,7 +130,7 @@ Test(life, connection_pid_and_explicit_lifetimes)
     pid_t sleeper = pt_spawn((char *[]){"sleep", "600", NULL}, NULL, NULL, NULL);
     cr_assert_gt(sleeper, 0);
     cl.extra[cl.nextra++] = sleeper; /* stopped by the fixture if an assertion fails */
-    portco_client *c = client_of(0);
+    portco_client *c = pt_cluster_client(&cl, 0);
     portco_acquire_opts ao = {.pool = "life",
                               .service = "pidbound",
                               .lifetime = PORTCO_LIFETIME_PID,
@@ -163,7 +140,7 @@ Test(life, connection_pid_and_explicit_lifetimes)
     cr_assert_eq(portco_acquire(c, &ao, &claim, &st), 0, "%s", st.message);
     portco_close(c);
     /* A request on a new connection is answered after the agent saw the close. */
-    c = client_of(0);
+    c = pt_cluster_client(&cl, 0);
     portco_claim *all = NULL;
     size_t n = 0;
     cr_assert_eq(portco_list(c, "life", &all, &n, &st), 0, "%s", st.message);
@@ -266,12 +243,12 @@ Test(life, release_wakes_exactly_one_waiter_across_hosts)
     snprintf(yaml, sizeof(yaml), "pools:\n  - name: w\n    range: %d-%d\n", base, base + 9);
     pt_cluster_opts o = {
         .agents = 3, .coordinators = 1, .netns = true, .own_zk = true, .cluster = yaml};
-    start_cluster(&o);
+    pt_cluster_up(&cl, &o, &zr);
     for (int i = 0; i < 3; i++)
         cr_assert(pt_cluster_wait_pool(&cl, i, "w", 20000));
     int x = base;
 
-    portco_client *holder = client_of(0);
+    portco_client *holder = pt_cluster_client(&cl, 0);
     portco_acquire_opts ao = {.pool = "w", .service = "holder", .port = (uint16_t)x};
     portco_claim hc;
     portco_status st;
@@ -285,7 +262,7 @@ Test(life, release_wakes_exactly_one_waiter_across_hosts)
     atomic_int done = 0;
     for (int k = 0; k < 3; k++) {
         memset(&ws[k], 0, sizeof(ws[k]));
-        ws[k].c = client_of(on[k]);
+        ws[k].c = pt_cluster_client(&cl, on[k]);
         ws[k].port = x;
         ws[k].done = &done;
         cr_assert_eq(pthread_create(&th[k], NULL, wait_for_port, &ws[k]), 0);
@@ -364,7 +341,7 @@ Test(life, new_pool_after_failover_reaches_running_agent)
     char yaml[512];
     snprintf(yaml, sizeof(yaml), "pools:\n  - name: a\n    range: %d-%d\n", base, base + 9);
     pt_cluster_opts o = {.agents = 1, .coordinators = 2, .cluster = yaml};
-    start_cluster(&o);
+    pt_cluster_up(&cl, &o, &zr);
     cr_assert(pt_cluster_wait_pool(&cl, 0, "a", 20000));
     cr_assert(pt_wait_until(leader_known, NULL, 15000), "no leader node");
 
@@ -394,7 +371,7 @@ Test(life, new_pool_after_failover_reaches_running_agent)
     cr_assert_eq(kill(cl.coords[survivor], SIGHUP), 0);
 
     /* The agent was never restarted: it serves the new pool once it is published. */
-    portco_client *c = client_of(0);
+    portco_client *c = pt_cluster_client(&cl, 0);
     portco_acquire_opts ao = {.pool = "b", .service = "after-failover"};
     portco_claim claim;
     portco_status st;

@@ -13,7 +13,7 @@
 
 #include "support.h"
 #include "zkpath.h"
-#include "zksync.h"
+#include "zkread.h"
 
 #define SESSION_MS 1500
 #define WAIT_MS    15000
@@ -21,7 +21,7 @@
 static char root[256];
 static char *dir;
 static char cfg_path[512];
-static pc_zks *zks;
+static pt_zkr *zks;
 static pid_t pids[4];
 static int npids;
 
@@ -34,8 +34,7 @@ static void setup(void)
     dir = pt_tmpdir("portco-coord");
     cr_assert_not_null(dir);
     snprintf(cfg_path, sizeof(cfg_path), "%s/cluster.yaml", dir);
-    pc_error err;
-    cr_assert_eq(pc_zks_connect(pt_zk_shared(), 10000, WAIT_MS, &zks, &err), 0, "%s", err.msg);
+    cr_assert_eq(pt_zkr_connect(&zks, pt_zk_shared(), 10000, WAIT_MS), 0);
     npids = 0;
 }
 
@@ -63,8 +62,8 @@ static void teardown(void)
     if (dir)
         check_logs();
     if (zks) {
-        pc_zks_delete_tree(zks, root, NULL);
-        pc_zks_close(zks);
+        pt_zkr_delete_tree(zks, root);
+        pt_zkr_close(zks);
         zks = NULL;
     }
     if (dir) {
@@ -157,7 +156,7 @@ static json_t *get_json(const char *suffix)
     zpath(path, sizeof(path), suffix);
     char *data = NULL;
     int len = 0;
-    if (pc_zks_get(zks, path, &data, &len, NULL, NULL) < 0)
+    if (pt_zkr_get(zks, path, &data, &len, NULL) < 0)
         return NULL;
     json_t *j = json_loadb(data, (size_t)(len > 0 ? len : 0), 0, NULL);
     free(data);
@@ -168,7 +167,7 @@ static bool exists(const char *suffix)
 {
     char path[512];
     zpath(path, sizeof(path), suffix);
-    return pc_zks_exists(zks, path, NULL, NULL) == 0;
+    return pt_zkr_exists(zks, path, NULL) == 0;
 }
 
 typedef struct leader_want {
@@ -206,12 +205,7 @@ static int count_children(const char *suffix)
 {
     char path[512];
     zpath(path, sizeof(path), suffix);
-    struct String_vector v;
-    if (pc_zks_get_children(zks, path, &v, NULL, NULL) < 0)
-        return -1;
-    int n = v.count;
-    deallocate_String_vector(&v);
-    return n;
+    return pt_zkr_nchildren(zks, path); /* a negative code on error */
 }
 
 typedef struct children_want {
@@ -236,22 +230,23 @@ static void dump_tree(FILE *out, const char *path)
     char *data = NULL;
     int len = 0;
     struct Stat st;
-    cr_assert_eq(pc_zks_get(zks, path, &data, &len, &st, NULL), 0, "get %s", path);
+    cr_assert_eq(pt_zkr_get(zks, path, &data, &len, &st), 0, "get %s", path);
     fprintf(out, "%s mzxid=%lld pzxid=%lld cversion=%d version=%d data=%.*s\n", path,
             (long long)st.mzxid, (long long)st.pzxid, st.cversion, st.version, len > 0 ? len : 0,
             data ? data : "");
     free(data);
-    struct String_vector v;
-    cr_assert_eq(pc_zks_get_children(zks, path, &v, NULL, NULL), 0);
+    char **names;
+    int n;
+    cr_assert_eq(pt_zkr_children(zks, path, &names, &n, NULL), 0);
     /* Sort for a stable dump: the server's order is not specified. */
-    if (v.count > 1)
-        qsort(v.data, (size_t)v.count, sizeof(char *), cmp_names);
-    for (int i = 0; i < v.count; i++) {
+    if (n > 1)
+        qsort(names, (size_t)n, sizeof(char *), cmp_names);
+    for (int i = 0; i < n; i++) {
         char child[1024];
-        snprintf(child, sizeof(child), "%s/%s", path, v.data[i]);
+        snprintf(child, sizeof(child), "%s/%s", path, names[i]);
         dump_tree(out, child);
     }
-    deallocate_String_vector(&v);
+    pt_zkr_free_strings(names, n);
 }
 
 static char *snapshot(void)
@@ -491,7 +486,7 @@ Test(coordinator, removed_pool_is_removed_and_unchanged_nodes_are_not_rewritten)
     char web[512];
     zpath(web, sizeof(web), "/config/pools/web");
     struct Stat before, after;
-    cr_assert_eq(pc_zks_exists(zks, web, &before, NULL), 0);
+    cr_assert_eq(pt_zkr_exists(zks, web, &before), 0);
 
     write_cfg(CFG_WEB_ONLY);
     cr_assert_eq(kill(pid, SIGHUP), 0);
@@ -499,7 +494,7 @@ Test(coordinator, removed_pool_is_removed_and_unchanged_nodes_are_not_rewritten)
     cr_assert_not(exists("/config/static/db/31005"));
     cr_assert_not(exists("/config/static/db"));
     cr_assert(exists("/config/static/web/30080"));
-    cr_assert_eq(pc_zks_exists(zks, web, &after, NULL), 0);
+    cr_assert_eq(pt_zkr_exists(zks, web, &after), 0);
     cr_assert_eq(after.mzxid, before.mzxid, "unchanged pool web was rewritten");
     /* Claims may still live under the removed pool: its claim tree stays. */
     cr_assert(exists("/pools/db/ports"));
@@ -508,7 +503,7 @@ Test(coordinator, removed_pool_is_removed_and_unchanged_nodes_are_not_rewritten)
     /* Publishing the same file again writes nothing. */
     cr_assert_eq(kill(pid, SIGHUP), 0);
     wait_log("c1", "already matches");
-    cr_assert_eq(pc_zks_exists(zks, web, &after, NULL), 0);
+    cr_assert_eq(pt_zkr_exists(zks, web, &after), 0);
     cr_assert_eq(after.mzxid, before.mzxid);
 }
 

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agentcli.h"
 #include "agentctl.h"
 #include "support.h"
 #include "zkcheck.h"
@@ -103,18 +104,6 @@ static void pt_assert_claims_intact(const portco_claim *cl, int n)
     free(ports);
 }
 
-typedef struct pt_state_arg {
-    pt_cli *c;
-    const char *want;
-} pt_state_arg;
-
-static bool pt_state_is(void *arg)
-{
-    pt_state_arg *s = arg;
-    char buf[32];
-    return pt_cli_zk_state(s->c, buf, sizeof(buf)) == 0 && strcmp(buf, s->want) == 0;
-}
-
 /* Hold PT_NCLAIMS claims, kill `which`, and check nothing was lost. */
 static void pt_kill_one(const char *which)
 {
@@ -133,8 +122,7 @@ static void pt_kill_one(const char *which)
     pt_acquire_retry(&c, &more, 30000, &unavailable);
     cr_log_info("%s (node %d) killed: next grant after %lld ms, %d ZK_UNAVAILABLE answers", which,
                 node, pt_now_ms() - t0, unavailable);
-    pt_state_arg s = {&c, "connected"};
-    cr_assert(pt_wait_until(pt_state_is, &s, 20000));
+    cr_assert(pt_cli_wait_zk_state(&c, "connected", 20000));
     pt_assert_claims_intact(cl, PT_NCLAIMS);
     cr_assert_eq(pt_cli_counter(&c, "claims"), PT_NCLAIMS + 1);
     cr_assert_eq(pt_cli_counter(&c, "conflicts"), 0);
@@ -184,8 +172,7 @@ Test(fault_ensemble, whole_ensemble_down_then_back)
         int node;
         cr_assert_eq(pt_zk_kill(&pt_ens, which[i], &node), 0);
     }
-    pt_state_arg s = {&c, "connecting"};
-    cr_assert(pt_wait_until(pt_state_is, &s, 20000));
+    cr_assert(pt_cli_wait_zk_state(&c, "connecting", 20000));
     char msg[512] = "";
     int rc = pt_cli_acquire(&c, "web", "api", 0, "connection", NULL, msg, sizeof(msg));
     cr_assert_eq(rc, PORTCO_EZKUNAVAIL, "%s: %s", portco_err_name(rc), msg);
@@ -201,8 +188,7 @@ Test(fault_ensemble, whole_ensemble_down_then_back)
         pthread_join(th[i], NULL);
         cr_assert_eq(ra[i].rc, 0, "member %d did not come back", i + 1);
     }
-    s.want = "connected";
-    cr_assert(pt_wait_until(pt_state_is, &s, 30000));
+    cr_assert(pt_cli_wait_zk_state(&c, "connected", 30000));
     pt_assert_claims_intact(cl, PT_NCLAIMS);
     cr_assert_eq(pt_cli_counter(&c, "conflicts"), 0);
     cr_assert_eq(pt_cli_counter(&c, "reasserted"), 0, "the session was lost");

@@ -16,61 +16,41 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "portco.h"
 #include "support.h"
 #include "zkread.h"
 
 /*
- * Every test of the "handoff" suite gets its own ZooKeeper root on the shared
- * server, one pool published there by hand (no coordinator needed), and its
- * own portco-agent. Commands run exactly as docs/handoff.md shows them, with
- * the agent socket passed through --socket or $PORTCO_SOCKET.
+ * Every test of the "handoff" suite gets the environment of fixture.h (its
+ * own ZooKeeper root on the shared server, temp dir and free ports), two
+ * pools published there by hand (no coordinator needed), and its own
+ * portco-agent. Commands run exactly as docs/handoff.md shows them, with the
+ * agent socket passed through --socket or $PORTCO_SOCKET.
  */
 
 #define PT_POOL      "web" /* tcp, E.lo-E.hi */
 #define PT_UDP_POOL  "dns" /* udp, the PT_UDP_SIZE ports after E.hi */
-#define PT_POOL_SIZE 20    /* both pools together */
+#define PT_POOL_SIZE 20    /* both pools together, from pt_base */
 #define PT_UDP_SIZE  5
 #define PT_HOST_ID   "handoff-host"
 
 static struct {
-    char *dir;
-    char root[128];
-    char sock[512];
-    char agent_log[600];
+    pt_agent agent;
     char env_sock[600]; /* "PORTCO_SOCKET=..." */
     int lo, hi;
-    pid_t agent;
-    pt_zkr *zk;
-    pid_t procs[16]; /* started by a test; stopped by the teardown if still running */
-    int nprocs;
 } E;
 
-static char bin_portco[512], bin_agent[512];
+static char pt_portco[512]; /* the CLI binary */
 
 /* ---- small helpers ---- */
 
-static void path_in(char *buf, size_t len, const char *name)
+static void pt_path_in(char *buf, size_t len, const char *name)
 {
-    snprintf(buf, len, "%s/%s", E.dir, name);
+    snprintf(buf, len, "%s/%s", pt_dir, name);
 }
 
-/* Remember a process for the teardown, which stops it if a failed test left it running. */
-static pid_t track(pid_t pid)
-{
-    if (pid > 0 && E.nprocs < (int)(sizeof(E.procs) / sizeof(E.procs[0])))
-        E.procs[E.nprocs++] = pid;
-    return pid;
-}
-
-static void stop_tracked(void)
-{
-    for (int i = E.nprocs - 1; i >= 0; i--)
-        if (pt_pid_alive(E.procs[i]))
-            pt_stop_pid(E.procs[i], SIGKILL, 5000);
-}
-
-static const char *example(const char *name, char *buf, size_t len)
+static const char *pt_example(const char *name, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/examples/handoff/%s", pt_source_dir(), name);
     return buf;
@@ -89,7 +69,7 @@ typedef struct {
  * Fill a with `portco --socket S run OPTS... -- CMD...` (both lists
  * NULL-terminated), behind the fd closer when `closer` is set; returns a->v.
  */
-static char **run_argv(pt_argv *a, bool closer, char *const *opts, char *const *cmd)
+static char **pt_run_argv(pt_argv *a, bool closer, char *const *opts, char *const *cmd)
 {
     int i = 0;
     if (closer) {
@@ -97,9 +77,9 @@ static char **run_argv(pt_argv *a, bool closer, char *const *opts, char *const *
         a->v[i++] = "-c";
         a->v[i++] = (char *)pt_closer;
     }
-    a->v[i++] = bin_portco;
+    a->v[i++] = pt_portco;
     a->v[i++] = "--socket";
-    a->v[i++] = E.sock;
+    a->v[i++] = E.agent.sock;
     a->v[i++] = "run";
     for (; *opts; opts++)
         a->v[i++] = *opts;
@@ -112,41 +92,42 @@ static char **run_argv(pt_argv *a, bool closer, char *const *opts, char *const *
 
 #define PT_LIST(...) ((char *[]){__VA_ARGS__, NULL})
 
-/* Number of claim nodes under the port's node in ZooKeeper (0 when it is gone). */
-static int zk_claims(int port, char **first_data)
+/* The number of claim nodes on a port of the tcp pool. */
+static int pt_claims(int port)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/pools/%s/ports/%d", E.root, PT_POOL, port);
+    return pt_nclaims(PT_POOL, NULL, port);
+}
+
+static bool pt_claimed(void *arg)
+{
+    return pt_claims(*(int *)arg) > 0;
+}
+
+static bool pt_unclaimed(void *arg)
+{
+    return pt_claims(*(int *)arg) == 0;
+}
+
+/* The data of the port's only claim node (malloc'd). */
+static char *pt_only_claim_data(int port)
+{
+    char dir[512], path[800];
+    pt_port_dir(dir, sizeof(dir), PT_POOL, NULL, port);
     char **names = NULL;
     int n = 0;
-    int rc = pt_zkr_children(E.zk, path, &names, &n, NULL);
-    if (rc == -ENOENT)
-        return 0;
-    cr_assert_eq(rc, 0, "reading %s: %d", path, rc);
-    if (first_data && n > 0) {
-        char child[800];
-        snprintf(child, sizeof(child), "%s/%s", path, names[0]);
-        int len;
-        cr_assert_eq(pt_zkr_get(E.zk, child, first_data, &len, NULL), 0);
-    }
+    cr_assert_eq(pt_zkr_children(pt_z, dir, &names, &n, NULL), 0, "reading %s", dir);
+    cr_assert_eq(n, 1, "%d claim nodes on port %d", n, port);
+    snprintf(path, sizeof(path), "%s/%s", dir, names[0]);
     pt_zkr_free_strings(names, n);
-    return n;
-}
-
-static bool claim_gone_pred(void *arg)
-{
-    return zk_claims(*(int *)arg, NULL) == 0;
-}
-
-static bool claim_present_pred(void *arg)
-{
-    return zk_claims(*(int *)arg, NULL) > 0;
+    char *data = NULL;
+    cr_assert_eq(pt_zkr_get(pt_z, path, &data, NULL, NULL), 0, "reading %s", path);
+    return data;
 }
 
 /* The claim of `port` as `portco ls --pool web --json` prints it, or NULL. */
-static json_t *ls_find(int port)
+static json_t *pt_ls_find(int port)
 {
-    char *argv[] = {bin_portco, "--socket", E.sock, "ls", "--pool", PT_POOL, "--json", NULL};
+    char *argv[] = {pt_portco, "--socket", E.agent.sock, "ls", "--pool", PT_POOL, "--json", NULL};
     char *out = NULL, *err = NULL;
     int status = -1;
     cr_assert_eq(pt_run(argv, NULL, 10000, &out, &err, &status), 0);
@@ -171,11 +152,11 @@ static json_t *ls_find(int port)
 typedef struct {
     const char *path;
     json_t *v;
-} line_wait;
+} pt_line_wait;
 
-static bool json_line_pred(void *arg)
+static bool pt_json_line(void *arg)
 {
-    line_wait *w = arg;
+    pt_line_wait *w = arg;
     char buf[4096];
     int fd = open(w->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -193,10 +174,10 @@ static bool json_line_pred(void *arg)
     return w->v != NULL;
 }
 
-static json_t *wait_json_line(const char *path, pid_t pid, const char *errfile)
+static json_t *pt_wait_json_line(const char *path, pid_t pid, const char *errfile)
 {
-    line_wait w = {.path = path};
-    if (!pt_wait_until(json_line_pred, &w, 20000)) {
+    pt_line_wait w = {.path = path};
+    if (!pt_wait_until(pt_json_line, &w, 20000)) {
         char err[4096] = "";
         pt_read_file(errfile, err, sizeof(err));
         cr_assert_fail("no ready line in %s (pid %d alive: %d); stderr: %s", path, (int)pid,
@@ -205,82 +186,32 @@ static json_t *wait_json_line(const char *path, pid_t pid, const char *errfile)
     return w.v;
 }
 
-/* GET `path` from 127.0.0.1:port over HTTP/1.0. Returns the status code, or -errno. */
-static int http_get(int port, const char *path, char *body, size_t len)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    char req[256];
-    int rl = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
-    if (send(fd, req, (size_t)rl, MSG_NOSIGNAL) != rl) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    char resp[8192];
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof(resp) - 1 && (n = recv(fd, resp + got, sizeof(resp) - 1 - got, 0)) > 0)
-        got += (size_t)n;
-    close(fd);
-    resp[got] = '\0';
-    int code = 0;
-    if (sscanf(resp, "HTTP/1.%*d %d", &code) != 1)
-        return -EPROTO;
-    const char *b = strstr(resp, "\r\n\r\n");
-    snprintf(body, len, "%s", b ? b + 4 : "");
-    return code;
-}
-
-static bool http_ok_pred(void *arg)
-{
-    char body[4096];
-    return http_get(*(int *)arg, "/", body, sizeof(body)) == 200;
-}
-
 /* A port of the pool that a plain bind on the wildcard can take right now. */
-static int free_pool_port(void)
+static int pt_free_pool_port(void)
 {
-    for (int p = E.lo; p <= E.hi; p++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
-        int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-        close(fd);
-        if (rc == 0)
+    for (int p = E.lo; p <= E.hi; p++)
+        if (pt_port_bindable(p))
             return p;
-    }
     cr_assert_fail("no free port in %d-%d", E.lo, E.hi);
     return -1;
 }
 
 /* Start `portco run ARGS -- CMD...` with stdout/stderr in the test dir. */
-static pid_t start_run(char *const argv[], char *out, char *err, size_t len, const char *tag)
+static pid_t pt_start_run(char *const argv[], char *out, char *err, size_t len, const char *tag)
 {
-    snprintf(out, len, "%s/%s.out", E.dir, tag);
-    snprintf(err, len, "%s/%s.err", E.dir, tag);
-    pid_t pid = track(pt_spawn(argv, NULL, out, err));
+    snprintf(out, len, "%s/%s.out", pt_dir, tag);
+    snprintf(err, len, "%s/%s.err", pt_dir, tag);
+    pid_t pid = pt_track(pt_spawn(argv, NULL, out, err));
     cr_assert_gt(pid, 0, "spawn %s: %d", argv[0], (int)pid);
     return pid;
 }
 
-static long jint(json_t *o, const char *k)
+static long pt_jint(json_t *o, const char *k)
 {
     return (long)json_integer_value(json_object_get(o, k));
 }
 
-static const char *jstr(json_t *o, const char *k)
+static const char *pt_jstr(json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "";
@@ -288,91 +219,35 @@ static const char *jstr(json_t *o, const char *k)
 
 /* ---- suite setup: ZooKeeper root with the pools, one agent ---- */
 
-/* Write a pool definition where the coordinator would publish it. */
-static void publish_pool(const char *name, const char *proto, int lo, int hi)
-{
-    pt_pool_def d = {.name = name, .lo = lo, .hi = hi, .proto = proto};
-    cr_assert_eq(pt_zkr_publish_pool(E.zk, E.root, &d), 0, "publishing pool %s", name);
-}
-
-static void handoff_setup(void)
+static void pt_handoff_setup(void)
 {
     memset(&E, 0, sizeof(E));
-    pt_bin("portco", bin_portco, sizeof(bin_portco));
-    pt_bin("portco-agent", bin_agent, sizeof(bin_agent));
-    const char *zk = pt_zk_shared();
-    cr_assert(zk, "no shared ZooKeeper ($PORTCO_TEST_ZK_DIR); run through ctest");
-    E.dir = pt_tmpdir("handoff");
-    cr_assert(E.dir);
-    pt_unique_root("handoff", E.root, sizeof(E.root));
-    cr_assert_eq(pt_zkr_connect(&E.zk, zk, 10000, 10000), 0);
-
-    /* Below the kernel's ephemeral range, spread by pid so parallel runs rarely overlap. */
-    E.lo = 20000 + (int)(getpid() % 450) * PT_POOL_SIZE;
+    pt_bin("portco", pt_portco, sizeof(pt_portco));
+    pt_setup();
+    E.lo = pt_base;
     E.hi = E.lo + PT_POOL_SIZE - PT_UDP_SIZE - 1;
-    publish_pool(PT_POOL, "tcp", E.lo, E.hi);
-    publish_pool(PT_UDP_POOL, "udp", E.hi + 1, E.hi + PT_UDP_SIZE);
-
-    path_in(E.sock, sizeof(E.sock), "agent.sock");
-    path_in(E.agent_log, sizeof(E.agent_log), "agent.log");
-    snprintf(E.env_sock, sizeof(E.env_sock), "PORTCO_SOCKET=%s", E.sock);
-    char *argv[] = {bin_agent,  "--zk", (char *)zk, "--host-id", PT_HOST_ID,
-                    "--socket", E.sock, "--root",   E.root,      NULL};
-    E.agent = pt_spawn(argv, NULL, E.agent_log, E.agent_log);
-    cr_assert_gt(E.agent, 0);
-    cr_assert(pt_wait_unix_socket(E.sock, 20000), "agent socket %s never appeared", E.sock);
-
-    /* Ready when the agent knows the pool. */
-    long long deadline = pt_now_ms() + 20000;
-    int rc;
-    portco_status st;
-    do {
-        portco_client *c = NULL;
-        rc = portco_connect(E.sock, &c, &st);
-        if (rc == 0) {
-            portco_claim *cls = NULL;
-            size_t n = 0;
-            rc = portco_list(c, PT_POOL, &cls, &n, &st);
-            free(cls);
-            portco_close(c);
-        }
-        if (rc != 0)
-            pt_nap_ms(20);
-    } while (rc != 0 && pt_now_ms() < deadline);
-    cr_assert_eq(rc, 0, "agent never served pool %s: %s: %s", PT_POOL, portco_err_name(rc),
-                 st.message);
+    pt_publish_def(&(pt_pool_def){.name = PT_POOL, .lo = E.lo, .hi = E.hi, .proto = "tcp"});
+    pt_publish_def(&(pt_pool_def){
+        .name = PT_UDP_POOL, .lo = E.hi + 1, .hi = E.hi + PT_UDP_SIZE, .proto = "udp"});
+    pt_start_agent(&E.agent, PT_HOST_ID);
+    snprintf(E.env_sock, sizeof(E.env_sock), "PORTCO_SOCKET=%s", E.agent.sock);
 }
 
-static void handoff_teardown(void)
-{
-    stop_tracked();
-    if (E.agent > 0)
-        pt_stop_pid(E.agent, SIGTERM, 10000);
-    if (E.zk) {
-        pt_zkr_delete_tree(E.zk, E.root);
-        pt_zkr_close(E.zk);
-    }
-    if (E.dir) {
-        pt_rmtree(E.dir);
-        free(E.dir);
-    }
-}
-
-TestSuite(handoff, .init = handoff_setup, .fini = handoff_teardown, .timeout = 120);
+TestSuite(handoff, .init = pt_handoff_setup, .fini = pt_teardown, .timeout = 120);
 
 /* ---- portco run with the Python server of the docs ---- */
 
 /* docs/handoff.md: portco run --pool web --service hello -- python3 examples/handoff/serve_fd3.py
  */
-static pid_t start_serve_fd3(char *out, char *err, size_t len, json_t **ready, const char *tag)
+static pid_t pt_start_serve_fd3(char *out, char *err, size_t len, json_t **ready, const char *tag)
 {
     char script[512];
-    example("serve_fd3.py", script, sizeof(script));
+    pt_example("serve_fd3.py", script, sizeof(script));
     pt_argv a;
-    char **argv = run_argv(&a, false, PT_LIST("--pool", PT_POOL, "--service", "hello"),
-                           PT_LIST("python3", script));
-    pid_t pid = start_run(argv, out, err, len, tag);
-    *ready = wait_json_line(out, pid, err);
+    char **argv = pt_run_argv(&a, false, PT_LIST("--pool", PT_POOL, "--service", "hello"),
+                              PT_LIST("python3", script));
+    pid_t pid = pt_start_run(argv, out, err, len, tag);
+    *ready = pt_wait_json_line(out, pid, err);
     return pid;
 }
 
@@ -380,33 +255,32 @@ Test(handoff, run_serves_http_and_the_claim_lives_exactly_as_long)
 {
     char out[700], err[700];
     json_t *ready;
-    pid_t run = start_serve_fd3(out, err, sizeof(out), &ready, "serve");
-    int port = (int)jint(ready, "port");
-    pid_t server = (pid_t)jint(ready, "pid");
+    pid_t run = pt_start_serve_fd3(out, err, sizeof(out), &ready, "serve");
+    int port = (int)pt_jint(ready, "port");
+    pid_t server = (pid_t)pt_jint(ready, "pid");
     cr_assert(port >= E.lo && port <= E.hi, "port %d outside the pool %d-%d", port, E.lo, E.hi);
-    cr_assert_str_eq(jstr(ready, "name"), "hello", "LISTEN_FDNAMES is the service");
+    cr_assert_str_eq(pt_jstr(ready, "name"), "hello", "LISTEN_FDNAMES is the service");
 
     char body[4096];
-    cr_assert_eq(http_get(port, "/ping", body, sizeof(body)), 200);
+    cr_assert_eq(pt_http_get(port, "/ping", body, sizeof(body)), 200);
     json_t *b = json_loads(body, 0, NULL);
     cr_assert(b, "body: %s", body);
-    cr_assert_eq(jint(b, "port"), port);
-    cr_assert_eq(jint(b, "pid"), server);
-    cr_assert_str_eq(jstr(b, "path"), "/ping");
+    cr_assert_eq(pt_jint(b, "port"), port);
+    cr_assert_eq(pt_jint(b, "pid"), server);
+    cr_assert_str_eq(pt_jstr(b, "path"), "/ping");
     json_decref(b);
 
     /* Visible in ZooKeeper and in portco ls while it runs. */
-    char *data = NULL;
-    cr_assert_eq(zk_claims(port, &data), 1);
+    char *data = pt_only_claim_data(port);
     json_t *cd = json_loads(data, 0, NULL);
     cr_assert(cd, "claim data: %s", data);
-    cr_assert_str_eq(jstr(cd, "service"), "hello");
-    cr_assert_str_eq(jstr(cd, "host"), PT_HOST_ID);
+    cr_assert_str_eq(pt_jstr(cd, "service"), "hello");
+    cr_assert_str_eq(pt_jstr(cd, "host"), PT_HOST_ID);
     json_decref(cd);
     free(data);
-    json_t *ls = ls_find(port);
+    json_t *ls = pt_ls_find(port);
     cr_assert(ls, "port %d missing from portco ls", port);
-    cr_assert_str_eq(jstr(ls, "service"), "hello");
+    cr_assert_str_eq(pt_jstr(ls, "service"), "hello");
     json_decref(ls);
 
     /* SIGTERM to portco run reaches the server, which stops cleanly: exit 0. */
@@ -415,8 +289,8 @@ Test(handoff, run_serves_http_and_the_claim_lives_exactly_as_long)
     cr_assert_eq(pt_wait_pid(run, 10000, &status), 0);
     cr_assert_eq(status, 0, "portco run exited %d", status);
     cr_assert_not(pt_pid_alive(server));
-    cr_assert(pt_wait_until(claim_gone_pred, &port, 10000), "claim left in ZooKeeper");
-    cr_assert_null(ls_find(port), "claim still listed by portco ls");
+    cr_assert(pt_wait_until(pt_unclaimed, &port, 10000), "claim left in ZooKeeper");
+    cr_assert_null(pt_ls_find(port), "claim still listed by portco ls");
     json_decref(ready);
 }
 
@@ -424,17 +298,17 @@ Test(handoff, claim_ends_when_the_server_is_killed)
 {
     char out[700], err[700];
     json_t *ready;
-    pid_t run = start_serve_fd3(out, err, sizeof(out), &ready, "killed");
-    int port = (int)jint(ready, "port");
-    pid_t server = (pid_t)jint(ready, "pid");
-    cr_assert(pt_wait_until(claim_present_pred, &port, 5000));
+    pid_t run = pt_start_serve_fd3(out, err, sizeof(out), &ready, "killed");
+    int port = (int)pt_jint(ready, "port");
+    pid_t server = (pid_t)pt_jint(ready, "pid");
+    cr_assert(pt_wait_until(pt_claimed, &port, 5000));
 
     cr_assert_eq(kill(server, SIGKILL), 0);
     int status = -1;
     cr_assert_eq(pt_wait_pid(run, 10000, &status), 0);
     cr_assert_eq(status, 128 + SIGKILL, "portco run exited %d", status);
-    cr_assert(pt_wait_until(claim_gone_pred, &port, 10000), "claim left in ZooKeeper");
-    cr_assert_null(ls_find(port));
+    cr_assert(pt_wait_until(pt_unclaimed, &port, 10000), "claim left in ZooKeeper");
+    cr_assert_null(pt_ls_find(port));
     json_decref(ready);
 }
 
@@ -442,24 +316,24 @@ Test(handoff, claim_follows_the_server_when_portco_run_itself_is_killed)
 {
     char out[700], err[700];
     json_t *ready;
-    pid_t run = start_serve_fd3(out, err, sizeof(out), &ready, "orphan");
-    int port = (int)jint(ready, "port");
-    pid_t server = track((pid_t)jint(ready, "pid"));
+    pid_t run = pt_start_serve_fd3(out, err, sizeof(out), &ready, "orphan");
+    int port = (int)pt_jint(ready, "port");
+    pid_t server = pt_track((pid_t)pt_jint(ready, "pid"));
 
     int status;
     cr_assert_eq(kill(run, SIGKILL), 0);
     cr_assert_eq(pt_wait_pid(run, 10000, &status), 0);
     /* The claim is bound to the server's pid, not to portco run's connection. */
     char body[4096];
-    cr_assert_eq(http_get(port, "/", body, sizeof(body)), 200);
-    cr_assert_eq(zk_claims(port, NULL), 1, "claim ended with portco run, not with the server");
+    cr_assert_eq(pt_http_get(port, "/", body, sizeof(body)), 200);
+    cr_assert_eq(pt_claims(port), 1, "claim ended with portco run, not with the server");
 
     cr_assert_eq(kill(server, SIGTERM), 0); /* not our child any more: poll for its end */
     long long deadline = pt_now_ms() + 10000;
     while (pt_pid_alive(server) && pt_now_ms() < deadline)
         pt_nap_ms(10);
     cr_assert_not(pt_pid_alive(server));
-    cr_assert(pt_wait_until(claim_gone_pred, &port, 10000),
+    cr_assert(pt_wait_until(pt_unclaimed, &port, 10000),
               "the agent did not end the pid-bound claim when the server exited");
     json_decref(ready);
 }
@@ -475,9 +349,9 @@ typedef struct {
     long attempts[PT_KINDS];
     long wins[PT_KINDS];
     long long first_win_us, last_win_us; /* after the start signal; -1: no win */
-} compete_result;
+} pt_compete_result;
 
-static long long now_us(void)
+static long long pt_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -485,7 +359,7 @@ static long long now_us(void)
 }
 
 /* One bind attempt; 1 = the competitor got the port, 0 = refused, -1 = not attempted. */
-static int compete_once(int kind, int port)
+static int pt_compete_once(int kind, int port)
 {
     bool v6 = kind >= 4;
     int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -517,7 +391,7 @@ static int compete_once(int kind, int port)
  * (every kind in turn) until `go` is closed, and writes its counts to `res`.
  * It has its own 60 s bound so it never outlives a broken test for long.
  */
-static pid_t start_competitor(int port, int *go_w, int *res_r)
+static pid_t pt_start_competitor(int port, int *go_w, int *res_r)
 {
     int go[2], res[2];
     cr_assert_eq(pipe2(go, O_CLOEXEC), 0);
@@ -530,19 +404,19 @@ static pid_t start_competitor(int port, int *go_w, int *res_r)
         char b;
         if (read(go[0], &b, 1) != 1)
             _exit(1);
-        compete_result r;
+        pt_compete_result r;
         memset(&r, 0, sizeof(r));
         r.first_win_us = r.last_win_us = -1;
-        long long start = now_us(), end = pt_now_ms() + 60000;
+        long long start = pt_now_us(), end = pt_now_ms() + 60000;
         for (unsigned round = 0;; round++) {
             for (int k = 0; k < PT_KINDS; k++) {
-                int w = compete_once(k, port);
+                int w = pt_compete_once(k, port);
                 if (w >= 0) {
                     r.attempts[k]++;
                     r.wins[k] += w;
                 }
                 if (w == 1) {
-                    r.last_win_us = now_us() - start;
+                    r.last_win_us = pt_now_us() - start;
                     if (r.first_win_us < 0)
                         r.first_win_us = r.last_win_us;
                 }
@@ -565,38 +439,38 @@ static pid_t start_competitor(int port, int *go_w, int *res_r)
 
 Test(handoff, competitor_never_binds_the_port_during_the_handoff)
 {
-    int port = free_pool_port();
+    int port = pt_free_pool_port();
     int go, res;
-    pid_t comp = track(start_competitor(port, &go, &res));
+    pid_t comp = pt_track(pt_start_competitor(port, &go, &res));
 
     char script[512], portarg[16], out[700], err[700];
-    example("serve_fd3.py", script, sizeof(script));
+    pt_example("serve_fd3.py", script, sizeof(script));
     snprintf(portarg, sizeof(portarg), "%d", port);
     pt_argv a;
     char **argv =
-        run_argv(&a, false, PT_LIST("--pool", PT_POOL, "--service", "hello", "--port", portarg),
-                 PT_LIST("python3", script));
-    pid_t run = start_run(argv, out, err, sizeof(out), "race");
+        pt_run_argv(&a, false, PT_LIST("--pool", PT_POOL, "--service", "hello", "--port", portarg),
+                    PT_LIST("python3", script));
+    pid_t run = pt_start_run(argv, out, err, sizeof(out), "race");
 
     /* Start the competitor the moment the claim exists: from then on the port
      * must stay out of its reach, through the agent, portco run, the fork, the
      * exec and Python's start-up, until the server answers. */
     long long deadline = pt_now_ms() + 15000;
-    while (zk_claims(port, NULL) == 0 && pt_now_ms() < deadline)
+    while (pt_claims(port) == 0 && pt_now_ms() < deadline)
         pt_nap_ms(1);
-    cr_assert_gt(zk_claims(port, NULL), 0, "no claim on port %d", port);
+    cr_assert_gt(pt_claims(port), 0, "no claim on port %d", port);
     cr_assert_eq(write(go, "g", 1), 1);
-    long long go_us = now_us();
+    long long go_us = pt_now_us();
 
-    json_t *ready = wait_json_line(out, run, err);
-    cr_log_info("server ready within %lld us of the start signal", now_us() - go_us);
-    cr_assert_eq(jint(ready, "port"), port);
+    json_t *ready = pt_wait_json_line(out, run, err);
+    cr_log_info("server ready within %lld us of the start signal", pt_now_us() - go_us);
+    cr_assert_eq(pt_jint(ready, "port"), port);
     char body[4096];
     for (int i = 0; i < 20; i++) /* and while it serves */
-        cr_assert_eq(http_get(port, "/", body, sizeof(body)), 200);
+        cr_assert_eq(pt_http_get(port, "/", body, sizeof(body)), 200);
 
     close(go);
-    compete_result r;
+    pt_compete_result r;
     cr_assert_eq(read(res, &r, sizeof(r)), (ssize_t)sizeof(r));
     close(res);
     int cst;
@@ -646,10 +520,10 @@ static const char pt_env_probe[] =
     "sys.exit(7)\n";
 
 /* Run the probe under portco run with extra options; returns its JSON and exit status. */
-static json_t *run_env_probe(char *const *opts, int *status)
+static json_t *pt_run_env_probe(char *const *opts, int *status)
 {
     pt_argv a;
-    char **argv = run_argv(&a, true, opts, PT_LIST("python3", "-c", (char *)pt_env_probe));
+    char **argv = pt_run_argv(&a, true, opts, PT_LIST("python3", "-c", (char *)pt_env_probe));
     char *out = NULL, *err = NULL;
     cr_assert_eq(pt_run(argv, NULL, 20000, &out, &err, status), 0);
     json_t *v = json_loads(out, 0, NULL);
@@ -662,30 +536,30 @@ static json_t *run_env_probe(char *const *opts, int *status)
 Test(handoff, command_gets_fd3_the_systemd_variables_and_nothing_else)
 {
     int status = -1;
-    json_t *v =
-        run_env_probe(PT_LIST("--pool", PT_POOL, "--service", "probe", "--backlog", "7"), &status);
+    json_t *v = pt_run_env_probe(PT_LIST("--pool", PT_POOL, "--service", "probe", "--backlog", "7"),
+                                 &status);
     cr_assert_eq(status, 7, "portco run passes the command's exit status on");
     json_t *env = json_object_get(v, "env");
     char pid[32], port[16];
-    snprintf(pid, sizeof(pid), "%ld", jint(v, "pid"));
-    snprintf(port, sizeof(port), "%ld", jint(v, "port"));
-    cr_assert_str_eq(jstr(env, "LISTEN_PID"), pid, "LISTEN_PID is the command's own pid");
-    cr_assert_str_eq(jstr(env, "LISTEN_FDS"), "1");
-    cr_assert_str_eq(jstr(env, "LISTEN_FDNAMES"), "probe");
-    cr_assert_str_eq(jstr(env, "PORT"), port, "PORT is the port fd 3 is bound to");
-    cr_assert_str_eq(jstr(env, "PORTCO_PORT"), port);
-    cr_assert_str_eq(jstr(env, "PORTCO_POOL"), PT_POOL);
-    cr_assert_str_eq(jstr(env, "PORTCO_HOST"), PT_HOST_ID);
-    cr_assert_str_eq(jstr(env, "PORTCO_ADDRESS"), "0.0.0.0");
-    cr_assert_str_eq(jstr(v, "addr"), "0.0.0.0");
-    const char *claim = jstr(env, "PORTCO_CLAIM");
+    snprintf(pid, sizeof(pid), "%ld", pt_jint(v, "pid"));
+    snprintf(port, sizeof(port), "%ld", pt_jint(v, "port"));
+    cr_assert_str_eq(pt_jstr(env, "LISTEN_PID"), pid, "LISTEN_PID is the command's own pid");
+    cr_assert_str_eq(pt_jstr(env, "LISTEN_FDS"), "1");
+    cr_assert_str_eq(pt_jstr(env, "LISTEN_FDNAMES"), "probe");
+    cr_assert_str_eq(pt_jstr(env, "PORT"), port, "PORT is the port fd 3 is bound to");
+    cr_assert_str_eq(pt_jstr(env, "PORTCO_PORT"), port);
+    cr_assert_str_eq(pt_jstr(env, "PORTCO_POOL"), PT_POOL);
+    cr_assert_str_eq(pt_jstr(env, "PORTCO_HOST"), PT_HOST_ID);
+    cr_assert_str_eq(pt_jstr(env, "PORTCO_ADDRESS"), "0.0.0.0");
+    cr_assert_str_eq(pt_jstr(v, "addr"), "0.0.0.0");
+    const char *claim = pt_jstr(env, "PORTCO_CLAIM");
     cr_assert(strncmp(claim, "_c_", 3) == 0 && strstr(claim, "-lock-"), "claim name '%s'", claim);
-    cr_assert(jint(v, "port") >= E.lo && jint(v, "port") <= E.hi);
-    cr_assert_eq(jint(v, "type"), SOCK_STREAM);
+    cr_assert(pt_jint(v, "port") >= E.lo && pt_jint(v, "port") <= E.hi);
+    cr_assert_eq(pt_jint(v, "type"), SOCK_STREAM);
     cr_assert(json_is_true(json_object_get(v, "blocking")), "fd 3 is handed over blocking");
-    cr_assert_eq(jint(v, "listening"), 1, "fd 3 already listens");
+    cr_assert_eq(pt_jint(v, "listening"), 1, "fd 3 already listens");
     /* ss -lt shows a listening socket's backlog in its Send-Q column. */
-    const char *ss = jstr(v, "ss");
+    const char *ss = pt_jstr(v, "ss");
     cr_assert(strstr(ss, " 7 "), "backlog 7 not applied: ss says '%s'", ss);
 
     /* fds 0-2 and 3, nothing else: no agent connection, no handoff pipe. */
@@ -693,8 +567,8 @@ Test(handoff, command_gets_fd3_the_systemd_variables_and_nothing_else)
     cr_assert_eq(json_array_size(fds), 4, "open fds: %s", json_dumps(fds, 0));
     for (size_t k = 0; k < 4; k++)
         cr_assert_eq(json_integer_value(json_array_get(fds, k)), (json_int_t)k);
-    int p = (int)jint(v, "port");
-    cr_assert(pt_wait_until(claim_gone_pred, &p, 10000), "claim outlived the command");
+    int p = (int)pt_jint(v, "port");
+    cr_assert(pt_wait_until(pt_unclaimed, &p, 10000), "claim outlived the command");
     json_decref(v);
 }
 
@@ -702,11 +576,11 @@ Test(handoff, no_listen_hands_over_a_bound_socket_that_a_server_can_share)
 {
     int status = -1;
     json_t *v =
-        run_env_probe(PT_LIST("--pool", PT_POOL, "--service", "probe", "--no-listen"), &status);
+        pt_run_env_probe(PT_LIST("--pool", PT_POOL, "--service", "probe", "--no-listen"), &status);
     cr_assert_eq(status, 7);
-    cr_assert_eq(jint(v, "type"), SOCK_STREAM);
-    cr_assert_eq(jint(v, "listening"), 0, "--no-listen: fd 3 is bound, not listening");
-    cr_assert_eq(jint(v, "reuseaddr"), 1,
+    cr_assert_eq(pt_jint(v, "type"), SOCK_STREAM);
+    cr_assert_eq(pt_jint(v, "listening"), 0, "--no-listen: fd 3 is bound, not listening");
+    cr_assert_eq(pt_jint(v, "reuseaddr"), 1,
                  "fd 3 needs SO_REUSEADDR so that a server binding $PORT itself can share it");
     json_decref(v);
 }
@@ -717,18 +591,18 @@ Test(handoff, udp_pool_hands_over_a_bound_datagram_socket)
      * datagram socket never listens, so --no-listen makes no difference. */
     for (int no_listen = 0; no_listen < 2; no_listen++) {
         int status = -1;
-        json_t *v = run_env_probe(
+        json_t *v = pt_run_env_probe(
             no_listen ? PT_LIST("--pool", PT_UDP_POOL, "--service", "probe", "--no-listen")
                       : PT_LIST("--pool", PT_UDP_POOL, "--service", "probe"),
             &status);
         cr_assert_eq(status, 7, "with%s --no-listen", no_listen ? "" : "out");
-        cr_assert_eq(jint(v, "type"), SOCK_DGRAM);
-        cr_assert_eq(jint(v, "listening"), 0);
-        long port = jint(v, "port");
+        cr_assert_eq(pt_jint(v, "type"), SOCK_DGRAM);
+        cr_assert_eq(pt_jint(v, "listening"), 0);
+        long port = pt_jint(v, "port");
         cr_assert(port > E.hi && port <= E.hi + PT_UDP_SIZE, "port %ld outside the udp pool", port);
         char want[16];
         snprintf(want, sizeof(want), "%ld", port);
-        cr_assert_str_eq(jstr(json_object_get(v, "env"), "PORT"), want);
+        cr_assert_str_eq(pt_jstr(json_object_get(v, "env"), "PORT"), want);
         json_decref(v);
     }
 }
@@ -747,10 +621,10 @@ Test(handoff, sigterm_sigint_sighup_are_forwarded_and_the_exit_status_kept)
         char out[700], err[700], tag[16];
         snprintf(tag, sizeof(tag), "sig%d", sigs[i]);
         pt_argv a;
-        char **argv = run_argv(&a, false, PT_LIST("--pool", PT_POOL, "--service", "sig"),
-                               PT_LIST("python3", "-c", (char *)pt_sig_probe));
-        pid_t run = start_run(argv, out, err, sizeof(out), tag);
-        json_decref(wait_json_line(out, run, err));
+        char **argv = pt_run_argv(&a, false, PT_LIST("--pool", PT_POOL, "--service", "sig"),
+                                  PT_LIST("python3", "-c", (char *)pt_sig_probe));
+        pid_t run = pt_start_run(argv, out, err, sizeof(out), tag);
+        json_decref(pt_wait_json_line(out, run, err));
         cr_assert_eq(kill(run, sigs[i]), 0);
         int status = -1;
         cr_assert_eq(pt_wait_pid(run, 10000, &status), 0);
@@ -791,8 +665,8 @@ static const char pt_tty_driver[] =
 Test(handoff, ctrl_c_on_a_terminal_reaches_the_command_once)
 {
     char *argv[] = {
-        "python3", "-c",    (char *)pt_tty_driver, bin_portco, "--socket", E.sock, "run",
-        "--pool",  PT_POOL, "--service",           "tty",      NULL};
+        "python3", "-c",    (char *)pt_tty_driver, pt_portco, "--socket", E.agent.sock, "run",
+        "--pool",  PT_POOL, "--service",           "tty",     NULL};
     char *err = NULL;
     int status = -1;
     cr_assert_eq(pt_run(argv, NULL, 20000, NULL, &err, &status), 0);
@@ -803,18 +677,18 @@ Test(handoff, ctrl_c_on_a_terminal_reaches_the_command_once)
 
 /* ---- failures: the command never runs without its claim ---- */
 
-static void expect_refused(const char *port, const char *pool, const char *code)
+static void pt_expect_refused(const char *port, const char *pool, const char *code)
 {
     char marker[600];
-    path_in(marker, sizeof(marker), "ran");
+    pt_path_in(marker, sizeof(marker), "ran");
     char touch[700];
     snprintf(touch, sizeof(touch), "touch '%s'", marker);
     pt_argv a;
-    char **argv =
-        run_argv(&a, false,
-                 port ? PT_LIST("--pool", (char *)pool, "--service", "late", "--port", (char *)port)
-                      : PT_LIST("--pool", (char *)pool, "--service", "late"),
-                 PT_LIST("sh", "-c", touch));
+    char **argv = pt_run_argv(
+        &a, false,
+        port ? PT_LIST("--pool", (char *)pool, "--service", "late", "--port", (char *)port)
+             : PT_LIST("--pool", (char *)pool, "--service", "late"),
+        PT_LIST("sh", "-c", touch));
     char *err = NULL;
     int status = -1;
     cr_assert_eq(pt_run(argv, NULL, 20000, NULL, &err, &status), 0);
@@ -826,77 +700,77 @@ static void expect_refused(const char *port, const char *pool, const char *code)
 
 Test(handoff, refused_claims_exit_1_with_the_agent_error_and_do_not_run_the_command)
 {
-    expect_refused(NULL, "nosuchpool", "NO_SUCH_POOL");
+    pt_expect_refused(NULL, "nosuchpool", "NO_SUCH_POOL");
     char outside[16];
     snprintf(outside, sizeof(outside), "%d", E.hi + 1);
-    expect_refused(outside, PT_POOL, "PORT_OUT_OF_POOL");
+    pt_expect_refused(outside, PT_POOL, "PORT_OUT_OF_POOL");
 
     /* A port already held through portco run is refused to a second one. */
     char out[700], err[700], portarg[16];
     json_t *ready;
-    pid_t run = start_serve_fd3(out, err, sizeof(out), &ready, "holder");
-    snprintf(portarg, sizeof(portarg), "%ld", jint(ready, "port"));
-    expect_refused(portarg, PT_POOL, "PORT_TAKEN");
+    pid_t run = pt_start_serve_fd3(out, err, sizeof(out), &ready, "holder");
+    snprintf(portarg, sizeof(portarg), "%ld", pt_jint(ready, "port"));
+    pt_expect_refused(portarg, PT_POOL, "PORT_TAKEN");
     cr_assert_eq(pt_stop_pid(run, SIGTERM, 10000), 0);
     json_decref(ready);
 }
 
-static bool two_claims_pred(void *arg)
+/* A portco run serving the port (serve_fd3.py as the holder), and a second
+ * portco run for the same port queued behind it (--wait `wait`, running
+ * `cmd` once granted) with its output in out2/err2: waiting, its claim node
+ * behind the holder's. Returns the second's pid; *holder, *port and *ready
+ * describe the first. */
+static pid_t pt_queue_behind_holder(const char *wait, char *const *cmd, const char *tag, char *out2,
+                                    char *err2, size_t len, pid_t *holder, int *port,
+                                    json_t **ready)
 {
-    return zk_claims(*(int *)arg, NULL) == 2;
+    char out[700], err[700], holder_tag[32], portarg[16];
+    snprintf(holder_tag, sizeof(holder_tag), "%s-holder", tag);
+    *holder = pt_start_serve_fd3(out, err, sizeof(out), ready, holder_tag);
+    *port = (int)pt_jint(*ready, "port");
+    snprintf(portarg, sizeof(portarg), "%d", *port);
+    pt_argv a;
+    char **argv = pt_run_argv(
+        &a, false,
+        PT_LIST("--pool", PT_POOL, "--service", "next", "--port", portarg, "--wait", (char *)wait),
+        cmd);
+    pid_t second = pt_start_run(argv, out2, err2, len, tag);
+    pt_wait_nclaims(PT_POOL, *port, 2);
+    return second;
 }
 
 Test(handoff, wait_queues_for_a_held_port_and_runs_when_it_is_released)
 {
-    char out[700], err[700], portarg[16];
-    json_t *ready;
-    pid_t first = start_serve_fd3(out, err, sizeof(out), &ready, "first");
-    int port = (int)jint(ready, "port");
-    snprintf(portarg, sizeof(portarg), "%d", port);
-
     char out2[700], err2[700];
-    pt_argv a;
-    char **argv =
-        run_argv(&a, false,
-                 PT_LIST("--pool", PT_POOL, "--service", "next", "--port", portarg, "--wait", "30"),
-                 PT_LIST("sh", "-c", "echo \"{\\\"port\\\": $PORT}\""));
-    pid_t second = start_run(argv, out2, err2, sizeof(out2), "second");
-    /* Queued: its claim node waits behind the holder's; its command has not run. */
-    cr_assert(pt_wait_until(two_claims_pred, &port, 10000), "second claim never queued");
+    pid_t first;
+    int port;
+    json_t *ready;
+    pid_t second =
+        pt_queue_behind_holder("30", PT_LIST("sh", "-c", "echo \"{\\\"port\\\": $PORT}\""),
+                               "second", out2, err2, sizeof(out2), &first, &port, &ready);
+    /* Queued, its command has not run. */
     char buf[256] = "";
     cr_assert_leq(pt_read_file(out2, buf, sizeof(buf)), 0, "ran while the port was held: %s", buf);
 
     cr_assert_eq(pt_stop_pid(first, SIGTERM, 10000), 0);
-    json_t *got = wait_json_line(out2, second, err2);
-    cr_assert_eq(jint(got, "port"), port);
+    json_t *got = pt_wait_json_line(out2, second, err2);
+    cr_assert_eq(pt_jint(got, "port"), port);
     int status = -1;
     cr_assert_eq(pt_wait_pid(second, 10000, &status), 0);
     cr_assert_eq(status, 0);
-    cr_assert(pt_wait_until(claim_gone_pred, &port, 10000));
+    cr_assert(pt_wait_until(pt_unclaimed, &port, 10000));
     json_decref(got);
     json_decref(ready);
 }
 
-static bool one_claim_pred(void *arg)
-{
-    return zk_claims(*(int *)arg, NULL) == 1;
-}
-
 Test(handoff, a_signal_while_waiting_gives_up_without_running_the_command)
 {
-    char out[700], err[700], portarg[16];
-    json_t *ready;
-    pid_t first = start_serve_fd3(out, err, sizeof(out), &ready, "holder2");
-    int port = (int)jint(ready, "port");
-    snprintf(portarg, sizeof(portarg), "%d", port);
     char out2[700], err2[700];
-    pt_argv a;
-    char **argv =
-        run_argv(&a, false,
-                 PT_LIST("--pool", PT_POOL, "--service", "next", "--port", portarg, "--wait", "-1"),
-                 PT_LIST("sh", "-c", "echo ran"));
-    pid_t second = start_run(argv, out2, err2, sizeof(out2), "waiter");
-    cr_assert(pt_wait_until(two_claims_pred, &port, 10000), "second claim never queued");
+    pid_t first;
+    int port;
+    json_t *ready;
+    pid_t second = pt_queue_behind_holder("-1", PT_LIST("sh", "-c", "echo ran"), "waiter", out2,
+                                          err2, sizeof(out2), &first, &port, &ready);
 
     cr_assert_eq(kill(second, SIGTERM), 0);
     int status = -1;
@@ -904,9 +778,9 @@ Test(handoff, a_signal_while_waiting_gives_up_without_running_the_command)
     cr_assert_eq(status, 128 + SIGTERM);
     char buf[256] = "";
     cr_assert_leq(pt_read_file(out2, buf, sizeof(buf)), 0, "the command ran: %s", buf);
-    cr_assert(pt_wait_until(one_claim_pred, &port, 10000), "the queued claim node stayed");
+    pt_wait_nclaims(PT_POOL, port, 1); /* the queued claim node is withdrawn */
     char body[4096];
-    cr_assert_eq(http_get(port, "/", body, sizeof(body)), 200, "the holder lost its port");
+    cr_assert_eq(pt_http_get(port, "/", body, sizeof(body)), 200, "the holder lost its port");
     cr_assert_eq(pt_stop_pid(first, SIGTERM, 10000), 0);
     json_decref(ready);
 }
@@ -914,8 +788,8 @@ Test(handoff, a_signal_while_waiting_gives_up_without_running_the_command)
 Test(handoff, a_command_that_cannot_start_exits_127_and_releases_the_claim)
 {
     pt_argv a;
-    char **argv = run_argv(&a, false, PT_LIST("--pool", PT_POOL, "--service", "none"),
-                           PT_LIST("/nonexistent/server"));
+    char **argv = pt_run_argv(&a, false, PT_LIST("--pool", PT_POOL, "--service", "none"),
+                              PT_LIST("/nonexistent/server"));
     char *err = NULL;
     int status = -1;
     cr_assert_eq(pt_run(argv, NULL, 20000, NULL, &err, &status), 0);
@@ -923,7 +797,7 @@ Test(handoff, a_command_that_cannot_start_exits_127_and_releases_the_claim)
     cr_assert(strstr(err, "/nonexistent/server"), "stderr: %s", err);
     free(err);
     portco_client *c = NULL;
-    cr_assert_eq(portco_connect(E.sock, &c, NULL), 0);
+    cr_assert_eq(portco_connect(E.agent.sock, &c, NULL), 0);
     portco_claim *cls = NULL;
     size_t n = 99;
     cr_assert_eq(portco_list(c, PT_POOL, &cls, &n, NULL), 0);
@@ -935,11 +809,12 @@ Test(handoff, a_command_that_cannot_start_exits_127_and_releases_the_claim)
 /* ---- the other examples of docs/handoff.md ---- */
 
 /* The claim of service `svc`, polled through portco ls; returns its port. */
-static int wait_listed_service(const char *svc)
+static int pt_wait_listed_service(const char *svc)
 {
     long long deadline = pt_now_ms() + 15000;
     do {
-        char *argv[] = {bin_portco, "--socket", E.sock, "ls", "--pool", PT_POOL, "--json", NULL};
+        char *argv[] = {pt_portco, "--socket", E.agent.sock, "ls",
+                        "--pool",  PT_POOL,    "--json",     NULL};
         char *out = NULL;
         int status = -1, port = 0;
         if (pt_run(argv, NULL, 10000, &out, NULL, &status) == 0 && status == 0) {
@@ -947,8 +822,8 @@ static int wait_listed_service(const char *svc)
             size_t i;
             json_array_foreach(arr, i, v)
             {
-                if (strcmp(jstr(v, "service"), svc) == 0)
-                    port = (int)jint(v, "port");
+                if (strcmp(pt_jstr(v, "service"), svc) == 0)
+                    port = (int)pt_jint(v, "port");
             }
             json_decref(arr);
         }
@@ -967,12 +842,12 @@ Test(handoff, no_listen_example_serves_a_program_that_binds_PORT_itself)
      *     sh -c 'exec python3 -m http.server --bind "$PORTCO_ADDRESS" "$PORT"' */
     char out[700], err[700];
     pt_argv a;
-    char **argv = run_argv(
+    char **argv = pt_run_argv(
         &a, false, PT_LIST("--no-listen", "--pool", PT_POOL, "--service", "files"),
         PT_LIST("sh", "-c", "exec python3 -m http.server --bind \"$PORTCO_ADDRESS\" \"$PORT\""));
-    pid_t run = start_run(argv, out, err, sizeof(out), "files");
-    int port = wait_listed_service("files");
-    if (!pt_wait_until(http_ok_pred, &port, 20000)) {
+    pid_t run = pt_start_run(argv, out, err, sizeof(out), "files");
+    int port = pt_wait_listed_service("files");
+    if (!pt_wait_until(pt_http_serves, &port, 20000)) {
         char e[4096] = "";
         pt_read_file(err, e, sizeof(e));
         cr_assert_fail("python3 -m http.server never answered on %d: %s", port, e);
@@ -981,7 +856,7 @@ Test(handoff, no_listen_example_serves_a_program_that_binds_PORT_itself)
     int status = -1;
     cr_assert_eq(pt_wait_pid(run, 10000, &status), 0);
     cr_assert_eq(status, 128 + SIGTERM, "http.server dies of SIGTERM; portco run says so");
-    cr_assert(pt_wait_until(claim_gone_pred, &port, 10000));
+    cr_assert(pt_wait_until(pt_unclaimed, &port, 10000));
 }
 
 /* ---- --listen-grace: has the command taken up its socket? ---- */
@@ -1020,10 +895,10 @@ Test(handoff, run_warns_when_the_command_binds_a_port_of_its_own)
     char out[700], err[700];
     pt_argv a;
     char **argv =
-        run_argv(&a, false, PT_LIST("--listen-grace", "1", "--pool", PT_POOL, "--service", "own"),
+        pt_run_argv(&a, false, PT_LIST("--listen-grace", "1", "--pool", PT_POOL, "--service", "own"),
                  PT_LIST("python3", "-m", "http.server", "--bind", "127.0.0.1", "0"));
-    pid_t run = start_run(argv, out, err, sizeof(out), "own");
-    int port = wait_listed_service("own");
+    pid_t run = pt_start_run(argv, out, err, sizeof(out), "own");
+    int port = pt_wait_listed_service("own");
     char what[64];
     snprintf(what, sizeof(what), "not on the claimed port %d", port);
     expect_listen_warning(run, err, what);
@@ -1033,12 +908,12 @@ Test(handoff, run_warns_when_nothing_listens_on_a_socket_handed_over_bound)
 {
     char out[700], err[700];
     pt_argv a;
-    char **argv = run_argv(
+    char **argv = pt_run_argv(
         &a, false,
         PT_LIST("--no-listen", "--listen-grace", "0.5", "--pool", PT_POOL, "--service", "idle"),
         PT_LIST("sleep", "60"));
-    pid_t run = start_run(argv, out, err, sizeof(out), "idle");
-    int port = wait_listed_service("idle");
+    pid_t run = pt_start_run(argv, out, err, sizeof(out), "idle");
+    int port = pt_wait_listed_service("idle");
     char what[64];
     snprintf(what, sizeof(what), "nothing listens on the claimed port %d", port);
     expect_listen_warning(run, err, what);
@@ -1048,10 +923,10 @@ Test(handoff, run_warns_when_the_command_closes_its_socket)
 {
     char out[700], err[700];
     pt_argv a;
-    char **argv = run_argv(&a, false,
+    char **argv = pt_run_argv(&a, false,
                            PT_LIST("--listen-grace", "0.5", "--pool", PT_POOL, "--service", "shut"),
                            PT_LIST("sh", "-c", "exec 3>&-; exec sleep 60"));
-    pid_t run = start_run(argv, out, err, sizeof(out), "shut");
+    pid_t run = pt_start_run(argv, out, err, sizeof(out), "shut");
     expect_listen_warning(run, err, "it closed the socket of the claimed port");
 }
 
@@ -1059,24 +934,24 @@ Test(handoff, run_does_not_warn_when_the_command_serves_on_fd3_or_on_PORT)
 {
     /* serve_fd3.py serves on fd 3; the --no-listen recipe binds $PORT itself. */
     char script[512], out1[700], err1[700], out2[700], err2[700];
-    example("serve_fd3.py", script, sizeof(script));
+    pt_example("serve_fd3.py", script, sizeof(script));
     pt_argv a1, a2;
-    char **argv1 = run_argv(&a1, false,
+    char **argv1 = pt_run_argv(&a1, false,
                             PT_LIST("--listen-grace", "0.3", "--pool", PT_POOL, "--service", "fd3"),
                             PT_LIST("python3", script));
-    char **argv2 = run_argv(
+    char **argv2 = pt_run_argv(
         &a2, false,
         PT_LIST("--no-listen", "--listen-grace", "4", "--pool", PT_POOL, "--service", "num"),
         PT_LIST("sh", "-c", "exec python3 -m http.server --bind \"$PORTCO_ADDRESS\" \"$PORT\""));
     long long t0 = pt_now_ms();
-    pid_t run1 = start_run(argv1, out1, err1, sizeof(out1), "fd3");
-    pid_t run2 = start_run(argv2, out2, err2, sizeof(out2), "num");
-    json_t *ready = wait_json_line(out1, run1, err1);
-    int port1 = (int)jint(ready, "port");
+    pid_t run1 = pt_start_run(argv1, out1, err1, sizeof(out1), "fd3");
+    pid_t run2 = pt_start_run(argv2, out2, err2, sizeof(out2), "num");
+    json_t *ready = pt_wait_json_line(out1, run1, err1);
+    int port1 = (int)pt_jint(ready, "port");
     json_decref(ready);
-    int port2 = wait_listed_service("num");
-    cr_assert(pt_wait_until(http_ok_pred, &port1, 20000), "serve_fd3.py never answered");
-    cr_assert(pt_wait_until(http_ok_pred, &port2, 20000), "http.server never answered");
+    int port2 = pt_wait_listed_service("num");
+    cr_assert(pt_wait_until(pt_http_serves, &port1, 20000), "serve_fd3.py never answered");
+    cr_assert(pt_wait_until(pt_http_serves, &port2, 20000), "http.server never answered");
     /* The absence of a warning needs a window: serve_fd3.py's command is
      * looked at 0.3, 0.6, 1.2 and 2.4 s after the handoff, http.server's at
      * 4 s (it serves by now, so it listens on the claimed port). */
@@ -1093,7 +968,7 @@ Test(handoff, run_does_not_warn_when_the_command_serves_on_fd3_or_on_PORT)
     cr_assert_eq(pt_wait_pid(run2, 10000, NULL), 0);
 }
 
-static bool text_line_pred(void *arg)
+static bool pt_text_line(void *arg)
 {
     char buf[1024];
     return pt_read_file((const char *)arg, buf, sizeof(buf)) > 0;
@@ -1106,16 +981,16 @@ Test(handoff, c_example_serves_on_the_socket_it_received)
     pt_bin("acquire", bin, sizeof(bin));
     char *argv[] = {bin, PT_POOL, "hello-c", NULL};
     char *env[] = {E.env_sock, NULL};
-    path_in(out, sizeof(out), "c.out");
-    path_in(err, sizeof(err), "c.err");
-    pid_t pid = track(pt_spawn(argv, env, out, err));
+    pt_path_in(out, sizeof(out), "c.out");
+    pt_path_in(err, sizeof(err), "c.err");
+    pid_t pid = pt_track(pt_spawn(argv, env, out, err));
     cr_assert_gt(pid, 0);
-    cr_assert(pt_wait_until(text_line_pred, out, 20000), "example-acquire printed nothing");
+    cr_assert(pt_wait_until(pt_text_line, out, 20000), "example-acquire printed nothing");
     char line[1024];
     pt_read_file(out, line, sizeof(line));
     int port = 0;
     cr_assert_eq(sscanf(line, "listening on %*[^:]:%d", &port), 1, "printed: %s", line);
-    cr_assert_eq(zk_claims(port, NULL), 1);
+    cr_assert_eq(pt_claims(port), 1);
 
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct timeval tv = {.tv_sec = 5};
@@ -1135,7 +1010,7 @@ Test(handoff, c_example_serves_on_the_socket_it_received)
     int status = -1;
     cr_assert_eq(pt_wait_pid(pid, 10000, &status), 0);
     cr_assert_eq(status, 0);
-    cr_assert(pt_wait_until(claim_gone_pred, &port, 10000));
+    cr_assert(pt_wait_until(pt_unclaimed, &port, 10000));
 }
 
 Test(handoff, python_example_acquires_from_the_agent_and_serves)
@@ -1143,28 +1018,28 @@ Test(handoff, python_example_acquires_from_the_agent_and_serves)
     /* docs/handoff.md: PORTCO_SOCKET=... python3 examples/handoff/acquire.py --pool web --service
      * hello-py */
     char script[512], out[700], err[700];
-    example("acquire.py", script, sizeof(script));
+    pt_example("acquire.py", script, sizeof(script));
     char *argv[] = {"python3", script, "--pool", PT_POOL, "--service", "hello-py", NULL};
     char *env[] = {E.env_sock, NULL};
-    path_in(out, sizeof(out), "py.out");
-    path_in(err, sizeof(err), "py.err");
-    pid_t pid = track(pt_spawn(argv, env, out, err));
+    pt_path_in(out, sizeof(out), "py.out");
+    pt_path_in(err, sizeof(err), "py.err");
+    pid_t pid = pt_track(pt_spawn(argv, env, out, err));
     cr_assert_gt(pid, 0);
-    json_t *ready = wait_json_line(out, pid, err);
-    int port = (int)jint(ready, "port");
+    json_t *ready = pt_wait_json_line(out, pid, err);
+    int port = (int)pt_jint(ready, "port");
     char body[4096];
-    cr_assert_eq(http_get(port, "/", body, sizeof(body)), 200);
+    cr_assert_eq(pt_http_get(port, "/", body, sizeof(body)), 200);
     json_t *b = json_loads(body, 0, NULL);
     cr_assert(b, "body: %s", body);
-    cr_assert_eq(jint(b, "port"), port);
-    cr_assert_str_eq(jstr(b, "claim"), jstr(ready, "claim"));
+    cr_assert_eq(pt_jint(b, "port"), port);
+    cr_assert_str_eq(pt_jstr(b, "claim"), pt_jstr(ready, "claim"));
     json_decref(b);
-    cr_assert_eq(zk_claims(port, NULL), 1);
+    cr_assert_eq(pt_claims(port), 1);
     cr_assert_eq(kill(pid, SIGTERM), 0);
     int status = -1;
     cr_assert_eq(pt_wait_pid(pid, 10000, &status), 0);
     cr_assert_eq(status, 0);
-    cr_assert(pt_wait_until(claim_gone_pred, &port, 10000));
+    cr_assert(pt_wait_until(pt_unclaimed, &port, 10000));
     json_decref(ready);
 
     /* A refused claim: the agent's code on stderr, exit 1. */
@@ -1174,85 +1049,4 @@ Test(handoff, python_example_acquires_from_the_agent_and_serves)
     cr_assert_eq(status, 1);
     cr_assert(strstr(e, "NO_SUCH_POOL"), "stderr: %s", e);
     free(e);
-}
-
-/* ---- without an agent: the command line, and serve_fd3.py under systemd's own tool ---- */
-
-static void run_cli_teardown(void)
-{
-    stop_tracked();
-}
-
-TestSuite(run_cli, .fini = run_cli_teardown, .timeout = 60);
-
-static void run_cli(char *const args[], int want, const char *want_err)
-{
-    char bin[512], *argv[24];
-    pt_bin("portco", bin, sizeof(bin));
-    int i = 0;
-    argv[i++] = bin;
-    argv[i++] = "--socket";
-    argv[i++] = "/nonexistent/agent.sock";
-    for (int k = 0; args[k]; k++)
-        argv[i++] = args[k];
-    argv[i] = NULL;
-    char *err = NULL;
-    int status = -1;
-    cr_assert_eq(pt_run(argv, NULL, 10000, NULL, &err, &status), 0);
-    cr_assert_eq(status, want, "%s %s ...: exit %d, stderr: %s", args[0], args[1], status, err);
-    cr_assert(strstr(err, want_err), "stderr lacks '%s': %s", want_err, err);
-    free(err);
-}
-
-Test(run_cli, usage_errors_exit_2_before_the_agent_is_asked)
-{
-    run_cli((char *[]){"run", "--service", "s", "--", "true", NULL}, 2, "required");
-    run_cli((char *[]){"run", "--pool", "p", "--", "true", NULL}, 2, "required");
-    run_cli((char *[]){"run", "--pool", "p", "--service", "s", NULL}, 2, "no command");
-    run_cli(
-        (char *[]){"run", "--pool", "p", "--service", "s", "--port", "70000", "--", "true", NULL},
-        2, "--port");
-    run_cli((char *[]){"run", "--pool", "p", "--service", "s", "--wait", "3", "--", "true", NULL},
-            2, "--wait needs --port");
-    run_cli((char *[]){"run", "--pool", "p", "--service", "s", "--no-listen", "--backlog", "5",
-                       "--", "true", NULL},
-            2, "--backlog");
-    run_cli((char *[]){"run", "--bogus", "--pool", "p", "--service", "s", "--", "true", NULL}, 2,
-            "--bogus");
-}
-
-Test(run_cli, no_agent_exits_1_and_runs_nothing)
-{
-    run_cli((char *[]){"run", "--pool", "p", "--service", "s", "--", "sh", "-c",
-                       "echo ran >&2; exit 9", NULL},
-            1, "AGENT_UNAVAILABLE");
-}
-
-Test(run_cli, serve_fd3_speaks_plain_systemd_socket_activation)
-{
-    /* docs/handoff.md: systemd-socket-activate -l 127.0.0.1:8080 --fdname=hello python3
-     * serve_fd3.py */
-    if (access("/usr/bin/systemd-socket-activate", X_OK) != 0)
-        cr_skip_test("systemd-socket-activate is not installed");
-    char script[512], listen[64], body[4096];
-    example("serve_fd3.py", script, sizeof(script));
-    int port = pt_free_port();
-    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-    char *argv[] = {"/usr/bin/systemd-socket-activate",
-                    "-l",
-                    listen,
-                    "--fdname=hello",
-                    "python3",
-                    script,
-                    NULL};
-    pid_t pid = track(pt_spawn(argv, NULL, "/dev/null", "/dev/null"));
-    cr_assert_gt(pid, 0);
-    /* It listens at once and starts the program on the first connection. */
-    cr_assert(pt_wait_until(http_ok_pred, &port, 20000), "no answer on %d", port);
-    cr_assert_eq(http_get(port, "/", body, sizeof(body)), 200);
-    cr_assert(strstr(body, "\"name\": \"hello\""), "body: %s", body);
-    int status = -1;
-    cr_assert_eq(kill(pid, SIGTERM), 0);
-    cr_assert_eq(pt_wait_pid(pid, 10000, &status), 0);
-    cr_assert_eq(status, 0);
 }

@@ -13,7 +13,7 @@
 #include "cluster.h"
 #include "portco.h"
 #include "support.h"
-#include "zksync.h"
+#include "zkread.h"
 
 /* HTTP client: python3's urllib/ssl, one request per run, bounded by pt_run's deadline.
  * Prints the status, the Allow header (or -), then the body; exit 3 when no HTTP
@@ -52,7 +52,7 @@ static char root[256];
 static char cluster_file[600];
 static int pool_base;
 static pid_t daemons[4];
-static pc_zks *zs;
+static pt_zkr *zs;
 
 static void pt_track(pid_t pid)
 {
@@ -81,8 +81,7 @@ static void setup(void)
             "  - {pool: web, port: %d, service: frontend}\n",
             root, pool_base, pool_base + 7, pool_base + 7);
     fclose(f);
-    pc_error err;
-    cr_assert_eq(pc_zks_connect(zk, 10000, 10000, &zs, &err), 0, "%s", err.msg);
+    cr_assert_eq(pt_zkr_connect(&zs, zk, 10000, 10000), 0);
 }
 
 static void teardown(void)
@@ -93,8 +92,8 @@ static void teardown(void)
             daemons[i] = 0;
         }
     if (zs) {
-        pc_zks_delete_tree(zs, root, NULL);
-        pc_zks_close(zs);
+        pt_zkr_delete_tree(zs, root);
+        pt_zkr_close(zs);
         zs = NULL;
     }
     if (dir) {

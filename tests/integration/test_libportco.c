@@ -15,11 +15,18 @@
 
 #include <jansson.h>
 
-#include "test_own_agent.h"
+#include "fixture.h"
+#include "support.h"
 
+static pt_agent A;
+
+/* Pool "web" (pt_base..+19; +20..+24 stay free), then the agent. */
 static void pt_agent_start(void)
 {
-    pt_agent_start_with("lib", NULL);
+    pt_setup();
+    pt_publish_def(
+        &(pt_pool_def){.name = "web", .lo = pt_base, .hi = pt_base + 19, .address = "127.0.0.1"});
+    pt_start_agent(&A, "h-lib");
 }
 
 static portco_client *pt_connect(void)
@@ -29,21 +36,6 @@ static portco_client *pt_connect(void)
     int rc = portco_connect(A.sock, &c, &st);
     cr_assert_eq(rc, 0, "connect: %s", st.message);
     return c;
-}
-
-/* Claim nodes under the port (0 when the port node is gone). */
-static int pt_zk_claims(const char *pool, int port)
-{
-    char path[300];
-    snprintf(path, sizeof(path), "%s/pools/%s/ports/%d", A.root, pool, port);
-    char **names = NULL;
-    int n = 0;
-    int rc = pt_zkr_children(A.zk, path, &names, &n, NULL);
-    if (rc == -ENOENT)
-        return 0;
-    cr_assert_eq(rc, 0, "children of %s: %d", path, rc);
-    pt_zkr_free_strings(names, n);
-    return n;
 }
 
 static bool pt_listed(portco_client *c, int port)
@@ -65,12 +57,12 @@ typedef struct pt_port_ref {
 
 static bool pt_zk_port_free(void *arg)
 {
-    return pt_zk_claims("web", ((pt_port_ref *)arg)->port) == 0;
+    return pt_nclaims("web", NULL, ((pt_port_ref *)arg)->port) == 0;
 }
 
 static const portco_acquire_opts pt_web = {.pool = "web", .service = "api"};
 
-TestSuite(libportco, .init = pt_agent_start, .fini = pt_agent_stop, .timeout = 120);
+TestSuite(libportco, .init = pt_agent_start, .fini = pt_teardown, .timeout = 120);
 TestSuite(libportco_install, .timeout = 300);
 
 Test(libportco, acquire_list_release_round_trip)
@@ -82,7 +74,7 @@ Test(libportco, acquire_list_release_round_trip)
     o.instance = "r-1";
     o.lifetime = PORTCO_LIFETIME_EXPLICIT;
     cr_assert_eq(portco_acquire(c, &o, &cl, &st), 0, "acquire: %s", st.message);
-    cr_assert(cl.port >= A.base && cl.port <= A.base + 19, "port %u", cl.port);
+    cr_assert(cl.port >= pt_base && cl.port <= pt_base + 19, "port %u", cl.port);
     cr_assert_str_eq(cl.pool, "web");
     cr_assert_str_eq(cl.host, A.host);
     cr_assert_str_eq(cl.service, "api");
@@ -94,9 +86,9 @@ Test(libportco, acquire_list_release_round_trip)
 
     /* ZooKeeper has the node, and its czxid is the fencing token. */
     char path[400];
-    snprintf(path, sizeof(path), "%s/pools/web/ports/%u/%s", A.root, cl.port, cl.claim);
+    snprintf(path, sizeof(path), "%s/pools/web/ports/%u/%s", pt_root, cl.port, cl.claim);
     struct Stat zst;
-    cr_assert_eq(pt_zkr_exists(A.zk, path, &zst), 0, "no node %s", path);
+    cr_assert_eq(pt_zkr_exists(pt_z, path, &zst), 0, "no node %s", path);
     cr_assert_eq(zst.czxid, cl.czxid);
 
     portco_claim *cls;
@@ -115,7 +107,7 @@ Test(libportco, acquire_list_release_round_trip)
 
     cr_assert_eq(portco_release(c, "web", cl.port, &st), 0, "release: %s", st.message);
     cr_assert_not(pt_listed(c, cl.port));
-    cr_assert_eq(pt_zkr_exists(A.zk, path, NULL), -ENOENT);
+    cr_assert_eq(pt_zkr_exists(pt_z, path, NULL), -ENOENT);
     cr_assert_eq(portco_release(c, "web", cl.port, &st), PORTCO_ENOTOWNER);
     portco_close(c);
 }
@@ -129,7 +121,7 @@ Test(libportco, release_of_an_ended_claim_spares_its_successor)
     portco_client *c = pt_connect();
     portco_status st;
     portco_acquire_opts o = pt_web;
-    o.port = (uint16_t)(A.base + 7);
+    o.port = (uint16_t)(pt_base + 7);
     o.lifetime = PORTCO_LIFETIME_EXPLICIT;
     portco_claim first, second;
     cr_assert_eq(portco_acquire(c, &o, &first, &st), 0, "acquire: %s", st.message);
@@ -141,7 +133,7 @@ Test(libportco, release_of_an_ended_claim_spares_its_successor)
                  "the ended claim's release was taken: %s", st.message);
     cr_assert(strstr(st.message, second.claim), "the refusal names the holder: %s", st.message);
     cr_assert(pt_listed(c, second.port), "the successor's claim was released");
-    cr_assert_eq(pt_zk_claims("web", second.port), 1);
+    cr_assert_eq(pt_nclaims("web", NULL, second.port), 1);
 
     cr_assert_eq(portco_release_claim(c, &second, &st), 0, "release: %s", st.message);
     cr_assert_not(pt_listed(c, second.port));
@@ -155,7 +147,7 @@ Test(libportco, connection_claim_ends_with_the_connection)
     portco_claim cl;
     portco_status st;
     cr_assert_eq(portco_acquire(c, &pt_web, &cl, &st), 0, "acquire: %s", st.message);
-    cr_assert_eq(pt_zk_claims("web", cl.port), 1);
+    cr_assert_eq(pt_nclaims("web", NULL, cl.port), 1);
     portco_close(c);
     pt_port_ref r = {cl.port};
     cr_assert(pt_wait_until(pt_zk_port_free, &r, 10000), "claim on %u outlived its connection",
@@ -222,7 +214,7 @@ Test(libportco, specific_port_taken_then_waited_for)
 {
     portco_client *a = pt_connect(), *b = pt_connect();
     portco_acquire_opts o = pt_web;
-    o.port = (uint16_t)(A.base + 7);
+    o.port = (uint16_t)(pt_base + 7);
     portco_claim cl;
     portco_status st;
     cr_assert_eq(portco_acquire(a, &o, &cl, &st), 0, "acquire: %s", st.message);
@@ -256,9 +248,9 @@ Test(libportco, refusals_carry_their_codes)
     cr_assert_eq(portco_acquire(c, &o, &cl, &st), PORTCO_ENOPOOL, "%s", st.message);
     cr_assert_neq(st.message[0], '\0');
     o = pt_web;
-    o.port = (uint16_t)(A.base + 100);
+    o.port = (uint16_t)(pt_base + 100);
     cr_assert_eq(portco_acquire(c, &o, &cl, &st), PORTCO_EOUTOFPOOL, "%s", st.message);
-    cr_assert_eq(portco_release(c, "web", (uint16_t)(A.base + 1), &st), PORTCO_ENOTOWNER, "%s",
+    cr_assert_eq(portco_release(c, "web", (uint16_t)(pt_base + 1), &st), PORTCO_ENOTOWNER, "%s",
                  st.message);
     portco_close(c);
 }
@@ -266,8 +258,7 @@ Test(libportco, refusals_carry_their_codes)
 Test(libportco, agent_gone_is_enoagent)
 {
     portco_client *c = pt_connect();
-    pt_stop_pid(A.pid, SIGTERM, 10000);
-    A.pid = -1;
+    pt_stop_agent(&A);
     portco_claim *cls;
     size_t n;
     portco_status st;
@@ -330,7 +321,12 @@ Test(libportco, another_user_cannot_release_an_explicit_claim)
     o.lifetime = PORTCO_LIFETIME_EXPLICIT;
     portco_claim cl;
     cr_assert_eq(portco_acquire(c, &o, &cl, &st), 0, "acquire: %s", st.message);
-    cr_assert_eq(chmod(A.dir, 0755), 0); /* the socket itself is 0666 */
+    /* The socket itself is 0666; its directories must let uid 65534 reach it. */
+    char sockdir[sizeof(A.sock)];
+    snprintf(sockdir, sizeof(sockdir), "%s", A.sock);
+    *strrchr(sockdir, '/') = '\0';
+    cr_assert_eq(chmod(pt_dir, 0755), 0);
+    cr_assert_eq(chmod(sockdir, 0755), 0);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0)
@@ -411,7 +407,7 @@ Test(libportco, stopped_agent_times_out_instead_of_hanging)
     if (portco_connect_with(&co, &e, &st) == 0) {
         cr_assert_eq(portco_set_timeout(e, 300), 0);
         portco_acquire_opts o = pt_web;
-        o.port = (uint16_t)(A.base + 3);
+        o.port = (uint16_t)(pt_base + 3);
         o.wait_ms = 700;
         t0 = pt_now_ms();
         rc_acq = portco_acquire(e, &o, &cl, &st_acq);
@@ -465,8 +461,8 @@ Test(libportco, example_serves_a_connection)
 {
     char bin[600], out[600], err[600], env[200];
     pt_bin("example-acquire", bin, sizeof(bin));
-    snprintf(out, sizeof(out), "%s/example.out", A.dir);
-    snprintf(err, sizeof(err), "%s/example.err", A.dir);
+    snprintf(out, sizeof(out), "%s/example.out", pt_dir);
+    snprintf(err, sizeof(err), "%s/example.err", pt_dir);
     snprintf(env, sizeof(env), "PORTCO_SOCKET=%s", A.sock);
     char *argv[] = {bin, "web", "greeter", NULL};
     char *envv[] = {env, NULL};
@@ -477,7 +473,7 @@ Test(libportco, example_serves_a_connection)
               err);
     unsigned port = 0;
     cr_assert_eq(sscanf(lf.line, "listening on 127.0.0.1:%u", &port), 1, "line: %s", lf.line);
-    cr_assert(port >= (unsigned)A.base && port <= (unsigned)A.base + 19);
+    cr_assert(port >= (unsigned)pt_base && port <= (unsigned)pt_base + 19);
 
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET,

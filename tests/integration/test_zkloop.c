@@ -1,4 +1,4 @@
-/* test_zkloop.c - lib/zk against the shared ZooKeeper: loop-driven sessions and zksync. */
+/* test_zkloop.c - lib/zk against the shared ZooKeeper: loop-driven sessions. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -11,7 +11,7 @@
 #include "support.h"
 #include "zkloop.h"
 #include "zkpath.h"
-#include "zksync.h"
+#include "zkread.h"
 
 #define SESSION_MS 2000
 #define WAIT_MS    10000
@@ -75,10 +75,10 @@ static void teardown(void)
 {
     pc_zk_close(zk);
     zk = NULL;
-    pc_zks *s = NULL;
-    if (pc_zks_connect(pt_zk_shared(), SESSION_MS, WAIT_MS, &s, NULL) == 0) {
-        pc_zks_delete_tree(s, root, NULL);
-        pc_zks_close(s);
+    pt_zkr *s = NULL;
+    if (pt_zkr_connect(&s, pt_zk_shared(), SESSION_MS, WAIT_MS) == 0) {
+        pt_zkr_delete_tree(s, root);
+        pt_zkr_close(s);
     }
     event_base_free(base);
     base = NULL;
@@ -185,10 +185,10 @@ Test(zkloop, mkdirs_creates_every_level_and_is_idempotent)
     snprintf(path, sizeof(path), "%s/a/b/c", root);
     cr_assert_eq(mkdirs_wait(path), 0);
     cr_assert_eq(mkdirs_wait(path), 0);
-    pc_zks *s;
-    cr_assert_eq(pc_zks_connect(pt_zk_shared(), SESSION_MS, WAIT_MS, &s, NULL), 0);
-    cr_assert_eq(pc_zks_exists(s, path, NULL, NULL), 0);
-    pc_zks_close(s);
+    pt_zkr *s;
+    cr_assert_eq(pt_zkr_connect(&s, pt_zk_shared(), SESSION_MS, WAIT_MS), 0);
+    cr_assert_eq(pt_zkr_exists(s, path, NULL), 0);
+    pt_zkr_close(s);
 
     cr_assert_eq(pc_zk_mkdirs(zk, "relative/x", mkdirs_done, NULL), -EINVAL);
     cr_assert_eq(pc_zk_mkdirs(zk, "/", mkdirs_done, NULL), -EINVAL);
@@ -226,19 +226,19 @@ Test(zkloop, ephemeral_sequential_node_goes_with_close)
     cr_assert_eq(pc_zkp_claim_parse(name, &cn), 0, "created name %s", name);
     cr_assert_str_eq(cn.uuid, "u");
 
-    pc_zks *s;
-    cr_assert_eq(pc_zks_connect(pt_zk_shared(), SESSION_MS, WAIT_MS, &s, NULL), 0);
-    cr_assert_eq(pc_zks_exists(s, c.value, NULL, NULL), 0);
+    pt_zkr *s;
+    cr_assert_eq(pt_zkr_connect(&s, pt_zk_shared(), SESSION_MS, WAIT_MS), 0);
+    cr_assert_eq(pt_zkr_exists(s, c.value, NULL), 0);
     pc_zk_close(zk);
     zk = NULL;
     /* The close is sent to the server: gone at once, not after the session timeout. */
     long long t0 = pt_now_ms();
     int rc;
-    while ((rc = pc_zks_exists(s, c.value, NULL, NULL)) == 0 && pt_now_ms() - t0 < WAIT_MS)
+    while ((rc = pt_zkr_exists(s, c.value, NULL)) == 0 && pt_now_ms() - t0 < WAIT_MS)
         pt_nap_ms(20);
     cr_assert_eq(rc, -ENOENT);
     cr_assert_lt(pt_now_ms() - t0, SESSION_MS);
-    pc_zks_close(s);
+    pt_zkr_close(s);
 }
 
 Test(zkloop, nothing_listening_stays_connecting)
@@ -317,12 +317,12 @@ static void expire_session(const char *eph)
     }
     cr_assert_eq(state, ZOO_CONNECTED_STATE, "second handle never connected");
     zookeeper_close(zh);
-    pc_zks *s;
-    cr_assert_eq(pc_zks_connect(pt_zk_shared(), SESSION_MS, WAIT_MS, &s, NULL), 0);
+    pt_zkr *s;
+    cr_assert_eq(pt_zkr_connect(&s, pt_zk_shared(), SESSION_MS, WAIT_MS), 0);
     int rc;
-    while ((rc = pc_zks_exists(s, eph, NULL, NULL)) == 0 && pt_now_ms() < end)
+    while ((rc = pt_zkr_exists(s, eph, NULL)) == 0 && pt_now_ms() < end)
         pt_nap_ms(10);
-    pc_zks_close(s);
+    pt_zkr_close(s);
     cr_assert_eq(rc, -ENOENT, "session not closed");
 }
 
@@ -400,67 +400,4 @@ Test(zkloop, error_codes_map_to_portco_codes)
     for (size_t i = 0; i < sizeof(unavail) / sizeof(unavail[0]); i++)
         cr_assert_eq(pc_zk_err(unavail[i]), PORTCO_EZKUNAVAIL, "zrc %d", unavail[i]);
     cr_assert_eq(pc_zk_err(-9999), PORTCO_EINTERNAL);
-}
-
-/* ---- zksync ---- */
-
-Test(zkloop, zksync_round_trip)
-{
-    pc_zks *s;
-    pc_error err;
-    cr_assert_eq(pc_zks_connect(pt_zk_shared(), SESSION_MS, WAIT_MS, &s, &err), 0, "%s", err.msg);
-    char dir[512], path[600], created[700];
-    snprintf(dir, sizeof(dir), "%s/s/t", root);
-    cr_assert_eq(pc_zks_mkdirs(s, dir, &err), 0, "%s", err.msg);
-    cr_assert_eq(pc_zks_mkdirs(s, dir, &err), 0);
-    snprintf(path, sizeof(path), "%s/n_", dir);
-    cr_assert_eq(pc_zks_create(s, path, "v1", 2, ZOO_SEQUENCE, created, sizeof(created), &err), 0);
-    int64_t seq;
-    cr_assert_eq(pc_zkp_election_parse(strrchr(created, '/') + 1, &seq), 0, "%s", created);
-
-    char *data = NULL;
-    int len = 0;
-    struct Stat stat;
-    cr_assert_eq(pc_zks_get(s, created, &data, &len, &stat, &err), 0);
-    cr_assert_eq(len, 2);
-    cr_assert_str_eq(data, "v1");
-    free(data);
-    cr_assert_eq(pc_zks_set(s, created, "v22", 3, stat.version, &stat, &err), 0);
-    cr_assert_eq(pc_zks_set(s, created, "v3", 2, stat.version - 1, NULL, &err), -ESTALE);
-    cr_assert_eq(pc_zks_get(s, created, &data, &len, NULL, &err), 0);
-    cr_assert_str_eq(data, "v22");
-    free(data);
-
-    struct String_vector kids;
-    cr_assert_eq(pc_zks_get_children(s, dir, &kids, &stat, &err), 0);
-    cr_assert_eq(kids.count, 1);
-    cr_assert_eq(stat.numChildren, 1);
-    deallocate_String_vector(&kids);
-
-    cr_assert_eq(pc_zks_create(s, dir, NULL, 0, 0, NULL, 0, &err), -EEXIST);
-    cr_assert_eq(pc_zks_delete(s, dir, -1, &err), -ENOTEMPTY);
-    cr_assert_not_null(strstr(err.msg, dir), "error names the path: %s", err.msg);
-    cr_assert_eq(pc_zks_get(s, "/no/such/node/here", &data, &len, NULL, &err), -ENOENT);
-    cr_assert_null(data);
-    cr_assert_eq(pc_zks_exists(s, "/no/such/node/here", NULL, NULL), -ENOENT);
-    cr_assert_eq(pc_zks_delete_tree(s, root, &err), 0, "%s", err.msg);
-    cr_assert_eq(pc_zks_exists(s, root, NULL, NULL), -ENOENT);
-    cr_assert_eq(pc_zks_delete_tree(s, root, &err), 0);
-    cr_assert_eq(pc_zks_get(s, "relative", &data, &len, NULL, &err), -EINVAL);
-    pc_zks_close(s);
-}
-
-Test(zkloop, zksync_connect_deadline)
-{
-    char hosts[64];
-    snprintf(hosts, sizeof(hosts), "127.0.0.1:%d", pt_free_port());
-    pc_zks *s = (pc_zks *)0x1;
-    pc_error err;
-    long long t0 = pt_now_ms();
-    cr_assert_eq(pc_zks_connect(hosts, SESSION_MS, 700, &s, &err), PORTCO_EZKUNAVAIL);
-    long long took = pt_now_ms() - t0;
-    cr_assert_geq(took, 650);
-    cr_assert_lt(took, 2500);
-    cr_assert_null(s);
-    cr_assert_not_null(strstr(err.msg, hosts), "%s", err.msg);
 }

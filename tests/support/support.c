@@ -1,4 +1,4 @@
-/* support.c - test helpers: environment directories, temp dirs, time, polling, free ports. */
+/* support.c - test helpers: environment directories, temp dirs, time, polling, ports, HTTP. */
 #include "support.h"
 
 #include <arpa/inet.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -185,6 +186,50 @@ int pt_port_run(int n)
             return base;
     }
     return -EADDRNOTAVAIL;
+}
+
+int pt_http_get(int port, const char *path, char *body, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    char req[256];
+    int rl = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+    if (send(fd, req, (size_t)rl, MSG_NOSIGNAL) != rl) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    char resp[8192];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof(resp) - 1 && (n = recv(fd, resp + got, sizeof(resp) - 1 - got, 0)) > 0)
+        got += (size_t)n;
+    close(fd);
+    resp[got] = '\0';
+    int code = 0;
+    if (sscanf(resp, "HTTP/1.%*d %d", &code) != 1)
+        return -EPROTO;
+    const char *b = strstr(resp, "\r\n\r\n");
+    snprintf(body, len, "%s", b ? b + 4 : "");
+    return code;
+}
+
+bool pt_http_serves(void *port)
+{
+    char body[4096];
+    return pt_http_get(*(int *)port, "/", body, sizeof(body)) == 200;
 }
 
 int pt_read_file(const char *path, char *buf, size_t len)

@@ -139,6 +139,17 @@ bool pt_port_bindable(int port);
  */
 int pt_port_run(int n);
 
+/*
+ * GET `path` from 127.0.0.1:port over HTTP/1.0 (5 s for each send and
+ * receive) and copy the body into buf (NUL-terminated, truncated to
+ * len - 1). Returns the status code, -EPROTO for an answer that is not
+ * HTTP, or -errno.
+ */
+int pt_http_get(int port, const char *path, char *body, size_t len);
+
+/* A pt_wait_until() predicate: GET / on 127.0.0.1:*(int *)port answers 200. */
+bool pt_http_serves(void *port);
+
 /* Read a small file into buf (NUL-terminated, trailing newlines and blanks
  * stripped). Returns the length, or -errno. */
 int pt_read_file(const char *path, char *buf, size_t len);

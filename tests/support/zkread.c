@@ -1,9 +1,6 @@
 /* zkread.c - blocking test-side ZooKeeper calls over libzookeeper_st's async API and a poll() loop.
  */
-#include <stdbool.h>
-
 #include "zkread.h"
-#include "support.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -11,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "support.h"
 
 struct pending;
 
@@ -25,29 +24,18 @@ typedef struct pending {
     bool done;
     int rc;
     struct Stat stat;
-    bool have_stat;
-    char *data;
+    char *data; /* node data, or the path a create made */
     int len;
     char **names;
     int count;
-    bool orphan;          /* the caller gave up (deadline, session lost) */
     struct pending *next; /* in the handle's orphans */
 } pending;
-
-static void pt_zkr_free_strings_(char **names, int count);
 
 static void pending_free(pending *p)
 {
     free(p->data);
-    pt_zkr_free_strings_(p->names, p->count);
+    pt_zkr_free_strings(p->names, p->count);
     free(p);
-}
-
-/* Mark the completion as run. An orphan stays until pt_zkr_close(): the
- * library may run its completion there, or never (an expired session). */
-static void complete(pending *p)
-{
-    p->done = true;
 }
 
 static int map_rc(int zrc)
@@ -61,6 +49,13 @@ static int map_rc(int zrc)
         return -EEXIST;
     case ZNOTEMPTY:
         return -ENOTEMPTY;
+    case ZBADVERSION:
+        return -ESTALE;
+    case ZNOCHILDRENFOREPHEMERALS:
+        return -ENOTDIR;
+    case ZNOAUTH:
+    case ZAUTHFAILED:
+        return -EACCES;
     case ZBADARGUMENTS:
         return -EINVAL;
     case ZOPERATIONTIMEOUT:
@@ -69,6 +64,8 @@ static int map_rc(int zrc)
     case ZSESSIONEXPIRED:
     case ZINVALIDSTATE:
         return -ECONNRESET;
+    case ZSYSTEMERROR:
+    case ZMARSHALLINGERROR:
     default:
         return -EIO;
     }
@@ -84,10 +81,17 @@ static bool fatal(zhandle_t *zh, int zrc)
            state == ZOO_AUTH_FAILED_STATE;
 }
 
+static int fatal_rc(zhandle_t *zh, int zrc)
+{
+    if (zrc == ZBADARGUMENTS)
+        return -EINVAL;
+    return zoo_state(zh) == ZOO_AUTH_FAILED_STATE ? -EACCES : -ECONNRESET;
+}
+
 /*
  * Drive the handle until *flag becomes true or the deadline passes. Returns
- * 0, -ETIMEDOUT, -ECONNRESET when the session expired (or authentication
- * failed), or -errno from poll().
+ * 0, -ETIMEDOUT, -ECONNRESET when the session expired, -EACCES when
+ * authentication failed, or -errno from poll().
  */
 static int drive(zhandle_t *zh, const bool *flag, int timeout_ms)
 {
@@ -100,7 +104,7 @@ static int drive(zhandle_t *zh, const bool *flag, int timeout_ms)
         struct timeval tv = {0, 0};
         int zrc = zookeeper_interest(zh, &fd, &interest, &tv);
         if (fatal(zh, zrc))
-            return zrc == ZBADARGUMENTS ? -EINVAL : -ECONNRESET;
+            return fatal_rc(zh, zrc);
         long long wait = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
         if (wait > left || wait < 0)
             wait = left;
@@ -125,7 +129,7 @@ static int drive(zhandle_t *zh, const bool *flag, int timeout_ms)
             continue; /* between connection attempts: nothing to process */
         zrc = zookeeper_process(zh, events);
         if (fatal(zh, zrc))
-            return zrc == ZBADARGUMENTS ? -EINVAL : -ECONNRESET;
+            return fatal_rc(zh, zrc);
     }
     return 0;
 }
@@ -141,11 +145,11 @@ static void session_watcher(zhandle_t *zh, int type, int state, const char *path
 
 int pt_zkr_connect(pt_zkr **out, const char *connect, int session_ms, int timeout_ms)
 {
-    static bool quiet;
-    if (!quiet) {
-        zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
-        quiet = true;
-    }
+    *out = NULL;
+    if (!connect || !*connect || session_ms <= 0 || timeout_ms <= 0)
+        return -EINVAL;
+    /* The client logs every reconnection at INFO: noise in a test's output. */
+    zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
     pt_zkr *z = calloc(1, sizeof *z);
     bool *connected = calloc(1, sizeof *connected);
     if (!z || !connected) {
@@ -154,6 +158,7 @@ int pt_zkr_connect(pt_zkr **out, const char *connect, int session_ms, int timeou
         return -ENOMEM;
     }
     z->timeout_ms = timeout_ms;
+    errno = 0;
     z->zh = zookeeper_init(connect, session_watcher, session_ms, NULL, connected, 0);
     if (!z->zh) {
         int e = errno ? -errno : -EINVAL;
@@ -193,27 +198,27 @@ long long pt_zkr_session_id(pt_zkr *z)
 }
 
 /*
- * Finish a call: wait for the completion when the request was queued. When
- * the request was not queued, p is freed here. When the wait fails, the
- * library may still run the completion later (from zookeeper_close at the
- * latest), so p becomes the handle's orphan, freed by pt_zkr_close(), and
- * the caller must not touch it: callers return at once on any nonzero
- * result other than p->rc.
+ * Finish a call whose request zoo_a*() answered with zrc: wait for the
+ * completion when the request was queued. Returns the call's result with p
+ * still the caller's (free it), or, with *gone set, a result after which p
+ * is no longer the caller's: freed here when the request was not queued;
+ * when the wait failed, the library may still run the completion later
+ * (from zookeeper_close() at the latest), so p becomes the handle's orphan,
+ * freed by pt_zkr_close().
  */
-static int finish(pt_zkr *z, int zrc, pending *p, bool *handed_over)
+static int finish(pt_zkr *z, int zrc, pending *p, bool *gone)
 {
-    *handed_over = false;
+    *gone = false;
     if (zrc != ZOK) {
         pending_free(p);
-        *handed_over = true;
+        *gone = true;
         return map_rc(zrc);
     }
     int rc = drive(z->zh, &p->done, z->timeout_ms);
     if (rc != 0) {
-        p->orphan = true;
         p->next = z->orphans;
         z->orphans = p;
-        *handed_over = true;
+        *gone = true;
         return rc;
     }
     return p->rc;
@@ -224,29 +229,25 @@ static void on_strings_stat(int rc, const struct String_vector *sv, const struct
 {
     pending *p = (pending *)data;
     p->rc = map_rc(rc);
-    if (rc == ZOK && st) {
+    if (rc == ZOK && st)
         p->stat = *st;
-        p->have_stat = true;
-    }
     if (rc == ZOK && sv) {
         p->names = calloc((size_t)sv->count + 1, sizeof *p->names);
         if (!p->names) {
             p->rc = -ENOMEM;
         } else {
-            for (int i = 0; i < sv->count; i++)
+            for (int i = 0; i < sv->count; i++) {
                 p->names[i] = strdup(sv->data[i]);
+                if (!p->names[i])
+                    p->rc = -ENOMEM;
+            }
             p->count = sv->count;
         }
     }
-    complete(p);
+    p->done = true;
 }
 
 void pt_zkr_free_strings(char **names, int count)
-{
-    pt_zkr_free_strings_(names, count);
-}
-
-static void pt_zkr_free_strings_(char **names, int count)
 {
     if (!names)
         return;
@@ -257,6 +258,8 @@ static void pt_zkr_free_strings_(char **names, int count)
 
 int pt_zkr_children(pt_zkr *z, const char *path, char ***names, int *count, struct Stat *st)
 {
+    *names = NULL;
+    *count = 0;
     pending *p = calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
@@ -267,13 +270,24 @@ int pt_zkr_children(pt_zkr *z, const char *path, char ***names, int *count, stru
     if (rc == 0) {
         *names = p->names;
         *count = p->count;
+        p->names = NULL;
+        p->count = 0;
         if (st)
             *st = p->stat;
-    } else {
-        pt_zkr_free_strings(p->names, p->count);
     }
-    free(p);
+    pending_free(p);
     return rc;
+}
+
+int pt_zkr_nchildren(pt_zkr *z, const char *path)
+{
+    char **names;
+    int count;
+    int rc = pt_zkr_children(z, path, &names, &count, NULL);
+    if (rc < 0)
+        return rc;
+    pt_zkr_free_strings(names, count);
+    return count;
 }
 
 static void on_data(int rc, const char *value, int len, const struct Stat *st, const void *data)
@@ -281,10 +295,8 @@ static void on_data(int rc, const char *value, int len, const struct Stat *st, c
     pending *p = (pending *)data;
     p->rc = map_rc(rc);
     if (rc == ZOK) {
-        if (st) {
+        if (st)
             p->stat = *st;
-            p->have_stat = true;
-        }
         int n = (value && len > 0) ? len : 0;
         p->data = malloc((size_t)n + 1);
         if (!p->data) {
@@ -296,11 +308,13 @@ static void on_data(int rc, const char *value, int len, const struct Stat *st, c
             p->len = n;
         }
     }
-    complete(p);
+    p->done = true;
 }
 
 int pt_zkr_get(pt_zkr *z, const char *path, char **data, int *len, struct Stat *st)
 {
+    if (data)
+        *data = NULL;
     pending *p = calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
@@ -309,18 +323,16 @@ int pt_zkr_get(pt_zkr *z, const char *path, char **data, int *len, struct Stat *
     if (gone)
         return rc;
     if (rc == 0) {
-        if (data)
+        if (data) {
             *data = p->data;
-        else
-            free(p->data);
+            p->data = NULL;
+        }
         if (len)
             *len = p->len;
         if (st)
             *st = p->stat;
-    } else {
-        free(p->data);
     }
-    free(p);
+    pending_free(p);
     return rc;
 }
 
@@ -330,7 +342,7 @@ static void on_stat(int rc, const struct Stat *st, const void *data)
     p->rc = map_rc(rc);
     if (rc == ZOK && st)
         p->stat = *st;
-    complete(p);
+    p->done = true;
 }
 
 int pt_zkr_exists(pt_zkr *z, const char *path, struct Stat *st)
@@ -344,60 +356,67 @@ int pt_zkr_exists(pt_zkr *z, const char *path, struct Stat *st)
         return rc;
     if (rc == 0 && st)
         *st = p->stat;
-    free(p);
+    pending_free(p);
     return rc;
 }
 
-static void on_string(int rc, const char *value, const void *data)
+static void on_created(int rc, const char *value, const void *data)
 {
-    (void)value;
     pending *p = (pending *)data;
     p->rc = map_rc(rc);
-    complete(p);
+    if (rc == ZOK && value && !(p->data = strdup(value)))
+        p->rc = -ENOMEM;
+    p->done = true;
 }
 
-static int create_one(pt_zkr *z, const char *path, const char *data)
+int pt_zkr_create(pt_zkr *z, const char *path, const char *data, int flags, char *created,
+                  size_t created_len)
 {
     pending *p = calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
     bool gone;
-    int rc = finish(z,
-                    zoo_acreate(z->zh, path, data, data ? (int)strlen(data) : -1,
-                                &ZOO_OPEN_ACL_UNSAFE, 0, on_string, p),
-                    p, &gone);
-    if (!gone)
-        free(p);
+    int len = data ? (int)strlen(data) : -1;
+    int rc =
+        finish(z, zoo_acreate(z->zh, path, data, len, &ZOO_OPEN_ACL_UNSAFE, flags, on_created, p),
+               p, &gone);
+    if (gone)
+        return rc;
+    if (rc == 0 && created) {
+        const char *made = p->data ? p->data : path;
+        if (strlen(made) >= created_len)
+            rc = -ENAMETOOLONG;
+        else
+            strcpy(created, made);
+    }
+    pending_free(p);
     return rc;
 }
 
-int pt_zkr_create(pt_zkr *z, const char *path, const char *data, bool parents)
+int pt_zkr_create_path(pt_zkr *z, const char *path, const char *data)
 {
     if (!path || path[0] != '/')
         return -EINVAL;
-    if (parents) {
-        char buf[1024];
-        if (strlen(path) >= sizeof buf)
-            return -EINVAL;
-        strcpy(buf, path);
-        for (char *s = strchr(buf + 1, '/'); s; s = strchr(s + 1, '/')) {
-            *s = '\0';
-            int rc = create_one(z, buf, NULL);
-            *s = '/';
-            if (rc != 0 && rc != -EEXIST)
-                return rc;
-        }
-        int rc = create_one(z, path, data);
-        return rc == -EEXIST ? 0 : rc;
+    char *buf = strdup(path);
+    if (!buf)
+        return -ENOMEM;
+    int rc = 0;
+    for (char *s = strchr(buf + 1, '/'); s && (rc == 0 || rc == -EEXIST); s = strchr(s + 1, '/')) {
+        *s = '\0';
+        rc = pt_zkr_create(z, buf, NULL, 0, NULL, 0);
+        *s = '/';
     }
-    return create_one(z, path, data);
+    free(buf);
+    if (rc == 0 || rc == -EEXIST)
+        rc = pt_zkr_create(z, path, data, 0, NULL, 0);
+    return rc == -EEXIST ? 0 : rc;
 }
 
 static void on_void(int rc, const void *data)
 {
     pending *p = (pending *)data;
     p->rc = map_rc(rc);
-    complete(p);
+    p->done = true;
 }
 
 int pt_zkr_delete(pt_zkr *z, const char *path, int version)
@@ -408,7 +427,7 @@ int pt_zkr_delete(pt_zkr *z, const char *path, int version)
     bool gone;
     int rc = finish(z, zoo_adelete(z->zh, path, version, on_void, p), p, &gone);
     if (!gone)
-        free(p);
+        pending_free(p);
     return rc;
 }
 
@@ -429,11 +448,12 @@ int pt_zkr_delete_tree(pt_zkr *z, const char *path)
             break;
         }
         snprintf(child, n, "%s/%s", strcmp(path, "/") == 0 ? "" : path, names[i]);
-        rc = pt_zkr_delete_tree(z, child);
+        if (strcmp(child, "/zookeeper") != 0)
+            rc = pt_zkr_delete_tree(z, child);
         free(child);
     }
     pt_zkr_free_strings(names, count);
-    if (rc == 0)
+    if (rc == 0 && strcmp(path, "/") != 0)
         rc = pt_zkr_delete(z, path, -1);
     return rc == -ENOENT ? 0 : rc;
 }
@@ -456,11 +476,12 @@ char *pt_pool_json(const pt_pool_def *d)
 int pt_zkr_publish_pool(pt_zkr *z, const char *root, const pt_pool_def *d)
 {
     char path[600];
-    snprintf(path, sizeof(path), "%s/config/pools/%s", root, d->name);
+    if (snprintf(path, sizeof(path), "%s/config/pools/%s", root, d->name) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
     char *json = pt_pool_json(d);
     if (!json)
         return -ENOMEM;
-    int rc = pt_zkr_create(z, path, json, true);
+    int rc = pt_zkr_create_path(z, path, json);
     free(json);
     return rc;
 }

@@ -131,10 +131,13 @@ Test(support, wait_until_polls_with_deadline)
     int n = 0;
     cr_assert(pt_wait_until(after_three, &n, 2000));
     cr_assert_eq(n, 3);
+    /* It gives up at its deadline, not before. The upper bound only catches
+     * a wait that ignores the deadline: a loaded machine may wake the caller
+     * seconds late, so it says nothing about speed. */
     long long t0 = pt_now_ms();
     cr_assert_not(pt_wait_until(never, NULL, 200));
     long long took = pt_now_ms() - t0;
-    cr_assert(took >= 200 && took < 1500, "took %lld ms", took);
+    cr_assert(took >= 200 && took < 200 + 10000, "took %lld ms", took);
 }
 
 Test(support, wait_file_and_unix_socket)

@@ -29,4 +29,26 @@ int pt_check_pool(pt_zkr *z, const char *root, const char *pool, pt_portnode **o
 /* Total claim children in a pool (all ports), or a negative code. */
 int pt_check_count(pt_zkr *z, const char *root, const char *pool);
 
+/*
+ * The number of claim nodes under one port of pool (host NULL: the cluster
+ * scope tree, else host's own), 0 when the port node does not exist (the
+ * agent deletes it with the port's last claim), or a negative pt_zkr code.
+ */
+int pt_check_claims(pt_zkr *z, const char *root, const char *pool, const char *host, int port);
+
+/* 0 when the port node of pool (host as above) does not exist, 1 when it
+ * does, or a negative pt_zkr code. */
+int pt_check_port_node(pt_zkr *z, const char *root, const char *pool, const char *host, int port);
+
+/*
+ * Claim `port` of a cluster-scope pool as another host would, the way the
+ * agents do: through a session of its own, opened on `connect` (*out; the
+ * claim lasts until pt_zkr_close(*out)), the port node's missing ancestors
+ * are created, then an ephemeral sequential node named "_c_<new uuid>-lock-"
+ * with data {"host": host, "service": service}. Returns 0 or a negative
+ * pt_zkr code (*out is NULL then).
+ */
+int pt_claim_as(const char *connect, const char *root, const char *pool, int port, const char *host,
+                const char *service, pt_zkr **out);
+
 #endif

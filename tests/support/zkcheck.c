@@ -94,3 +94,51 @@ int pt_check_count(pt_zkr *z, const char *root, const char *pool)
     free(arr);
     return total;
 }
+
+int pt_check_claims(pt_zkr *z, const char *root, const char *pool, const char *host, int port)
+{
+    char dir[600];
+    if (pc_zkp_port_dir(dir, sizeof(dir), root, pool, host, port) < 0)
+        return -EINVAL;
+    int n = pt_zkr_nchildren(z, dir);
+    return n == -ENOENT ? 0 : n;
+}
+
+int pt_check_port_node(pt_zkr *z, const char *root, const char *pool, const char *host, int port)
+{
+    char dir[600];
+    if (pc_zkp_port_dir(dir, sizeof(dir), root, pool, host, port) < 0)
+        return -EINVAL;
+    int rc = pt_zkr_exists(z, dir, NULL);
+    return rc == 0 ? 1 : rc == -ENOENT ? 0 : rc;
+}
+
+int pt_claim_as(const char *connect, const char *root, const char *pool, int port, const char *host,
+                const char *service, pt_zkr **out)
+{
+    *out = NULL;
+    char dir[512], path[700], uuid[64], data[512];
+    if (pc_zkp_port_dir(dir, sizeof(dir), root, pool, NULL, port) < 0 ||
+        pc_zkp_new_uuid(uuid, sizeof(uuid)) < 0 ||
+        pc_zkp_claim_path(path, sizeof(path), dir, uuid) < 0)
+        return -EINVAL;
+    json_t *j = json_pack("{s:s, s:s}", "host", host, "service", service);
+    int n = j ? json_dumpb(j, data, sizeof(data) - 1, JSON_COMPACT) : 0;
+    json_decref(j);
+    if (n <= 0 || n >= (int)sizeof(data) - 1)
+        return -ENOMEM;
+    data[n] = '\0';
+    pt_zkr *s;
+    int rc = pt_zkr_connect(&s, connect, 30000, 10000);
+    if (rc < 0)
+        return rc;
+    rc = pt_zkr_create_path(s, dir, NULL);
+    if (rc == 0)
+        rc = pt_zkr_create(s, path, data, ZOO_EPHEMERAL | ZOO_SEQUENCE, NULL, 0);
+    if (rc < 0) {
+        pt_zkr_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
