@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "config.h"
+#include "cluster_file.h"
 
 /* Lint one file; appends its diagnostics to d. Returns true when the file is valid. */
 static bool pc_lint_one(const char *path, bool agent, bool json, pc_diags *d)
