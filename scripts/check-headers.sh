@@ -12,9 +12,7 @@ set -euo pipefail
 src=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$src"
 
-# cli/ is left out: cli/commands.h is the table of every subcommand's entry point, defined
-# in the cmd_*.c files.
-dirs=(agent coordinator config lib/common lib/probe lib/proto lib/zk lib/http)
+dirs=(agent coordinator cli config lib/common lib/probe lib/proto lib/zk lib/http)
 
 # Prints the names of the functions a C file declares (mode "decl": prototypes ending in ';') or
 # defines with external linkage (mode "def": bodies, static ones left out), one a line. Comments,
