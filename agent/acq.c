@@ -1,6 +1,6 @@
-/* acq.c - claim-engine operations: lifecycle, answers, and node deletes that survive connection
- * loss. */
-#include <errno.h>
+/* acq.c - claim-engine operations: lifecycle, answers, withdrawal, claim data. */
+#include "acq.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,28 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "acq.h"
-#include "batch.h"
-#include "claims.h"
 #include "hold.h"
 #include "lifetime.h"
 #include "log.h"
 #include "pools.h"
-
-/* The agent, for predecessor watchers (they carry an operation id only). */
-static pc_agent *pc_watch_agent;
-
-pc_agent *pc_acq_agent(void)
-{
-    return pc_watch_agent;
-}
-
-int64_t pc_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "probeq.h"
+#include "release.h"
 
 /* ------------------------------------------------------------------------ */
 /* operation objects                                                        */
@@ -52,7 +36,6 @@ pc_acq *pc_acq_new(pc_agent *a, pc_acq_kind kind)
     pc_acq *q = calloc(1, sizeof(*q));
     if (!q)
         return NULL;
-    pc_watch_agent = a;
     q->agent = a;
     q->id = ++a->next_op_id;
     q->kind = kind;
@@ -92,17 +75,9 @@ void pc_acq_unmark(pc_acq *q)
     q->port = 0;
 }
 
-void pc_acq_unqueue(pc_acq *q)
-{
-    if (q->state == PC_ST_QUEUED) {
-        TAILQ_REMOVE(&q->agent->ready, q, ready_link);
-        q->state = PC_ST_IDLE;
-    }
-}
-
 void pc_acq_free(pc_acq *q)
 {
-    pc_acq_unqueue(q);
+    pc_probeq_remove(q);
     pc_acq_unmark(q);
     pc_holdset_close(&q->holds);
     if (q->pidfd >= 0)
@@ -143,6 +118,33 @@ void pc_acq_fail(pc_acq *q, int code, const char *fmt, ...)
     pc_acq_withdraw(q);
 }
 
+bool pc_acq_zk_sent(pc_acq *q, bool sent)
+{
+    if (sent)
+        q->agent->zk_pending++;
+    return sent;
+}
+
+void pc_acq_zk_done(pc_acq *q)
+{
+    q->agent->zk_pending--;
+    q->state = PC_ST_IDLE;
+}
+
+bool pc_acq_withdrawn(pc_acq *q)
+{
+    if (!q->cancelled)
+        return false;
+    pc_acq_withdraw(q);
+    return true;
+}
+
+bool pc_acq_zk_resume(pc_acq *q)
+{
+    pc_acq_zk_done(q);
+    return !pc_acq_withdrawn(q);
+}
+
 bool pc_acq_zk_lost(int rc)
 {
     /*
@@ -156,119 +158,11 @@ bool pc_acq_zk_lost(int rc)
            rc == ZRUNTIMEINCONSISTENCY;
 }
 
-/* ------------------------------------------------------------------------ */
-/* deleting a claim node (and then its port node)                           */
-
-static void pc_del_dir_cb(int rc, const void *data)
-{
-    pc_acq *q = (pc_acq *)data;
-    q->agent->zk_pending--;
-    /* ZNOTEMPTY (another claim arrived) and ZNONODE are both fine. */
-    pc_acq_answer(q, q->creq ? pc_answer_ok(q->creq->req.id) : NULL, -1);
-    pc_acq_free(q);
-}
-
-void pc_del_node_cb(int rc, const void *data)
-{
-    pc_acq *q = (pc_acq *)data;
-    pc_agent *a = q->agent;
-    a->zk_pending--;
-    if (rc == ZCLOSING && (a->stopping || pc_zk_get_state(a->zk) == PC_ZK_CLOSED)) {
-        pc_acq_free(q); /* the session closes: its ephemeral nodes go with it */
-        return;
-    }
-    if (pc_acq_zk_lost(rc)) {
-        /* The node may still exist: delete again once connected (no orphan). */
-        q->state = PC_ST_REDELETE;
-        return;
-    }
-    q->node[0] = '\0';
-    if ((rc == ZOK || rc == ZNONODE) && q->port_dir[0] &&
-        zoo_adelete(pc_zk_handle(a->zk), q->port_dir, -1, pc_del_dir_cb, q) == ZOK) {
-        a->zk_pending++;
-        return;
-    }
-    pc_acq_answer(q, q->creq ? pc_answer_ok(q->creq->req.id) : NULL, -1);
-    pc_acq_free(q);
-}
-
-/*
- * The claim node and its port node went in one transaction. When that failed
- * (usually ZNOTEMPTY: another claim or waiter is on the port), delete the
- * claim node alone; the port node stays for the others.
- */
-static void pc_del_multi_cb(int rc, const void *data)
-{
-    pc_acq *q = (pc_acq *)data;
-    pc_agent *a = q->agent;
-    if (rc == ZOK) {
-        a->zk_pending--;
-        q->node[0] = '\0';
-        pc_acq_answer(q, q->creq ? pc_answer_ok(q->creq->req.id) : NULL, -1);
-        pc_acq_free(q);
-        return;
-    }
-    if (pc_acq_zk_lost(rc) || rc == ZCLOSING) {
-        pc_del_node_cb(rc, data); /* the same recovery as a single delete */
-        return;
-    }
-    a->zk_pending--;
-    q->multi_tried = true;
-    pc_del_issue(q);
-}
-
-void pc_del_issue(pc_acq *q)
-{
-    pc_agent *a = q->agent;
-    q->state = PC_ST_BUSY;
-    if (!q->multi_tried && q->port_dir[0]) {
-        zoo_op_t ops[2];
-        zoo_delete_op_init(&ops[0], q->node, -1);
-        zoo_delete_op_init(&ops[1], q->port_dir, -1);
-        if (pc_batch_multi(a, 2, ops, q->mres, pc_del_multi_cb, q) == ZOK) {
-            a->zk_pending++;
-            return;
-        }
-    }
-    int rc = zoo_adelete(pc_zk_handle(a->zk), q->node, -1, pc_del_node_cb, q);
-    if (rc == ZOK) {
-        a->zk_pending++;
-        return;
-    }
-    /* Not connected now: the session either comes back (retry) or expires
-     * (the ephemeral node goes with it). */
-    q->state = PC_ST_REDELETE;
-}
-
-/*
- * Delete `node` and then `port_dir` when empty, as an operation of its own
- * that survives connection losses. When c/r are given, the release request
- * is answered once the node is gone.
- */
-void pc_delete_claim(pc_agent *a, pc_apool *p, uint16_t port, const char *node,
-                     const char *port_dir, pc_conn *c, pc_creq *r)
-{
-    pc_acq *d = pc_acq_new(a, PC_ACQ_DELETE);
-    if (!d) {
-        pc_err("out of memory deleting %s", node);
-        if (c && r)
-            pc_conn_fail(c, r, -ENOMEM, "out of memory");
-        return;
-    }
-    d->pool = p;
-    (void)port;
-    d->conn = c;
-    d->creq = r;
-    snprintf(d->node, sizeof(d->node), "%s", node);
-    snprintf(d->port_dir, sizeof(d->port_dir), "%s", port_dir);
-    pc_del_issue(d);
-}
-
 /* Give up q: hand its node (if any) to a delete operation and free q. */
 void pc_acq_withdraw(pc_acq *q)
 {
     if (q->node[0]) {
-        pc_delete_claim(q->agent, q->pool, q->port, q->node, q->port_dir, NULL, NULL);
+        pc_delete_claim(q->agent, q->pool, q->node, q->port_dir, NULL, NULL);
         q->node[0] = '\0';
     }
     if (q->state == PC_ST_BUSY) {
@@ -326,4 +220,20 @@ json_t *pc_hold_to_json(const pc_hold *h)
     c.pid = h->pid;
     c.since_ms = h->since_ms;
     return pc_claim_to_json(&c, (int)h->lifetime, (long long)h->uid);
+}
+
+void pc_acq_mark_inflight(pc_agent *a, pc_apool *p)
+{
+    pc_hold *h;
+    TAILQ_FOREACH(h, &a->holds, link)
+    {
+        if (h->pool == p)
+            pc_pool_set_inflight(p, h->port, true);
+    }
+    pc_acq *q;
+    TAILQ_FOREACH(q, &a->acqs, link)
+    {
+        if (q->pool == p && q->port && q->kind != PC_ACQ_DELETE)
+            pc_pool_set_inflight(p, q->port, true);
+    }
 }

@@ -18,7 +18,7 @@ typedef enum pc_acq_state {
     PC_ST_WAIT,     /* watching the predecessor */
     PC_ST_RECOVER,  /* connection lost: list the port's children when connected */
     PC_ST_REDELETE, /* connection lost during a delete: delete again when connected */
-    PC_ST_QUEUED,   /* waiting for its turn to probe (see pc_acq_defer) */
+    PC_ST_QUEUED,   /* waiting for its turn to probe (probeq.c) */
 } pc_acq_state;
 
 struct pc_acq {
@@ -44,23 +44,20 @@ struct pc_acq {
     int64_t czxid;
     int64_t since_ms;
     int pidfd;
-    struct event *timer; /* wait_ms deadline */
-    bool cancelled;      /* nobody to grant to any more: withdraw */
-    int mkdirs;          /* port-node creations for this candidate (another agent's release may
-                            delete an empty port node between our mkdirs and our create) */
-    bool multi_tried;    /* the port node and claim were tried in one transaction */
-    bool sole;           /* that transaction created the port node: ours is its only claim */
-    zoo_op_result_t mres[3];            /* results of the multi-op in flight */
-    struct Stat mstat;                  /* the port node's stat after that multi-op */
-    char mpath[PC_ZKP_PATH_MAX];        /* path of the claim node that multi-op created */
-    pc_hold *hold;       /* PC_ACQ_REASSERT */
-    int step;            /* what to run when its turn comes (PC_ST_QUEUED) */
+    struct event *timer;     /* wait_ms deadline */
+    bool cancelled;          /* nobody to grant to any more: withdraw */
+    int mkdirs;              /* port-node creations for this candidate (another agent's release may
+                                delete an empty port node between our mkdirs and our create) */
+    bool multi_tried;        /* the port node and claim were tried in one transaction */
+    bool sole;               /* that transaction created the port node: ours is its only claim */
+    zoo_op_result_t mres[3]; /* results of the multi-op in flight */
+    struct Stat mstat;       /* the port node's stat after that multi-op */
+    char mpath[PC_ZKP_PATH_MAX]; /* path of the claim node that multi-op created */
+    pc_hold *hold;               /* PC_ACQ_REASSERT */
+    int step;                    /* what to run when its turn comes (PC_ST_QUEUED, pc_acq_step) */
     TAILQ_ENTRY(pc_acq) ready_link;
     TAILQ_ENTRY(pc_acq) link;
 };
-
-/* The agent the operations belong to (for watchers, which carry an id only). */
-pc_agent *pc_acq_agent(void);
 
 /* The operation with this id, or NULL when it is gone. */
 pc_acq *pc_acq_find(pc_agent *a, uint64_t id);
@@ -87,30 +84,33 @@ void pc_acq_fail(pc_acq *q, int code, const char *fmt, ...) __attribute__((forma
  * a completion is outstanding (it then sees `cancelled`). */
 void pc_acq_withdraw(pc_acq *q);
 
+/* After issuing a ZooKeeper request for q: when `sent` (it was queued, and
+ * its completion will run), count it in a->zk_pending. Returns `sent`. */
+bool pc_acq_zk_sent(pc_acq *q, bool sent);
+
+/* The start of every completion of q's ZooKeeper request: the request is
+ * no longer pending (a->zk_pending) and q is between steps (PC_ST_IDLE). */
+void pc_acq_zk_done(pc_acq *q);
+
+/* When q was cancelled (nobody to grant to any more), withdraw it and
+ * return true: q may be freed, the caller must return at once. */
+bool pc_acq_withdrawn(pc_acq *q);
+
+/* pc_acq_zk_done(), then !pc_acq_withdrawn(q): false when q was cancelled
+ * meanwhile (q may be freed: the completion must return at once). */
+bool pc_acq_zk_resume(pc_acq *q);
+
 /* ZCONNECTIONLOSS / ZOPERATIONTIMEOUT: the outcome is unknown, retry later. */
 bool pc_acq_zk_lost(int rc);
-
-/* Delete `node`, then `port_dir` when empty, surviving connection losses;
- * answers c/r (when given) once done. */
-void pc_delete_claim(pc_agent *a, pc_apool *p, uint16_t port, const char *node,
-                     const char *port_dir, pc_conn *c, pc_creq *r);
-void pc_del_issue(pc_acq *q);
-void pc_del_node_cb(int rc, const void *data);
 
 /* The claim node's JSON (malloc'd, *len bytes) for q, or for held claim h. */
 char *pc_claim_data(const pc_acq *q, pc_apool *p, const pc_hold *h, int *len);
 
-/* Create q's claim node under q->port_dir; then list the port's children. */
-void pc_acq_create(pc_acq *q);
-void pc_acq_list(pc_acq *q);
+/* Set the in-flight bits of a pool from the claims and operations on it
+ * (after its definition was (re)installed). */
+void pc_acq_mark_inflight(pc_agent *a, pc_apool *p);
 
-/* A re-assertion found its node owning the port (owned) or not. */
-void pc_reassert_done(pc_acq *q, bool owned);
-
-/* Remove q from the queue of operations waiting to probe (if it is there). */
-void pc_acq_unqueue(pc_acq *q);
-
-/* Free a held claim's local state (no ZooKeeper request). */
-void pc_hold_free(pc_hold *h);
+/* Build the claim object of an answer or event for a held claim (new reference). */
+json_t *pc_hold_to_json(const pc_hold *h);
 
 #endif

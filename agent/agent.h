@@ -9,7 +9,8 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "agent_config.h"
+#include "cluster_file.h"
 #include "error.h"
 #include "frame.h"
 #include "kports.h"
@@ -25,25 +26,6 @@ typedef struct pc_acq pc_acq;
 typedef struct pc_agent_http pc_agent_http;
 typedef struct pc_batch pc_batch;
 
-/* The agent's settings after the file and the command line are merged. */
-typedef struct pc_agent_opts {
-    char *zk;         /* owned */
-    char *host_id;    /* owned */
-    char *socket;     /* owned */
-    char *root;       /* owned */
-    char *state_file; /* owned: claims and session across restarts, "" for none */
-    int session_timeout_ms;
-    int log_level;
-    pc_timewait_policy timewait;
-    pc_ephemeral_policy ephemeral;
-    char **probe_addrs; /* owned: more addresses the probe bind-tests */
-    size_t nprobe_addrs;
-    char *metrics_listen; /* owned: "IP:PORT" of the HTTP endpoints, "" for none */
-    char *tls_cert;       /* owned: PEM certificate for HTTPS, "" for plain HTTP */
-    char *tls_key;        /* owned: its PEM key */
-    char *tls_client_ca;  /* owned: CA of accepted client certificates, "" for none */
-} pc_agent_opts;
-
 /* Bound sockets that keep a port on this host while it is claimed. */
 #define PC_HOLD_MAX_FDS 4
 typedef struct pc_holdset {
@@ -52,21 +34,41 @@ typedef struct pc_holdset {
     int primary; /* index of the socket to hand over with "socket": true, -1 if none */
 } pc_holdset;
 
-/* Counters shown by `status`. */
+/*
+ * The agent's counters, in one list: XX(field, metric, help). `field` is the
+ * member of pc_counters and the key in the "counters" object of `status`
+ * (listing.c); `metric` is the Prometheus counter of /metrics (http.c), with
+ * `help` as its HELP line. Adding a counter here adds it everywhere.
+ */
+#define PC_AGENT_COUNTERS(XX)                                                                      \
+    XX(grants, "portco_agent_grants_total", "Claims granted.")                                     \
+    XX(releases, "portco_agent_releases_total", "Claims released.")                                \
+    XX(creates, "portco_agent_creates_total", "Claim nodes created in ZooKeeper.")                 \
+    XX(lost_races, "portco_agent_lost_races_total",                                                \
+       "Claim nodes created while another claim owned the port.")                                  \
+    XX(probe_refused, "portco_agent_probe_refused_total",                                          \
+       "Candidate ports the local probe refused.")                                                 \
+    XX(watch_wakeups, "portco_agent_watch_wakeups_total",                                          \
+       "Predecessor watches that fired for waiting requests.")                                     \
+    XX(reasserted, "portco_agent_reasserted_total",                                                \
+       "Claims re-created after a ZooKeeper session loss.")                                        \
+    XX(conflicts, "portco_agent_conflicts_total",                                                  \
+       "Claims lost to another owner while re-asserting after a session loss.")                    \
+    XX(lost_answers, "portco_agent_lost_answers_total",                                            \
+       "Claim creates whose answer a ZooKeeper connection loss took.")                             \
+    XX(found_by_uuid, "portco_agent_found_by_uuid_total",                                          \
+       "Claim nodes of lost answers found afterwards by their uuid.")                              \
+    XX(batches, "portco_agent_zk_batches_total",                                                   \
+       "Multi-ops that carried several claims or releases in one transaction.")                    \
+    XX(batched, "portco_agent_zk_batched_total", "Claims and releases sent in those multi-ops.")   \
+    XX(batch_splits, "portco_agent_zk_batch_splits_total",                                         \
+       "Of those multi-ops, the ones refused for one member's operation.")
+
+/* Counters shown by `status` and /metrics (PC_AGENT_COUNTERS). */
 typedef struct pc_counters {
-    uint64_t grants;
-    uint64_t releases;
-    uint64_t watch_wakeups; /* predecessor watches that fired for waiting requests */
-    uint64_t creates;       /* claim nodes created */
-    uint64_t lost_races;    /* created a claim node but another owned the port */
-    uint64_t probe_refused; /* candidates the local probe refused */
-    uint64_t reasserted;
-    uint64_t conflicts;
-    uint64_t lost_answers;  /* claim creates whose answer a connection loss took */
-    uint64_t found_by_uuid; /* of those, nodes found afterwards by their uuid */
-    uint64_t batches;       /* multi-ops that carried several claims or releases */
-    uint64_t batched;       /* claims and releases sent in them */
-    uint64_t batch_splits;  /* of those, refused for one member's operation */
+#define PC_COUNTER_FIELD(field, metric, help) uint64_t field;
+    PC_AGENT_COUNTERS(PC_COUNTER_FIELD)
+#undef PC_COUNTER_FIELD
 } pc_counters;
 
 /*
@@ -130,7 +132,8 @@ TAILQ_HEAD(pc_acq_list, pc_acq);
 
 struct pc_agent {
     struct event_base *base;
-    pc_agent_opts opts;
+    pc_agent_config opts; /* the file, then the environment and the flags over it (owned) */
+    int log_level;
     pc_zk *zk;
     bool zk_ever_connected;
     bool session_renewed; /* the session expired: the next one starts from scratch */
@@ -139,9 +142,12 @@ struct pc_agent {
     struct event *sigterm_ev, *sigint_ev;
     struct event *listen_poll_ev; /* timer: is a claimant listening yet? */
     struct event *disconnect_ev;  /* timer: answer acquires stuck on a lost connection */
-    struct event *stop_ev;        /* timer: shutdown deadline */
+    struct event *stop_ev;        /* timer: polls the deletes of a shutdown */
+    int64_t stop_deadline_ms;     /* pc_mono_ms() at which a shutdown stops waiting for them */
     bool stopping;
     struct pc_conn_list conns;
+    pc_conn *conn_running; /* the connection whose pc_conn_run() is innermost, NULL when none */
+    bool conn_again;       /* that run has more to do: loop once more (conn.c) */
     struct pc_apool_list pools;
     bool pools_ready;  /* <root>/config/pools has been read */
     int pools_pending; /* pool definitions being read */
@@ -169,11 +175,22 @@ struct pc_agent {
     bool restore_pending;
     clientid_t restore_cid; /* the session the file named */
     int exit_code;
-    pc_agent_http *http; /* HTTP endpoints, NULL when off */
+    pc_agent_http *http;       /* HTTP endpoints, NULL when off */
+    struct pc_listop *listops; /* `list` gathers in flight (listing.c) */
 };
 
 /* Milliseconds since the epoch (wall clock). */
 int64_t pc_now_ms(void);
+
+/* Claims whose port the agent still holds with bound sockets. */
+size_t pc_agent_holding(const pc_agent *a);
+
+/* Milliseconds of CLOCK_MONOTONIC: for deadlines and budgets. */
+int64_t pc_mono_ms(void);
+
+/* The agent whose ZooKeeper connection `zh` is: watchers find it this way
+ * (their context is the operation's id only, so that it can outlive it). */
+pc_agent *pc_agent_of(zhandle_t *zh);
 
 /* Copy src into dst[len], truncating; dst is always NUL-terminated. */
 static inline void pc_strlcpy(char *dst, const char *src, size_t len)

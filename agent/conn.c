@@ -12,6 +12,7 @@
 #include "claims.h"
 #include "listing.h"
 #include "log.h"
+#include "release.h"
 
 /* Requests queued per connection before the agent stops reading from it. */
 #define PC_CONN_MAX_QUEUED 64
@@ -96,7 +97,7 @@ static void pc_conn_free(pc_conn *c)
     pc_debug("connection %llu closed", (unsigned long long)c->id);
     TAILQ_REMOVE(&a->conns, c, link);
     /* Detach operations first, so none answers into a freed request. */
-    pc_claims_conn_closed(c);
+    pc_release_conn_closed(c);
     pc_listing_conn_closed(c);
     pc_creq *r;
     while ((r = TAILQ_FIRST(&c->reqs))) {
@@ -284,7 +285,7 @@ static void pc_conn_dispatch(pc_conn *c, pc_creq *r)
         pc_claims_acquire(c, r);
         break;
     case PC_OP_RELEASE:
-        pc_claims_release_req(c, r);
+        pc_release_req(c, r);
         break;
     case PC_OP_LIST:
         pc_listing_list(c, r);
@@ -302,19 +303,18 @@ static void pc_conn_dispatch(pc_conn *c, pc_creq *r)
  */
 static void pc_conn_run(pc_conn *c)
 {
-    static pc_conn *running;
-    static bool again;
+    pc_agent *a = c->agent;
     if (c->closing)
         return; /* its requests are freed with it */
-    if (running == c) {
-        again = true;
+    if (a->conn_running == c) {
+        a->conn_again = true;
         return;
     }
-    pc_conn *saved = running;
-    bool saved_again = again;
-    running = c;
+    pc_conn *saved = a->conn_running;
+    bool saved_again = a->conn_again;
+    a->conn_running = c;
     do {
-        again = false;
+        a->conn_again = false;
         pc_creq *r;
         while ((r = TAILQ_FIRST(&c->reqs)) && r->done) {
             TAILQ_REMOVE(&c->reqs, r, link);
@@ -329,16 +329,16 @@ static void pc_conn_run(pc_conn *c)
         }
         if (r && !r->started) {
             pc_conn_dispatch(c, r);
-            again = true;
+            a->conn_again = true;
         }
-    } while (again && !c->closing);
+    } while (a->conn_again && !c->closing);
     if (!c->closing && !c->reading && c->nreqs < PC_CONN_MAX_QUEUED / 2 && !c->close_after) {
         event_add(c->rev, NULL);
         c->reading = true;
     }
 out:
-    running = saved;
-    again = saved_again;
+    a->conn_running = saved;
+    a->conn_again = saved_again;
 }
 
 static void pc_conn_too_big(pc_conn *c)

@@ -43,8 +43,8 @@ int pc_hold_probe(pc_agent *a, const pc_apool *p, uint16_t port, bool owners, pc
     o.timewait = a->opts.timewait;
     o.ephemeral = a->opts.ephemeral;
     o.allow_privileged = p->def.allow_privileged;
-    o.extra_addrs = (const char *const *)a->opts.probe_addrs;
-    o.n_extra = a->opts.nprobe_addrs;
+    o.extra_addrs = (const char *const *)a->opts.probe_addresses;
+    o.n_extra = a->opts.nprobe_addresses;
     o.hold = true;
     o.owners = owners ? PC_OWNERS_ON_FAILURE : PC_OWNERS_NEVER;
     o.scan_on_failure_only = true;

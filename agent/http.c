@@ -54,58 +54,16 @@ static void pc_http_metrics(pc_agent_http *h, struct evhttp_request *req)
         evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
         return;
     }
-    const pc_counters *k = &a->counters;
-    static const struct {
-        const char *name, *help;
-        size_t off;
-    } counters[] = {
-        {"portco_agent_grants_total", "Claims granted.", offsetof(pc_counters, grants)},
-        {"portco_agent_releases_total", "Claims released.", offsetof(pc_counters, releases)},
-        {"portco_agent_creates_total", "Claim nodes created in ZooKeeper.",
-         offsetof(pc_counters, creates)},
-        {"portco_agent_lost_races_total", "Claim nodes created while another claim owned the port.",
-         offsetof(pc_counters, lost_races)},
-        {"portco_agent_probe_refused_total", "Candidate ports the local probe refused.",
-         offsetof(pc_counters, probe_refused)},
-        {"portco_agent_watch_wakeups_total", "Predecessor watches that fired for waiting requests.",
-         offsetof(pc_counters, watch_wakeups)},
-        {"portco_agent_reasserted_total", "Claims re-created after a ZooKeeper session loss.",
-         offsetof(pc_counters, reasserted)},
-        {"portco_agent_conflicts_total",
-         "Claims lost to another owner while re-asserting after a session loss.",
-         offsetof(pc_counters, conflicts)},
-        {"portco_agent_lost_answers_total",
-         "Claim creates whose answer a ZooKeeper connection loss took.",
-         offsetof(pc_counters, lost_answers)},
-        {"portco_agent_found_by_uuid_total",
-         "Claim nodes of lost answers found afterwards by their uuid.",
-         offsetof(pc_counters, found_by_uuid)},
-        {"portco_agent_zk_batches_total",
-         "Multi-ops that carried several claims or releases in one transaction.",
-         offsetof(pc_counters, batches)},
-        {"portco_agent_zk_batched_total", "Claims and releases sent in those multi-ops.",
-         offsetof(pc_counters, batched)},
-        {"portco_agent_zk_batch_splits_total",
-         "Of those multi-ops, the ones refused for one member's operation.",
-         offsetof(pc_counters, batch_splits)},
-    };
-    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
-        uint64_t v;
-        memcpy(&v, (const char *)k + counters[i].off, sizeof(v));
-        pc_prom_metric(b, counters[i].name, "counter", counters[i].help, (double)v);
-    }
-    size_t pools = 0, holding = 0;
+#define PC_COUNTER_PROM(field, metric, help)                                                       \
+    pc_prom_metric(b, metric, "counter", help, (double)a->counters.field);
+    PC_AGENT_COUNTERS(PC_COUNTER_PROM)
+#undef PC_COUNTER_PROM
+    size_t pools = 0, holding = pc_agent_holding(a);
     const pc_apool *p;
     TAILQ_FOREACH(p, &a->pools, link)
     {
         if (p->defined && p->loaded)
             pools++;
-    }
-    const pc_hold *hd;
-    TAILQ_FOREACH(hd, &a->holds, link)
-    {
-        if (hd->holds.n > 0)
-            holding++;
     }
     pc_prom_metric(b, "portco_agent_claims", "gauge", "Claims this agent holds.",
                    (double)a->nholds);
@@ -189,7 +147,7 @@ static void pc_http_handle(struct evhttp_request *req, void *ud)
 
 int pc_agent_http_start(pc_agent *a, pc_error *err)
 {
-    const pc_agent_opts *o = &a->opts;
+    const pc_agent_config *o = &a->opts;
     if (!o->metrics_listen || !o->metrics_listen[0]) {
         bool tls = (o->tls_cert && o->tls_cert[0]) || (o->tls_key && o->tls_key[0]) ||
                    (o->tls_client_ca && o->tls_client_ca[0]);
@@ -225,7 +183,7 @@ void pc_agent_http_stop(pc_agent *a)
     pc_http_wait *w;
     while ((w = LIST_FIRST(&h->waits))) {
         LIST_REMOVE(w, link);
-        pc_listing_cancel(w);
+        pc_listing_cancel(a, w);
         pc_http_reply_error(w->req, HTTP_SERVUNAVAIL, PORTCO_ESHUTDOWN,
                             "the agent is shutting down");
         free(w);

@@ -6,8 +6,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "claims.h"
 #include "log.h"
+#include "release.h"
 
 #ifndef PIDFD_NONBLOCK
 #define PIDFD_NONBLOCK 04000 /* O_NONBLOCK */
@@ -41,7 +41,7 @@ static void pc_lifetime_exit_cb(evutil_socket_t fd, short what, void *arg)
 {
     pc_hold *h = arg;
     pc_info("pid %d exited: releasing %s:%u", (int)h->hold_pid, h->pool->name, h->port);
-    pc_claims_release(h);
+    pc_release_hold(h);
 }
 
 int pc_lifetime_watch(pc_hold *h)

@@ -32,8 +32,6 @@ typedef struct pc_listitem {
     char name[160];
 } pc_listitem;
 
-static pc_listop *pc_listops;
-
 static void pc_list_ports_dir(pc_listop *op, const char *pool, const char *dir);
 
 static int pc_claim_cmp(const void *x, const void *y)
@@ -73,7 +71,7 @@ static json_t *pc_listop_sorted(const pc_listop *op)
 
 static void pc_listop_finish(pc_listop *op)
 {
-    pc_listop **pp = &pc_listops;
+    pc_listop **pp = &op->agent->listops;
     while (*pp && *pp != op)
         pp = &(*pp)->next;
     if (*pp)
@@ -296,8 +294,8 @@ static int pc_listing_check(pc_agent *a, const char *pool, const pc_apool **one,
 static void pc_listing_walk(pc_listop *op, const pc_apool *one)
 {
     pc_agent *a = op->agent;
-    op->next = pc_listops;
-    pc_listops = op;
+    op->next = a->listops;
+    a->listops = op;
     op->pending = 1; /* held while the walk starts */
     a->zk_pending++;
     if (one) {
@@ -366,16 +364,16 @@ void pc_listing_gather(pc_agent *a, const char *pool, pc_listing_cb cb, void *ud
     pc_listing_walk(op, one);
 }
 
-void pc_listing_cancel(void *ud)
+void pc_listing_cancel(pc_agent *a, void *ud)
 {
-    for (pc_listop *op = pc_listops; op; op = op->next)
+    for (pc_listop *op = a->listops; op; op = op->next)
         if (!op->conn && op->ud == ud)
             op->cb = NULL;
 }
 
 void pc_listing_conn_closed(pc_conn *c)
 {
-    for (pc_listop *op = pc_listops; op; op = op->next)
+    for (pc_listop *op = c->agent->listops; op; op = op->next)
         if (op->conn == c) {
             op->conn = NULL;
             op->creq = NULL;
@@ -395,24 +393,16 @@ static bool pc_listing_status_fill(pc_agent *a, json_t *ans)
     const clientid_t *cid = pc_zk_client_id(a->zk);
     char session[32];
     snprintf(session, sizeof(session), "0x%llx", cid ? (unsigned long long)cid->client_id : 0ULL);
-    const pc_counters *k = &a->counters;
-    json_t *counters =
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "grants",
-                  (json_int_t)k->grants, "releases", (json_int_t)k->releases, "watch_wakeups",
-                  (json_int_t)k->watch_wakeups, "creates", (json_int_t)k->creates, "lost_races",
-                  (json_int_t)k->lost_races, "probe_refused", (json_int_t)k->probe_refused,
-                  "reasserted", (json_int_t)k->reasserted, "conflicts", (json_int_t)k->conflicts,
-                  "lost_answers", (json_int_t)k->lost_answers, "found_by_uuid",
-                  (json_int_t)k->found_by_uuid, "batches", (json_int_t)k->batches, "batched",
-                  (json_int_t)k->batched, "batch_splits", (json_int_t)k->batch_splits);
-    /* Claims whose port the agent still holds with bound sockets. */
-    size_t holding = 0;
-    pc_hold *h;
-    TAILQ_FOREACH(h, &a->holds, link)
-    {
-        if (h->holds.n > 0)
-            holding++;
+    json_t *counters = json_object();
+#define PC_COUNTER_JSON(field, metric, help)                                                       \
+    if (counters &&                                                                                \
+        json_object_set_new(counters, #field, json_integer((json_int_t)a->counters.field)) < 0) {  \
+        json_decref(counters);                                                                     \
+        counters = NULL;                                                                           \
     }
+    PC_AGENT_COUNTERS(PC_COUNTER_JSON)
+#undef PC_COUNTER_JSON
+    size_t holding = pc_agent_holding(a);
     if (ans) {
         json_object_set_new(ans, "host", json_string(a->opts.host_id));
         json_object_set_new(ans, "version", json_string(PORTCO_VERSION_STRING));

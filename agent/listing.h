@@ -26,13 +26,13 @@ typedef void (*pc_listing_cb)(pc_agent *a, int code, const char *msg, json_t *cl
 /*
  * Gather what `list` answers, of every pool or of `pool` (NULL or "" for
  * all), for a caller other than a connection. cb runs exactly once, before
- * this returns when the listing cannot start, unless pc_listing_cancel(ud)
+ * this returns when the listing cannot start, unless pc_listing_cancel(a, ud)
  * is called first.
  */
 void pc_listing_gather(pc_agent *a, const char *pool, pc_listing_cb cb, void *ud);
 
 /* Forget the callbacks of every gather started with `ud`: they will not run. */
-void pc_listing_cancel(void *ud);
+void pc_listing_cancel(pc_agent *a, void *ud);
 
 /*
  * True when the agent can serve claims: connected to ZooKeeper and the pools

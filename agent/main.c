@@ -9,14 +9,15 @@
 
 #include "agent.h"
 #include "batch.h"
-#include "claims.h"
 #include "conn.h"
 #include "http.h"
 #include "log.h"
 #include "pools.h"
 #include "portco_version.h"
 #include "presence.h"
+#include "release.h"
 #include "server.h"
+#include "session.h"
 #include "state.h"
 
 /* Longest a shutdown waits for ZooKeeper to confirm the deletes. */
@@ -34,23 +35,6 @@ static void pc_usage(FILE *f)
                "release every claim it holds. ZooKeeper is --zk, else $PORTCO_ZK, else the\n"
                "file's `zookeeper`, else " PC_AGENT_DEFAULT_ZOOKEEPER ". The log level is\n"
                "--log-level, else $PORTCO_LOG, else info.\n");
-}
-
-static void pc_opts_free(pc_agent_opts *o)
-{
-    free(o->zk);
-    free(o->host_id);
-    free(o->socket);
-    free(o->root);
-    free(o->state_file);
-    for (size_t i = 0; i < o->nprobe_addrs; i++)
-        free(o->probe_addrs[i]);
-    free(o->probe_addrs);
-    free(o->metrics_listen);
-    free(o->tls_cert);
-    free(o->tls_key);
-    free(o->tls_client_ca);
-    memset(o, 0, sizeof(*o));
 }
 
 static int pc_set_str(char **dst, const char *v)
@@ -92,7 +76,7 @@ static int pc_check_zk(const char *what, const char *v)
  * status 0); or 2 for a usage error, a bad file or a bad variable (message
  * printed).
  */
-static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
+static int pc_load_opts(int argc, char **argv, pc_agent_config *o, int *log_level)
 {
     enum { O_ZK = 256, O_HOST, O_SOCKET, O_ROOT, O_TIMEOUT, O_LEVEL, O_CONFIG, O_HELP, O_STATE };
     enum { O_VERSION = 280 };
@@ -143,26 +127,9 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
         return 2;
     }
     pc_diags_free(&d);
-    o->zk = cfg.zookeeper;
-    o->host_id = cfg.host_id;
-    o->socket = cfg.socket;
-    o->root = cfg.root;
-    o->state_file = cfg.state_file;
-    cfg.zookeeper = cfg.host_id = cfg.socket = cfg.root = cfg.state_file = NULL;
-    o->session_timeout_ms = cfg.session_timeout_ms;
-    o->probe_addrs = cfg.probe_addresses;
-    o->nprobe_addrs = cfg.nprobe_addresses;
-    cfg.probe_addresses = NULL;
-    cfg.nprobe_addresses = 0;
-    o->metrics_listen = cfg.metrics_listen;
-    o->tls_cert = cfg.tls_cert;
-    o->tls_key = cfg.tls_key;
-    o->tls_client_ca = cfg.tls_client_ca;
-    cfg.metrics_listen = cfg.tls_cert = cfg.tls_key = cfg.tls_client_ca = NULL;
-    o->timewait = cfg.timewait;
-    o->ephemeral = cfg.ephemeral;
-    o->log_level = PC_LOG_INFO;
-    pc_agent_config_free(&cfg);
+    pc_agent_config_free(o);
+    *o = cfg;
+    *log_level = PC_LOG_INFO;
     bool zk_given = false, level_given = false;
 
     optind = 1;
@@ -176,7 +143,7 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
         case O_ZK:
             if (pc_check_zk("--zk", optarg) != 0)
                 return 2;
-            rc = pc_set_str(&o->zk, optarg);
+            rc = pc_set_str(&o->zookeeper, optarg);
             zk_given = true;
             break;
         case O_HOST:
@@ -203,7 +170,7 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
             o->session_timeout_ms = (int)v;
             break;
         case O_LEVEL:
-            if (pc_log_level_parse(optarg, &o->log_level) < 0) {
+            if (pc_log_level_parse(optarg, log_level) < 0) {
                 fprintf(stderr,
                         "portco-agent: --log-level must be debug, info, warn or error, not '%s'\n",
                         optarg);
@@ -241,10 +208,10 @@ static int pc_load_opts(int argc, char **argv, pc_agent_opts *o)
     /* The environment sits between the flags and the file. */
     const char *env_zk = getenv("PORTCO_ZK");
     if (!zk_given && env_zk && *env_zk) {
-        if (pc_check_zk("$PORTCO_ZK", env_zk) != 0 || pc_set_str(&o->zk, env_zk) < 0)
+        if (pc_check_zk("$PORTCO_ZK", env_zk) != 0 || pc_set_str(&o->zookeeper, env_zk) < 0)
             return 2;
     }
-    if (!level_given && pc_log_level_from_env(&o->log_level) < 0) {
+    if (!level_given && pc_log_level_from_env(log_level) < 0) {
         fprintf(stderr,
                 "portco-agent: $PORTCO_LOG '%s' is not a log level: use debug, info, warn or "
                 "error\n",
@@ -290,11 +257,11 @@ static void pc_zk_state_changed(pc_zk *zk, pc_zk_state state, void *ud)
             pc_presence_publish(a);
         } else if (new_handle) {
             pc_pools_follow(a);
-            pc_claims_rewatch(a);
+            pc_session_rewatch(a);
         } else {
             pc_pools_refollow(a); /* the reads the loss failed */
         }
-        pc_claims_on_connected(a, renewed);
+        pc_session_on_connected(a, renewed);
         pc_state_restore(a);
         pc_state_dirty(a);
         break;
@@ -303,7 +270,7 @@ static void pc_zk_state_changed(pc_zk *zk, pc_zk_state state, void *ud)
     case PC_ZK_AUTH_FAILED: {
         pc_warn("ZooKeeper session %s: opening a new one; claims will be re-asserted",
                 pc_zk_state_name(state));
-        pc_claims_on_expired(a);
+        pc_session_on_expired(a);
         a->session_renewed = true;
         pc_error err;
         if (pc_zk_reopen(zk, NULL, &err) < 0)
@@ -311,7 +278,7 @@ static void pc_zk_state_changed(pc_zk *zk, pc_zk_state state, void *ud)
         break;
     }
     case PC_ZK_CONNECTING:
-        pc_claims_on_disconnected(a);
+        pc_session_on_disconnected(a);
         break;
     default:
         break;
@@ -329,9 +296,7 @@ static void pc_loop_exit(pc_agent *a)
 static void pc_stop_poll(evutil_socket_t fd, short what, void *arg)
 {
     pc_agent *a = arg;
-    static int elapsed;
-    elapsed += 20;
-    if (a->zk_pending <= 0 || elapsed >= PC_STOP_DEADLINE_MS ||
+    if (a->zk_pending <= 0 || pc_mono_ms() >= a->stop_deadline_ms ||
         pc_zk_get_state(a->zk) != PC_ZK_CONNECTED) {
         if (a->zk_pending > 0)
             pc_warn("stopping with %d ZooKeeper requests unconfirmed", a->zk_pending);
@@ -349,11 +314,12 @@ static void pc_signal_cb(evutil_socket_t sig, short what, void *arg)
         return;
     pc_info("signal %d: stopping, releasing %zu claims", (int)sig, a->nholds);
     pc_server_stop(a);
-    pc_claims_release_all(a);
+    pc_release_all(a);
     a->stopping = true;
     pc_conn_close_all(a);
     if (a->listen_poll_ev)
         evtimer_del(a->listen_poll_ev);
+    a->stop_deadline_ms = pc_mono_ms() + PC_STOP_DEADLINE_MS;
     a->stop_ev = evtimer_new(a->base, pc_stop_poll, a);
     if (!a->stop_ev) {
         event_base_loopexit(a->base, NULL);
@@ -402,17 +368,17 @@ int main(int argc, char **argv)
     TAILQ_INIT(&a.holds);
     TAILQ_INIT(&a.acqs);
     TAILQ_INIT(&a.ready);
-    int rc = pc_load_opts(argc, argv, &a.opts);
+    int rc = pc_load_opts(argc, argv, &a.opts, &a.log_level);
     if (rc) {
-        pc_opts_free(&a.opts);
+        pc_agent_config_free(&a.opts);
         return rc < 0 ? 0 : rc;
     }
-    pc_log_set_level(a.opts.log_level);
+    pc_log_set_level(a.log_level);
     a.started_ms = pc_now_ms();
     a.base = pc_agent_base_new();
     if (!a.base) {
         fprintf(stderr, "portco-agent: cannot create the event loop\n");
-        pc_opts_free(&a.opts);
+        pc_agent_config_free(&a.opts);
         return 1;
     }
     pc_error err;
@@ -421,10 +387,10 @@ int main(int argc, char **argv)
     clientid_t resume;
     bool have_resume = false;
     pc_state_load(&a, &resume, &have_resume);
-    rc = pc_zk_open(a.base, a.opts.zk, a.opts.session_timeout_ms, have_resume ? &resume : NULL,
-                    pc_zk_state_changed, &a, &a.zk, &err);
+    rc = pc_zk_open(a.base, a.opts.zookeeper, a.opts.session_timeout_ms,
+                    have_resume ? &resume : NULL, pc_zk_state_changed, &a, &a.zk, &err);
     if (rc < 0) {
-        pc_err("cannot start a ZooKeeper session with %s: %s", a.opts.zk, err.msg);
+        pc_err("cannot start a ZooKeeper session with %s: %s", a.opts.zookeeper, err.msg);
         exit_code = 1;
         goto out;
     }
@@ -448,7 +414,7 @@ int main(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
-    pc_info("host %s, ZooKeeper %s, root %s", a.opts.host_id, a.opts.zk, a.opts.root);
+    pc_info("host %s, ZooKeeper %s, root %s", a.opts.host_id, a.opts.zookeeper, a.opts.root);
     event_base_dispatch(a.base);
     pc_info("stopped");
 out:
@@ -456,12 +422,12 @@ out:
     pc_server_stop(&a);
     a.stopping = true;
     pc_conn_close_all(&a);
-    pc_claims_release_all(&a);
+    pc_release_all(&a);
     pc_batch_flush(&a);
     pc_zk_close(a.zk); /* pending completions run here */
     a.zk = NULL;
     pc_batch_free(&a);
-    pc_claims_free_all(&a);
+    pc_release_free_all(&a);
     pc_state_flush(&a); /* what is left: nothing after a clean stop */
     pc_state_free(&a);
     pc_pools_free_all(&a);
@@ -479,6 +445,6 @@ out:
         event_free(a.disconnect_ev);
     pc_kports_free(&a.kports);
     event_base_free(a.base);
-    pc_opts_free(&a.opts);
+    pc_agent_config_free(&a.opts);
     return exit_code;
 }

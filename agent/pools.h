@@ -21,6 +21,15 @@ void pc_pools_follow(pc_agent *a);
  */
 void pc_pools_refollow(pc_agent *a);
 
+/* A read of `what` failed with ZooKeeper code `rc`: log it, and have
+ * pc_pools_refollow() issue it again (the caller has cleared its
+ * "watching" flag). */
+void pc_pools_read_failed(pc_agent *a, const char *what, int rc);
+
+/* Have pc_pools_refollow() run after a read failed with `rc` (its flag is
+ * already clear): once connected for a lost connection, else shortly. */
+void pc_pools_retry(pc_agent *a, int rc);
+
 /* The pool named `name` when it is currently defined, else NULL. */
 pc_apool *pc_pools_find(pc_agent *a, const char *name);
 

@@ -1,22 +1,16 @@
 /* release.c - ending claims: release requests, closed connections, shutdown. */
-#include <errno.h>
-#include <stdarg.h>
+#include "release.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "acq.h"
-#include "claims.h"
+#include "batch.h"
 #include "hold.h"
 #include "lifetime.h"
 #include "log.h"
 #include "pools.h"
 #include "state.h"
-
-/* ------------------------------------------------------------------------ */
-/* release                                                                  */
 
 void pc_hold_free(pc_hold *h)
 {
@@ -53,23 +47,22 @@ static void pc_release_answering(pc_hold *h, pc_conn *c, pc_creq *r)
     char node[PC_ZKP_PATH_MAX];
     snprintf(node, sizeof(node), "%s", h->path);
     pc_apool *p = h->pool;
-    uint16_t port = h->port;
     bool reasserting = h->reasserting;
     pc_hold_free(h);
     if (reasserting && c && r) {
         pc_conn_finish(c, r, pc_answer_ok(r->req.id), -1);
         return;
     }
-    pc_delete_claim(a, p, port, node, port_dir, c, r);
+    pc_delete_claim(a, p, node, port_dir, c, r);
     pc_hold_poll_update(a);
 }
 
-void pc_claims_release(pc_hold *h)
+void pc_release_hold(pc_hold *h)
 {
     pc_release_answering(h, NULL, NULL);
 }
 
-void pc_claims_release_req(pc_conn *c, pc_creq *r)
+void pc_release_req(pc_conn *c, pc_creq *r)
 {
     pc_agent *a = c->agent;
     pc_apool *p = pc_pools_find(a, r->req.pool);
@@ -119,7 +112,7 @@ void pc_claims_release_req(pc_conn *c, pc_creq *r)
     pc_release_answering(h, c, r);
 }
 
-void pc_claims_conn_closed(pc_conn *c)
+void pc_release_conn_closed(pc_conn *c)
 {
     pc_agent *a = c->agent;
     pc_acq *q, *qn;
@@ -143,11 +136,11 @@ void pc_claims_conn_closed(pc_conn *c)
             continue;
         h->conn = NULL;
         if (h->lifetime == PORTCO_LIFETIME_CONNECTION)
-            pc_claims_release(h);
+            pc_release_hold(h);
     }
 }
 
-void pc_claims_release_all(pc_agent *a)
+void pc_release_all(pc_agent *a)
 {
     pc_acq *q, *qn;
     for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
@@ -165,10 +158,10 @@ void pc_claims_release_all(pc_agent *a)
     }
     pc_hold *h;
     while ((h = TAILQ_FIRST(&a->holds)))
-        pc_claims_release(h);
+        pc_release_hold(h);
 }
 
-void pc_claims_free_all(pc_agent *a)
+void pc_release_free_all(pc_agent *a)
 {
     pc_acq *q;
     while ((q = TAILQ_FIRST(&a->acqs))) {
@@ -181,18 +174,103 @@ void pc_claims_free_all(pc_agent *a)
         pc_hold_free(h);
 }
 
-void pc_claims_mark_inflight(pc_agent *a, pc_apool *p)
+/* ------------------------------------------------------------------------ */
+/* deleting a claim node (and then its port node)                           */
+
+static void pc_del_dir_cb(int rc, const void *data)
 {
-    pc_hold *h;
-    TAILQ_FOREACH(h, &a->holds, link)
-    {
-        if (h->pool == p)
-            pc_pool_set_inflight(p, h->port, true);
+    pc_acq *q = (pc_acq *)data;
+    q->agent->zk_pending--;
+    /* ZNOTEMPTY (another claim arrived) and ZNONODE are both fine. */
+    pc_acq_answer(q, q->creq ? pc_answer_ok(q->creq->req.id) : NULL, -1);
+    pc_acq_free(q);
+}
+
+void pc_del_node_cb(int rc, const void *data)
+{
+    pc_acq *q = (pc_acq *)data;
+    pc_agent *a = q->agent;
+    a->zk_pending--;
+    if (rc == ZCLOSING && (a->stopping || pc_zk_get_state(a->zk) == PC_ZK_CLOSED)) {
+        pc_acq_free(q); /* the session closes: its ephemeral nodes go with it */
+        return;
     }
-    pc_acq *q;
-    TAILQ_FOREACH(q, &a->acqs, link)
-    {
-        if (q->pool == p && q->port && q->kind != PC_ACQ_DELETE)
-            pc_pool_set_inflight(p, q->port, true);
+    if (pc_acq_zk_lost(rc)) {
+        /* The node may still exist: delete again once connected (no orphan). */
+        q->state = PC_ST_REDELETE;
+        return;
     }
+    q->node[0] = '\0';
+    if ((rc == ZOK || rc == ZNONODE) && q->port_dir[0] &&
+        pc_acq_zk_sent(q,
+                       zoo_adelete(pc_zk_handle(a->zk), q->port_dir, -1, pc_del_dir_cb, q) == ZOK))
+        return;
+    pc_acq_answer(q, q->creq ? pc_answer_ok(q->creq->req.id) : NULL, -1);
+    pc_acq_free(q);
+}
+
+/*
+ * The claim node and its port node went in one transaction. When that failed
+ * (usually ZNOTEMPTY: another claim or waiter is on the port), delete the
+ * claim node alone; the port node stays for the others.
+ */
+static void pc_del_multi_cb(int rc, const void *data)
+{
+    pc_acq *q = (pc_acq *)data;
+    pc_agent *a = q->agent;
+    if (rc == ZOK) {
+        a->zk_pending--;
+        q->node[0] = '\0';
+        pc_acq_answer(q, q->creq ? pc_answer_ok(q->creq->req.id) : NULL, -1);
+        pc_acq_free(q);
+        return;
+    }
+    if (pc_acq_zk_lost(rc) || rc == ZCLOSING) {
+        pc_del_node_cb(rc, data); /* the same recovery as a single delete */
+        return;
+    }
+    a->zk_pending--;
+    q->multi_tried = true;
+    pc_del_issue(q);
+}
+
+void pc_del_issue(pc_acq *q)
+{
+    pc_agent *a = q->agent;
+    q->state = PC_ST_BUSY;
+    if (!q->multi_tried && q->port_dir[0]) {
+        zoo_op_t ops[2];
+        zoo_delete_op_init(&ops[0], q->node, -1);
+        zoo_delete_op_init(&ops[1], q->port_dir, -1);
+        if (pc_acq_zk_sent(q, pc_batch_multi(a, 2, ops, q->mres, pc_del_multi_cb, q) == ZOK))
+            return;
+    }
+    if (pc_acq_zk_sent(q, zoo_adelete(pc_zk_handle(a->zk), q->node, -1, pc_del_node_cb, q) == ZOK))
+        return;
+    /* Not connected now: the session either comes back (retry) or expires
+     * (the ephemeral node goes with it). */
+    q->state = PC_ST_REDELETE;
+}
+
+/*
+ * Delete `node` and then `port_dir` when empty, as an operation of its own
+ * that survives connection losses. When c/r are given, the release request
+ * is answered once the node is gone.
+ */
+void pc_delete_claim(pc_agent *a, pc_apool *p, const char *node, const char *port_dir, pc_conn *c,
+                     pc_creq *r)
+{
+    pc_acq *d = pc_acq_new(a, PC_ACQ_DELETE);
+    if (!d) {
+        pc_err("out of memory deleting %s", node);
+        if (c && r)
+            pc_conn_fail(c, r, -ENOMEM, "out of memory");
+        return;
+    }
+    d->pool = p;
+    d->conn = c;
+    d->creq = r;
+    snprintf(d->node, sizeof(d->node), "%s", node);
+    snprintf(d->port_dir, sizeof(d->port_dir), "%s", port_dir);
+    pc_del_issue(d);
 }

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "cluster_file.h"
 
 /*
  * What the scan reads of a pool. Everything is borrowed and only read.

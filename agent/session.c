@@ -1,22 +1,13 @@
 /* session.c - ZooKeeper session changes: resume after a connection loss, re-assert after expiry. */
-#include <errno.h>
-#include <stdarg.h>
+#include "session.h"
+
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "acq.h"
 #include "claims.h"
-#include "hold.h"
-#include "lifetime.h"
 #include "log.h"
-#include "pools.h"
+#include "release.h"
 #include "state.h"
-
-/* ------------------------------------------------------------------------ */
-/* session changes                                                          */
 
 /* Tell the claimant (when connected) what became of its claim: `claim` is
  * consumed. A client that has gone is only noted; its connection closes. */
@@ -32,7 +23,7 @@ static void pc_reassert_tell(pc_conn *c, const char *type, json_t *claim, const 
                 type, portco_strerror(rc));
 }
 
-void pc_reassert_done(pc_acq *q, bool owned)
+void pc_session_reassert_done(pc_acq *q, bool owned)
 {
     pc_agent *a = q->agent;
     pc_state_dirty(a);
@@ -74,7 +65,7 @@ void pc_reassert_done(pc_acq *q, bool owned)
     pc_reassert_tell(c, "conflict", claim, msg);
 }
 
-static void pc_reassert(pc_agent *a, pc_hold *h)
+void pc_session_reassert(pc_agent *a, pc_hold *h)
 {
     pc_acq *q = pc_acq_new(a, PC_ACQ_REASSERT);
     if (!q)
@@ -92,12 +83,7 @@ static void pc_reassert(pc_agent *a, pc_hold *h)
     pc_acq_create(q);
 }
 
-void pc_claims_reassert(pc_agent *a, pc_hold *h)
-{
-    pc_reassert(a, h);
-}
-
-void pc_claims_rewatch(pc_agent *a)
+void pc_session_rewatch(pc_agent *a)
 {
     pc_acq *q, *qn;
     for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
@@ -129,7 +115,7 @@ static void pc_disconnect_deadline(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-void pc_claims_on_disconnected(pc_agent *a)
+void pc_session_on_disconnected(pc_agent *a)
 {
     if (!a->disconnect_ev)
         a->disconnect_ev = evtimer_new(a->base, pc_disconnect_deadline, a);
@@ -139,7 +125,7 @@ void pc_claims_on_disconnected(pc_agent *a)
     evtimer_add(a->disconnect_ev, &tv);
 }
 
-void pc_claims_on_connected(pc_agent *a, bool new_session)
+void pc_session_on_connected(pc_agent *a, bool new_session)
 {
     pc_acq *q, *qn;
     if (a->disconnect_ev)
@@ -161,21 +147,18 @@ void pc_claims_on_connected(pc_agent *a, bool new_session)
         TAILQ_FOREACH(h, &a->holds, link)
         {
             if (h->reasserting)
-                pc_reassert(a, h);
+                pc_session_reassert(a, h);
         }
     }
 }
 
-void pc_claims_on_expired(pc_agent *a)
+void pc_session_on_expired(pc_agent *a)
 {
     pc_acq *q, *qn;
     for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
         qn = TAILQ_NEXT(q, link);
-        if (q->kind == PC_ACQ_DELETE) {
-            if (q->state == PC_ST_REDELETE)
-                q->state = PC_ST_REDELETE; /* handled on the next connect */
-            continue;
-        }
+        if (q->kind == PC_ACQ_DELETE)
+            continue; /* a delete goes on; PC_ST_REDELETE is issued on the next connect */
         if (q->state == PC_ST_BUSY)
             continue;      /* its completion reports the expiry */
         q->node[0] = '\0'; /* ephemeral: gone with the session */

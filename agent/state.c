@@ -10,11 +10,12 @@
 #include <unistd.h>
 
 #include "acq.h"
-#include "claims.h"
 #include "hold.h"
 #include "lifetime.h"
 #include "log.h"
 #include "pools.h"
+#include "release.h"
+#include "session.h"
 #include "state.h"
 
 /* ------------------------------------------------------------------------ */
@@ -304,7 +305,7 @@ static void pc_orphan_exists_cb(int rc, const struct Stat *st, const void *data)
         char *slash = strrchr(dir, '/');
         if (slash)
             *slash = '\0';
-        pc_delete_claim(a, pc_pools_find(a, c->pool), c->port, c->path, dir, NULL, NULL);
+        pc_delete_claim(a, pc_pools_find(a, c->pool), c->path, dir, NULL, NULL);
     }
     free(c);
 }
@@ -483,16 +484,14 @@ void pc_state_restore(pc_agent *a)
                 char *slash = strrchr(dir, '/');
                 if (slash)
                     *slash = '\0';
-                pc_delete_claim(a, pc_pools_find(a, pool),
-                                (uint16_t)json_integer_value(json_object_get(o, "port")), path, dir,
-                                NULL, NULL);
+                pc_delete_claim(a, pc_pools_find(a, pool), path, dir, NULL, NULL);
             }
             continue;
         }
         kept++;
         TAILQ_INSERT_TAIL(&a->holds, h, link);
         a->nholds++;
-        pc_claims_mark_inflight(a, h->pool);
+        pc_acq_mark_inflight(a, h->pool);
         if (same) {
             pc_rctx *c = pc_rctx_new(a, h->path, h->pool->name, h->port);
             if (c && zoo_aexists(pc_zk_handle(a->zk), h->path, 0, pc_adopt_exists_cb, c) == ZOK)
@@ -500,7 +499,7 @@ void pc_state_restore(pc_agent *a)
             else
                 free(c);
         } else {
-            pc_claims_reassert(a, h);
+            pc_session_reassert(a, h);
         }
     }
     json_decref(claims);

@@ -10,9 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "commands.h"
+#include "cmd_claims.h"
 #include "message.h"
 #include "portco.h"
+#include "usage.h"
 
 /* How long `portco status` waits for the agent. */
 #define PC_STATUS_TIMEOUT_MS 10000

@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "cmd_claims.h"
+#include "cmd_probe.h"
 #include "owners.h"
 #include "portco.h"
 #include "probe.h"
 #include "procnet.h"
+#include "usage.h"
 
 /* Parse a port 1..65535 given in decimal. Returns 0 or -EINVAL. */
 static int pc_cli_port(const char *s, uint16_t *out)

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -10,15 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "commands.h"
+#include "cmd_run.h"
 #include "portco.h"
 #include "run_listen.h"
+#include "usage.h"
 
 /*
  * How the pieces fit, and why in this order:
@@ -313,47 +312,6 @@ static void pc_run_on_event(portco_client *c, const portco_event *ev, void *user
             ev->claim.pool, ev->message);
 }
 
-/*
- * The --listen-grace check, first when the grace has passed. While it finds
- * no sign either way (a program still starting up), it looks again after
- * twice the time so far, PC_RUN_RECHECKS times at most; it warns once.
- */
-#define PC_RUN_RECHECKS 3
-
-typedef struct pc_run_watch {
-    long long deadline_ms; /* CLOCK_MONOTONIC; 0: no check (off, done, or not a TCP socket) */
-    long long start_ms;    /* when CMD got the socket */
-    int rechecks;          /* left */
-    int grace_ms;
-    unsigned long inode; /* the claimed socket */
-    uint16_t port;
-    bool listening; /* handed over listening */
-    const char *cmd;
-} pc_run_watch;
-
-static long long pc_run_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Arm the --listen-grace check for the claimed socket `fd` when it applies (a TCP socket). */
-static void pc_run_watch_setup(pc_run_watch *w, int fd)
-{
-    struct stat st;
-    int type = 0;
-    socklen_t tl = sizeof(type);
-    w->deadline_ms = 0;
-    if (w->grace_ms <= 0 || fstat(fd, &st) < 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM)
-        return;
-    w->inode = (unsigned long)st.st_ino;
-    w->start_ms = pc_run_now_ms();
-    w->deadline_ms = w->start_ms + w->grace_ms;
-    w->rechecks = PC_RUN_RECHECKS;
-}
-
 /* Send the claim and its socket to the child. Returns 0 or -errno. */
 static int pc_run_send_claim(int sp, const portco_claim *claim)
 {
@@ -389,61 +347,6 @@ static int pc_run_exit_code(int status)
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return PC_EXIT_FAIL;
-}
-
-/* " port 8000" or " ports 8000, 8001": the other ports of r, or "" when there are none. */
-static const char *pc_run_other_ports(const pc_run_listen_result *r, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    size_t off = 0;
-    for (size_t i = 0; i < r->nother && off < len; i++)
-        off += (size_t)snprintf(buf + off, len - off, "%s%u",
-                                i == 0 ? (r->nother > 1 ? " ports " : " port ") : ", ",
-                                (unsigned)r->other_ports[i]);
-    return buf;
-}
-
-/*
- * Look whether CMD has taken up its socket and say so on stderr when it has
- * not; arm the next look while there is no sign either way.
- */
-static void pc_run_check_taken(pc_run_watch *w, pid_t child)
-{
-    pc_run_listen_result r;
-    pc_run_listen_check(child, w->inode, w->port, w->listening, &r);
-    long long now = pc_run_now_ms(), ran = now - w->start_ms;
-    w->deadline_ms = 0;
-    if (r.take == PC_RUN_UNDECIDED && w->rechecks > 0) {
-        w->rechecks--;
-        w->deadline_ms = now + (ran > 0 ? ran : w->grace_ms);
-    }
-    char others[128], what[400];
-    pc_run_other_ports(&r, others, sizeof(others));
-    switch (r.take) {
-    case PC_RUN_NOT_LISTENING:
-        snprintf(what, sizeof(what), "nothing listens on the claimed port %u%s%s",
-                 (unsigned)w->port, r.nother ? "; it listens on" : "", others);
-        break;
-    case PC_RUN_ELSEWHERE:
-        snprintf(what, sizeof(what),
-                 "it listens on%s, not on the claimed port %u, and shows no sign of using the "
-                 "socket at fd 3",
-                 others, (unsigned)w->port);
-        break;
-    case PC_RUN_CLOSED:
-        snprintf(what, sizeof(what),
-                 "it closed the socket of the claimed port %u (fd 3) without serving on it%s%s",
-                 (unsigned)w->port, r.nother ? "; it listens on" : "", others);
-        break;
-    default:
-        return;
-    }
-    fprintf(stderr,
-            "portco run: warning: %s has run %g s and %s: it seems to bind its own port "
-            "instead of taking the socket at fd 3 (LISTEN_FDS). Clients of port %u are not "
-            "served. See \"Programs that bind their own port\" in docs/handoff.md; "
-            "--listen-grace 0 turns this check off.\n",
-            w->cmd, (double)((ran + 50) / 100) / 10.0, what, (unsigned)w->port);
 }
 
 /*

@@ -3,8 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "cmd_claims.h"
 #include "portco_version.h"
+#include "usage.h"
 
 /* `portco help [COMMAND]`: argv[0] is "help". */
 static int pc_cmd_help(int argc, char **argv)

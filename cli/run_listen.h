@@ -62,4 +62,36 @@ typedef struct pc_run_listen_result {
 int pc_run_listen_check(pid_t cmd, unsigned long inode, uint16_t port, bool handed_listening,
                         pc_run_listen_result *r);
 
+/*
+ * The --listen-grace check, first when the grace has passed. While it finds
+ * no sign either way (a program still starting up), it looks again after
+ * twice the time so far, PC_RUN_RECHECKS times at most; it warns once.
+ */
+#define PC_RUN_RECHECKS 3
+
+typedef struct pc_run_watch {
+    long long deadline_ms; /* CLOCK_MONOTONIC; 0: no check (off, done, or not a TCP socket) */
+    long long start_ms;    /* when CMD got the socket */
+    int rechecks;          /* left */
+    int grace_ms;
+    unsigned long inode; /* the claimed socket */
+    uint16_t port;
+    bool listening; /* handed over listening */
+    const char *cmd;
+} pc_run_watch;
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+long long pc_run_now_ms(void);
+
+/* Arm the --listen-grace check of w (w->grace_ms, port, listening and cmd
+ * set) for the claimed socket `fd` when it applies (a TCP socket). */
+void pc_run_watch_setup(pc_run_watch *w, int fd);
+
+/*
+ * Look whether CMD (the process `child`) has taken up its socket and say so
+ * on stderr when it has not; arm the next look while there is no sign either
+ * way (w->deadline_ms, 0 when there is none).
+ */
+void pc_run_check_taken(pc_run_watch *w, pid_t child);
+
 #endif

@@ -7,8 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "cmd_claims.h"
+#include "cmd_lint.h"
+#include "cmd_probe.h"
+#include "cmd_run.h"
 #include "portco.h"
+#include "usage.h"
 
 /*
  * One row per subcommand. `args` is the synopsis after "portco NAME"; every

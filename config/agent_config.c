@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "cluster_file.h"
 #include "yamldoc.h"
 
 void pc_agent_config_free(pc_agent_config *c)

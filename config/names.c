@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "cluster_file.h"
 
 static bool pc_node_name_valid(const char *s, size_t max)
 {

@@ -5,7 +5,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "cluster_file.h"
 
 /* Largest pool or static JSON document accepted (ZooKeeper's jute.maxbuffer). */
 #define PC_POOL_JSON_MAX (1u << 20)

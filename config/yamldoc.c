@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "cluster_file.h"
 #include "names.h"
 
 static void pc_ysyntax(pc_diags *d, const char *file, const yaml_parser_t *parser)

@@ -4,7 +4,7 @@
 
 #include <event2/event.h>
 
-#include "config.h"
+#include "cluster_file.h"
 #include "election.h"
 #include "httpd.h"
 #include "publish.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "cluster_file.h"
 #include "election.h"
 #include "http.h"
 #include "log.h"

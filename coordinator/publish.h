@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "config.h"
+#include "cluster_file.h"
 #include "error.h"
 #include "zkloop.h"
 

@@ -6,7 +6,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "cluster_file.h"
 
 /* Writes per multi-op besides the fence check; keeps each request far below jute.maxbuffer. */
 #define PC_PUB_BATCH 500

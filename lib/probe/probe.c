@@ -1,5 +1,6 @@
 /* probe.c - run the local port probe: bind tests, /proc/net scan, owners, hold sockets. */
 #include "probe.h"
+#include "verdict.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -101,18 +101,6 @@ void pc_probe_take_holds(pc_probe_result *r, int *tcp_fd, int *udp_fd);
  */
 int pc_probe(const pc_probe_opts *opts, uint16_t port, pc_probe_result *r, pc_error *err);
 
-/*
- * The verdict alone (verdict.c): from r->tests and r->socks already filled
- * and the kernel settings `k`, replace r's findings, usable,
- * reuseaddr_needed and summary. Pure: no system calls. Returns 0 or -ENOMEM.
- */
-int pc_probe_decide(const pc_probe_opts *opts, uint16_t port, const pc_kports *k,
-                    pc_probe_result *r);
-
-/* True when a bind test failed only because the host lacks that address family
- * (no IPv6, or no such wildcard): such a test is skipped, not a failure. */
-bool pc_bind_test_skipped(const pc_bind_test *t);
-
 /* Append a finding (printf-style message). Returns 0 or -ENOMEM. */
 int pc_probe_add_finding(pc_probe_result *r, const char *code, pc_proto proto, bool blocking,
                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -1,5 +1,5 @@
 /* verdict.c - turn bind tests, sockets and kernel settings into findings and a verdict. */
-#include "probe.h"
+#include "verdict.h"
 
 #include <errno.h>
 #include <stdio.h>

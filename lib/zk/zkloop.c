@@ -21,7 +21,7 @@ struct pc_zk {
     pc_zk_state_cb cb;
     void *ud;
 
-    pc_zk_state state;    /* last state seen */
+    pc_zk_state state;       /* last state seen */
     pc_zk_state reported;    /* last state given to cb (0: none yet) */
     bool reported_connected; /* CONNECTED was reported once: a CONNECTING after it is an outage */
 
@@ -37,86 +37,6 @@ struct pc_zk {
     bool close_pending; /* pc_zk_close() called at depth > 0 */
     zhandle_t *retired; /* old handle replaced at depth > 0, closed on unwind */
 };
-
-/* ---- logging of the ZooKeeper client library ---- */
-
-#define PC_ZK_LOG_REPEAT_S 30
-
-/*
- * The st client formats "time:pid:ZOO_LEVEL@function@line: message". Keep the
- * level and the message; the rest is noise next to our own log prefix.
- */
-void pc_zk_log_line(const char *message)
-{
-    int level = PC_LOG_DEBUG;
-    const char *text = message;
-    const char *lv = strstr(message, "ZOO_");
-    if (lv) {
-        /* The client's errors are about reaching the servers (refused, timed
-         * out, unresolvable): an outage, which an operator must see. */
-        if (strncmp(lv, "ZOO_ERROR@", 10) == 0)
-            level = PC_LOG_WARN;
-        const char *at = strchr(lv, '@');
-        at = at ? strchr(at + 1, '@') : NULL;
-        const char *colon = at ? strstr(at, ": ") : NULL;
-        if (colon)
-            text = colon + 2;
-    }
-    size_t n = strcspn(text, "\n");
-    /*
-     * A client that cannot reach its servers retries every few tens of ms and
-     * logs an error each time: repeat the same line at warn level at most
-     * every PC_ZK_LOG_REPEAT_S seconds, and at debug level in between.
-     */
-    static char last[256];
-    static time_t last_at;
-    time_t now = time(NULL);
-    if (level == PC_LOG_WARN) {
-        if (n < sizeof(last) && strncmp(last, text, n) == 0 && last[n] == '\0' &&
-            now - last_at < PC_ZK_LOG_REPEAT_S) {
-            level = PC_LOG_DEBUG;
-        } else {
-            snprintf(last, sizeof(last), "%.*s", (int)n, text);
-            last_at = now;
-        }
-    }
-    pc_log(level, "zookeeper: %.*s", (int)n, text);
-}
-
-static char pc_zk_logbuf[1024];
-static size_t pc_zk_loglen;
-
-/* stdio cookie for the library-wide stream: split writes into lines. */
-static ssize_t pc_zk_log_write(void *cookie, const char *buf, size_t size)
-{
-    for (size_t i = 0; i < size; i++) {
-        if (buf[i] == '\n' || pc_zk_loglen == sizeof(pc_zk_logbuf) - 1) {
-            pc_zk_logbuf[pc_zk_loglen] = '\0';
-            if (pc_zk_loglen > 0)
-                pc_zk_log_line(pc_zk_logbuf);
-            pc_zk_loglen = 0;
-            if (buf[i] == '\n')
-                continue;
-        }
-        pc_zk_logbuf[pc_zk_loglen++] = buf[i];
-    }
-    return (ssize_t)size;
-}
-
-void pc_zk_log_setup(void)
-{
-    static FILE *stream;
-    if (!stream) {
-        cookie_io_functions_t fns = {.write = pc_zk_log_write};
-        stream = fopencookie(NULL, "w", fns);
-        if (stream) {
-            setvbuf(stream, NULL, _IOLBF, 0);
-            zoo_set_log_stream(stream);
-        }
-    }
-    /* The client's DEBUG level logs every packet; INFO is plenty for debugging. */
-    zoo_set_debug_level(pc_log_level() <= PC_LOG_DEBUG ? ZOO_LOG_LEVEL_INFO : ZOO_LOG_LEVEL_ERROR);
-}
 
 /* ---- codes and names ---- */
 
@@ -561,6 +481,12 @@ zhandle_t *pc_zk_handle(pc_zk *zk)
     return zk ? zk->zh : NULL;
 }
 
+void *pc_zk_owner(zhandle_t *zh)
+{
+    pc_zk *zk = zh ? (pc_zk *)zoo_get_context(zh) : NULL;
+    return zk ? zk->ud : NULL;
+}
+
 pc_zk_state pc_zk_get_state(const pc_zk *zk)
 {
     return zk ? zk->state : PC_ZK_CLOSED;
@@ -580,92 +506,4 @@ void pc_zk_kick(pc_zk *zk)
 {
     if (zk && !zk->close_pending)
         event_active(zk->kick, EV_TIMEOUT, 0);
-}
-
-/* ---- mkdirs ---- */
-
-typedef struct pc_zk_mkdirs_op {
-    pc_zk *zk;
-    char *path;
-    void (*cb)(int rc, void *ud);
-    void *ud;
-    int pending; /* creates not completed yet */
-    int rc;      /* first failure */
-} pc_zk_mkdirs_op;
-
-static void pc_zk_mkdirs_done(pc_zk_mkdirs_op *op)
-{
-    op->cb(op->rc, op->ud);
-    free(op->path);
-    free(op);
-}
-
-static void pc_zk_mkdirs_created(int zrc, const char *value, const void *data)
-{
-    pc_zk_mkdirs_op *op = (pc_zk_mkdirs_op *)data;
-    if (zrc != ZOK && zrc != ZNODEEXISTS && op->rc == 0)
-        op->rc = pc_zk_err(zrc);
-    if (--op->pending == 0)
-        pc_zk_mkdirs_done(op);
-}
-
-/*
- * The path is missing somewhere: create every prefix, all in flight at once.
- * The server handles a session's requests in order, so a parent is created
- * before its child is tried.
- */
-static void pc_zk_mkdirs_exists(int zrc, const struct Stat *stat, const void *data)
-{
-    pc_zk_mkdirs_op *op = (pc_zk_mkdirs_op *)data;
-    if (zrc != ZNONODE) {
-        op->rc = pc_zk_err(zrc);
-        pc_zk_mkdirs_done(op);
-        return;
-    }
-    zhandle_t *zh = pc_zk_handle(op->zk);
-    op->pending = 1; /* guard: completions may run before the loop ends */
-    for (char *p = op->path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        int rc =
-            zoo_acreate(zh, op->path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, pc_zk_mkdirs_created, op);
-        *p = saved;
-        if (rc != ZOK) {
-            if (op->rc == 0)
-                op->rc = pc_zk_err(rc);
-            break;
-        }
-        op->pending++;
-        if (saved == '\0')
-            break;
-    }
-    if (--op->pending == 0)
-        pc_zk_mkdirs_done(op);
-}
-
-int pc_zk_mkdirs(pc_zk *zk, const char *path, void (*cb)(int rc, void *ud), void *ud)
-{
-    if (!zk || !zk->zh || !path || path[0] != '/' || path[1] == '\0' || !cb ||
-        path[strlen(path) - 1] == '/' || strstr(path, "//"))
-        return -EINVAL;
-    pc_zk_mkdirs_op *op = calloc(1, sizeof(*op));
-    if (!op)
-        return -ENOMEM;
-    op->path = strdup(path);
-    if (!op->path) {
-        free(op);
-        return -ENOMEM;
-    }
-    op->zk = zk;
-    op->cb = cb;
-    op->ud = ud;
-    int rc = zoo_aexists(zk->zh, op->path, 0, pc_zk_mkdirs_exists, op);
-    if (rc != ZOK) {
-        free(op->path);
-        free(op);
-        return pc_zk_err(rc);
-    }
-    return 0;
 }

@@ -79,6 +79,13 @@ void pc_zk_close(pc_zk *zk);
  */
 zhandle_t *pc_zk_handle(pc_zk *zk);
 
+/*
+ * The `ud` given to pc_zk_open() for a handle of a pc_zk (its current or a
+ * replaced one: the handle's context is the pc_zk), so that a watcher can
+ * find its owner without a global. `zh` must come from a pc_zk.
+ */
+void *pc_zk_owner(zhandle_t *zh);
+
 /* Last state reported to (or about to be reported to) the callback. */
 pc_zk_state pc_zk_get_state(const pc_zk *zk);
 
@@ -110,33 +117,11 @@ int pc_zk_recv_timeout(const pc_zk *zk);
  */
 int pc_zk_err(int zrc);
 
-/*
- * Ensure every node of the absolute `path` exists (persistent, empty data,
- * open ACL), asynchronously; cb(rc, ud) runs on the loop thread when done,
- * with rc 0 or a pc_zk_err() code of the first create that failed for a
- * reason other than "exists". When the whole path exists already this costs
- * one exists request. `path` is copied.
- * Returns 0 (cb will be called exactly once), -EINVAL (not an absolute path,
- * or "/"), -ENOMEM, or the pc_zk_err() of a request that could not be queued
- * (cb is then not called).
- */
-int pc_zk_mkdirs(pc_zk *zk, const char *path, void (*cb)(int rc, void *ud), void *ud);
-
 /* Flush requests queued from outside a ZooKeeper callback (see above). */
 void pc_zk_kick(pc_zk *zk);
 
 /* "connecting", "connected", "expired", "auth-failed", "closed". */
 const char *pc_zk_state_name(pc_zk_state state);
-
-/*
- * Route the ZooKeeper client library's own logging into lib/common/log.h and
- * set its level from pc_log_level(). pc_zk_open() calls it; callers that use
- * zookeeper_init() directly may call it first.
- */
-void pc_zk_log_setup(void);
-
-/* The log callback installed by pc_zk_log_setup(), for zookeeper_init2(). */
-void pc_zk_log_line(const char *message);
 
 /*
  * The client library resolves the server names again each time it computes
@@ -154,5 +139,9 @@ void pc_zk_log_line(const char *message);
  */
 int pc_zk_handle_new(const char *hosts, watcher_fn watcher, int session_timeout_ms,
                      const clientid_t *resume, void *ctx, zhandle_t **out, pc_error *err);
+
+/* The parts of this library in files of their own. */
+#include "zklog.h"
+#include "zkmkdirs.h"
 
 #endif

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "cluster_file.h"
 
 extern char **environ;
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "cluster_file.h"
 
 static const char *pt_example = "{\"name\":\"web\",\"ranges\":\"20000-20999\","
                                 "\"exclude\":\"20080,20100-20110\",\"proto\":\"tcp\","

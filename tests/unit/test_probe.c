@@ -13,6 +13,7 @@
 
 #include "owners.h"
 #include "probe.h"
+#include "verdict.h"
 
 static char *fixture_root(void)
 {

@@ -1,10 +1,11 @@
-/* cluster.c - loading the cluster file: pools and static assignments, each checked in place. */
+/* cluster_file.c - loading the cluster file: pools and static assignments, each checked in place.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "cluster_file.h"
 #include "yamldoc.h"
 
 void pc_pool_free(pc_pool *p)

@@ -1,6 +1,6 @@
-/* config.h - the cluster file (pools, static assignments): types, loading and validation. */
-#ifndef PC_CONFIG_H
-#define PC_CONFIG_H
+/* cluster_file.h - the cluster file (pools, static assignments): types, loading and validation. */
+#ifndef PC_CLUSTER_FILE_H
+#define PC_CLUSTER_FILE_H
 
 #include <stdbool.h>
 #include <stddef.h>
