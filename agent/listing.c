@@ -238,9 +238,15 @@ static void pc_list_port_cb(int rc, const struct String_vector *sv, const void *
     pc_listop_done_one(op);
 }
 
+/* A port node of a ports directory: its number and its index in the children. */
+typedef struct pc_portnode {
+    uint16_t port;
+    int idx;
+} pc_portnode;
+
 static int pc_port_cmp(const void *x, const void *y)
 {
-    uint16_t a = *(const uint16_t *)x, b = *(const uint16_t *)y;
+    uint16_t a = ((const pc_portnode *)x)->port, b = ((const pc_portnode *)y)->port;
     return (a > b) - (a < b);
 }
 
@@ -260,7 +266,8 @@ static void pc_list_ports_cb(int rc, const struct String_vector *sv, const void 
     pc_listop *op = it->op;
     pc_listop_error(op, rc);
     int nports = 0;
-    uint16_t *ports = rc == ZOK && sv->count > 0 ? calloc((size_t)sv->count, sizeof(*ports)) : NULL;
+    pc_portnode *ports =
+        rc == ZOK && sv->count > 0 ? calloc((size_t)sv->count, sizeof(*ports)) : NULL;
     if (rc == ZOK && sv->count > 0 && !ports)
         pc_listop_error(op, ZSYSTEMERROR);
     for (int i = 0; ports && i < sv->count; i++) {
@@ -270,27 +277,26 @@ static void pc_list_ports_cb(int rc, const struct String_vector *sv, const void 
             continue;
         if (op->after && pc_list_port_before(op->after, it->pool, (int)port))
             continue;
-        ports[nports++] = (uint16_t)port;
+        ports[nports++] = (pc_portnode){.port = (uint16_t)port, .idx = i};
     }
     if (op->limit && nports > PC_LIST_WALK) {
         /* A page needs only the lowest ports after the cursor. */
         qsort(ports, (size_t)nports, sizeof(*ports), pc_port_cmp);
         nports = PC_LIST_WALK;
-        pc_list_key h = {.port = ports[nports - 1]};
+        pc_list_key h = {.port = ports[nports - 1].port};
         snprintf(h.pool, sizeof(h.pool), "%s", it->pool);
         if (!op->cut || pc_list_key_cmp(&h, &op->horizon) < 0)
             op->horizon = h;
         op->cut = true;
     }
     for (int i = 0; i < nports; i++) {
-        char dir[PC_ZKP_PATH_MAX], name[8];
-        snprintf(name, sizeof(name), "%u", (unsigned)ports[i]);
-        if (pc_zkp_join(dir, sizeof(dir), it->dir, name) < 0)
+        char dir[PC_ZKP_PATH_MAX];
+        if (pc_zkp_join(dir, sizeof(dir), it->dir, sv->data[ports[i].idx]) < 0)
             continue;
         pc_listitem *p = pc_listitem_new(op, it->pool, dir);
         if (!p)
             continue;
-        p->port = ports[i];
+        p->port = ports[i].port;
         pc_list_issued(op, p,
                        zoo_aget_children(pc_zk_handle(op->agent->zk), dir, 0, pc_list_port_cb, p));
     }
