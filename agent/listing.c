@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame.h"
+#include "listpage.h"
 #include "log.h"
 #include "pools.h"
 #include "portco_version.h"
@@ -20,8 +22,21 @@ typedef struct pc_listop {
     int pending;
     int failed; /* first ZooKeeper error, 0 when none */
     json_t *claims;
+    int limit;                /* a page of at most this many claims; 0: all in one answer */
+    const pc_list_key *after; /* the page starts after this cursor; NULL: at the start */
+    pc_list_key cursor;       /* storage of `after` */
+    bool cut;                 /* a ports directory was read only up to `horizon` */
+    pc_list_key horizon;      /* the lowest pool and port up to which every claim was read */
     struct pc_listop *next;
 } pc_listop;
+
+/* Ports read per ports directory for one page at most: a page of claims
+ * fits in one message, so there are rarely more than this in one. */
+#define PC_LIST_WALK 256
+
+/* Bytes of a page's claims at most: the message limit less room for the
+ * envelope and the "next" cursor. */
+#define PC_LIST_BUDGET (PC_PROTO_MAX_LINE - 2048)
 
 /* One step of the walk: which pool (and port) a completion belongs to. */
 typedef struct pc_listitem {
@@ -34,39 +49,63 @@ typedef struct pc_listitem {
 
 static void pc_list_ports_dir(pc_listop *op, const char *pool, const char *dir);
 
-static int pc_claim_cmp(const void *x, const void *y)
-{
-    json_t *const *a = x, *const *b = y;
-    int c = strcmp(json_string_value(json_object_get(*a, "pool")),
-                   json_string_value(json_object_get(*b, "pool")));
-    if (c)
-        return c;
-    json_int_t pa = json_integer_value(json_object_get(*a, "port"));
-    json_int_t pb = json_integer_value(json_object_get(*b, "port"));
-    if (pa != pb)
-        return pa < pb ? -1 : 1;
-    return strcmp(json_string_value(json_object_get(*a, "host")),
-                  json_string_value(json_object_get(*b, "host")));
-}
-
-/* The gathered claims in a stable order: pool, port, host. NULL on ENOMEM. */
+/* The gathered claims in listing order (pool, port, host, claim). NULL on ENOMEM. */
 static json_t *pc_listop_sorted(const pc_listop *op)
 {
-    size_t n = json_array_size(op->claims);
-    json_t **v = calloc(n + 1, sizeof(json_t *));
-    json_t *sorted = json_array();
-    if (!v || !sorted) {
-        free(v);
+    json_t *sorted = json_copy(op->claims);
+    if (sorted && pc_list_sort(sorted) != 0) {
         json_decref(sorted);
-        return NULL;
+        sorted = NULL;
     }
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_array_get(op->claims, i);
-    qsort(v, n, sizeof(json_t *), pc_claim_cmp);
-    for (size_t i = 0; i < n; i++)
-        json_array_append(sorted, v[i]);
-    free(v);
     return sorted;
+}
+
+/*
+ * The answer to a list request: a page when op->limit is set, else every
+ * claim, refused with MESSAGE_TOO_BIG when they do not fit in one message.
+ * Fills msg and returns a code when there is no answer.
+ */
+static int pc_listop_answer(pc_listop *op, json_t **ans, char *msg, size_t len)
+{
+    *ans = NULL;
+    json_t *sorted = pc_listop_sorted(op);
+    json_t *page = NULL;
+    pc_list_key next;
+    bool more = false;
+    int rc = sorted ? 0 : -ENOMEM;
+    if (rc == 0 && op->limit)
+        rc = pc_list_page(sorted, op->after, op->cut ? &op->horizon : NULL, (size_t)op->limit,
+                          PC_LIST_BUDGET, &page, &next, &more);
+    else if (rc == 0)
+        page = json_incref(sorted);
+    json_decref(sorted);
+    json_t *a = rc == 0 ? pc_answer_ok(op->creq->req.id) : NULL;
+    if (a && json_object_set_new(a, "claims", page) == 0)
+        page = NULL;
+    else if (rc == 0)
+        rc = -ENOMEM;
+    json_decref(page);
+    if (rc == 0 && more) {
+        json_t *nj = pc_list_key_to_json(&next);
+        if (!nj || json_object_set_new(a, "next", nj) != 0)
+            rc = -ENOMEM;
+    }
+    if (rc == 0 && !op->limit && json_dumpb(a, NULL, 0, JSON_COMPACT) >= PC_PROTO_MAX_LINE) {
+        snprintf(msg, len,
+                 "the %zu claims do not fit in one message of %d bytes; ask for them in pages "
+                 "(\"limit\" and \"after\", docs/protocol.md), as libportco and portco ls do",
+                 json_array_size(op->claims), PC_PROTO_MAX_LINE);
+        json_decref(a);
+        return PORTCO_ETOOBIG;
+    }
+    if (rc != 0) {
+        snprintf(msg, len, "%s",
+                 rc == PORTCO_ETOOBIG ? "a claim is larger than a message" : "out of memory");
+        json_decref(a);
+        return rc == PORTCO_ETOOBIG ? PORTCO_EINTERNAL : rc;
+    }
+    *ans = a;
+    return 0;
 }
 
 static void pc_listop_finish(pc_listop *op)
@@ -82,13 +121,13 @@ static void pc_listop_finish(pc_listop *op)
             pc_conn_fail(op->conn, r, PORTCO_EZKUNAVAIL,
                          "cannot read the claims from ZooKeeper: %s; retry", zerror(op->failed));
         } else {
-            json_t *sorted = pc_listop_sorted(op);
-            json_t *ans = pc_answer_ok(r->req.id);
-            if (ans && sorted)
-                json_object_set_new(ans, "claims", sorted);
+            json_t *ans;
+            char msg[256];
+            int code = pc_listop_answer(op, &ans, msg, sizeof(msg));
+            if (code)
+                pc_conn_fail(op->conn, r, code, "%s", msg);
             else
-                json_decref(sorted);
-            pc_conn_finish(op->conn, r, ans, -1);
+                pc_conn_finish(op->conn, r, ans, -1);
         }
     } else if (op->cb) {
         char msg[160];
@@ -197,27 +236,69 @@ static void pc_list_port_cb(int rc, const struct String_vector *sv, const void *
     pc_listop_done_one(op);
 }
 
+/* A port node of a ports directory: its number and its index in the children. */
+typedef struct pc_portnode {
+    uint16_t port;
+    int idx;
+} pc_portnode;
+
+static int pc_port_cmp(const void *x, const void *y)
+{
+    uint16_t a = ((const pc_portnode *)x)->port, b = ((const pc_portnode *)y)->port;
+    return (a > b) - (a < b);
+}
+
+/* True when every claim of port `port` of `pool` comes before the cursor. */
+static bool pc_list_port_before(const pc_list_key *after, const char *pool, int port)
+{
+    int c = strcmp(pool, after->pool);
+    if (c)
+        return c < 0;
+    return port < after->port || (port == after->port && after->whole_port);
+}
+
 /* A ports directory: one child per port with claims. */
 static void pc_list_ports_cb(int rc, const struct String_vector *sv, const void *data)
 {
     pc_listitem *it = (pc_listitem *)data;
     pc_listop *op = it->op;
     pc_listop_error(op, rc);
-    for (int i = 0; rc == ZOK && i < sv->count; i++) {
+    int nports = 0;
+    pc_portnode *ports =
+        rc == ZOK && sv->count > 0 ? calloc((size_t)sv->count, sizeof(*ports)) : NULL;
+    if (rc == ZOK && sv->count > 0 && !ports)
+        pc_listop_error(op, ZSYSTEMERROR);
+    for (int i = 0; ports && i < sv->count; i++) {
         char *end;
         long port = strtol(sv->data[i], &end, 10);
         if (*end || port < 1 || port > 65535)
             continue;
+        if (op->after && pc_list_port_before(op->after, it->pool, (int)port))
+            continue;
+        ports[nports++] = (pc_portnode){.port = (uint16_t)port, .idx = i};
+    }
+    if (op->limit && nports > PC_LIST_WALK) {
+        /* A page needs only the lowest ports after the cursor. */
+        qsort(ports, (size_t)nports, sizeof(*ports), pc_port_cmp);
+        nports = PC_LIST_WALK;
+        pc_list_key h = {.port = ports[nports - 1].port};
+        snprintf(h.pool, sizeof(h.pool), "%s", it->pool);
+        if (!op->cut || pc_list_key_cmp(&h, &op->horizon) < 0)
+            op->horizon = h;
+        op->cut = true;
+    }
+    for (int i = 0; i < nports; i++) {
         char dir[PC_ZKP_PATH_MAX];
-        if (pc_zkp_join(dir, sizeof(dir), it->dir, sv->data[i]) < 0)
+        if (pc_zkp_join(dir, sizeof(dir), it->dir, sv->data[ports[i].idx]) < 0)
             continue;
         pc_listitem *p = pc_listitem_new(op, it->pool, dir);
         if (!p)
             continue;
-        p->port = (uint16_t)port;
+        p->port = ports[i].port;
         pc_list_issued(op, p,
                        zoo_aget_children(pc_zk_handle(op->agent->zk), dir, 0, pc_list_port_cb, p));
     }
+    free(ports);
     free(it);
     pc_listop_done_one(op);
 }
@@ -250,6 +331,8 @@ static void pc_list_pool(pc_listop *op, const pc_apool *p)
 {
     pc_agent *a = op->agent;
     char dir[PC_ZKP_PATH_MAX];
+    if (op->after && strcmp(p->name, op->after->pool) < 0)
+        return; /* the whole pool comes before the page */
     if (p->def.scope == PC_SCOPE_HOST) {
         if (pc_zkp_pool_hosts_dir(dir, sizeof(dir), a->opts.root, p->name) < 0)
             return;
@@ -342,6 +425,11 @@ void pc_listing_list(pc_conn *c, pc_creq *r)
     }
     op->conn = c;
     op->creq = r;
+    op->limit = r->req.limit;
+    if (r->req.has_after) {
+        op->cursor = r->req.after;
+        op->after = &op->cursor;
+    }
     pc_listing_walk(op, one);
 }
 

@@ -269,7 +269,9 @@ static int pc_claim_cmp(const void *a, const void *b)
         return d;
     if (x->port != y->port)
         return x->port < y->port ? -1 : 1;
-    return strcmp(x->host, y->host);
+    if ((d = strcmp(x->host, y->host)))
+        return d;
+    return strcmp(x->claim, y->claim);
 }
 
 static void pc_ls_table(const portco_claim *cls, size_t n)

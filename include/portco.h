@@ -170,11 +170,15 @@ typedef struct portco_connect_opts {
  * released with portco_close(); on failure *out is NULL. The socket is
  * close-on-exec. Connecting exchanges no message: an agent speaking another
  * protocol version is reported as PORTCO_EVERSION by the first call.
- * Returns 0, PORTCO_ENOAGENT (nothing listening, path missing; the message
- * names the path), -ETIMEDOUT (the agent did not take the connection in
- * time), -ENAMETOOLONG (path too long for a Unix socket), PORTCO_EBADREQ
- * (out or opts NULL, timeout_ms < -1, reserved words not zero), -ENOMEM, or
- * another -errno of socket()/connect() such as -EACCES.
+ * The process serving the socket must be root or run as the caller's
+ * effective uid (SO_PEERCRED), or as the uid $PORTCO_AGENT_UID names (for an
+ * agent run as a user of its own); any other socket is closed at once, since
+ * another user may have taken over its path.
+ * Returns 0, PORTCO_ENOAGENT (nothing listening, path missing, or served by
+ * another user; the message names the path and the uid), -ETIMEDOUT (the agent did not take the
+ * connection in time), -ENAMETOOLONG (path too long for a Unix socket), PORTCO_EBADREQ (out or opts
+ * NULL, timeout_ms < -1, reserved words not zero), -ENOMEM, or another -errno of socket()/connect()
+ * such as -EACCES.
  */
 PORTCO_NODISCARD PORTCO_API int portco_connect_with(const portco_connect_opts *opts,
                                                     portco_client **out, portco_status *st);
@@ -299,8 +303,14 @@ PORTCO_NODISCARD PORTCO_API int portco_release_claim(portco_client *c, const por
 
 /*
  * List the owning claims of the whole cluster, of one pool when `pool` is not
- * NULL. On success *out is an owned array of *n claims (fd is -1), freed with
- * portco_list_free(); NULL when *n is 0. On failure *out is NULL and *n 0.
+ * NULL, ordered by pool, port, host and claim name. On success *out is an
+ * owned array of *n claims (fd is -1), freed with portco_list_free(); NULL
+ * when *n is 0. On failure *out is NULL and *n 0. Any number of claims: the
+ * list is asked for in pages of up to 1000 claims (docs/protocol.md), each
+ * its own request, so the client's timeout bounds each page, not the whole
+ * list, and the list is not one snapshot: a claim made or released while it
+ * is read may be missing or present, but no claim held throughout is missed
+ * or listed twice.
  * Returns 0, PORTCO_EBADREQ (pool too long), PORTCO_ENOPOOL,
  * PORTCO_EZKUNAVAIL, PORTCO_ENOTREADY (the agent has not read the pools
  * yet), or one of the request codes (see portco_client).

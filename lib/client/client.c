@@ -361,6 +361,34 @@ static int pc_client_connect_fd(int fd, const struct sockaddr_un *sa, int bound_
     return 0;
 }
 
+/*
+ * Check who serves the socket (SO_PEERCRED): root, the caller's own
+ * effective uid, or the uid named by $PORTCO_AGENT_UID. Anyone else may have
+ * taken the socket's path over. Returns 0, PORTCO_ENOAGENT (another user),
+ * or -errno of getsockopt().
+ */
+static int pc_client_check_peer(int fd, const char *path, pc_error *err)
+{
+    struct ucred cr;
+    socklen_t len = sizeof(cr);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+        return pc_error_set(err, -errno, "cannot read who serves the socket %s: %s", path,
+                            portco_strerror(-errno));
+    if (cr.uid == 0 || cr.uid == geteuid())
+        return 0;
+    const char *env = getenv("PORTCO_AGENT_UID");
+    char *end;
+    errno = 0;
+    unsigned long want = env && env[0] ? strtoul(env, &end, 10) : 0;
+    if (env && env[0] && !*end && errno == 0 && want == (unsigned long)cr.uid)
+        return 0;
+    return pc_error_set(err, PORTCO_ENOAGENT,
+                        "the socket %s is served by uid %u, neither root nor this user (uid %u): "
+                        "not trusted as the portco agent. If the agent runs as that user, set "
+                        "PORTCO_AGENT_UID=%u",
+                        path, (unsigned)cr.uid, (unsigned)geteuid(), (unsigned)cr.uid);
+}
+
 int portco_connect_with(const portco_connect_opts *opts, portco_client **out, portco_status *st)
 {
     pc_error err = {0};
@@ -431,6 +459,11 @@ int portco_connect_with(const portco_connect_opts *opts, portco_client **out, po
         else
             pc_error_set(&err, rc, "cannot connect to the portco agent at %s: %s", path,
                          portco_strerror(rc));
+        close(c->fd);
+        free(c);
+        return pc_client_status(st, &err);
+    }
+    if (pc_client_check_peer(c->fd, path, &err) != 0) {
         close(c->fd);
         free(c);
         return pc_client_status(st, &err);

@@ -203,6 +203,78 @@ int portco_release_claim(portco_client *c, const portco_claim *claim, portco_sta
     return pc_release(c, claim->pool, claim->port, claim->claim, st);
 }
 
+/* Claims asked for per page; the agent sends fewer when they do not fit in one message. */
+#define PC_LIST_PAGE 1000
+
+/* Append the claims of one page's answer to *cl (*n of *cap used). */
+static int pc_list_take(const json_t *arr, portco_claim **cl, size_t *n, size_t *cap, pc_error *err)
+{
+    size_t cnt = json_array_size(arr);
+    if (*n + cnt > *cap) {
+        size_t want = *cap ? *cap : 64;
+        while (want < *n + cnt)
+            want *= 2;
+        portco_claim *p = realloc(*cl, want * sizeof(*p));
+        if (!p)
+            return pc_error_set(err, -ENOMEM, "out of memory for %zu claims", *n + cnt);
+        *cl = p;
+        *cap = want;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        pc_error ce = {0};
+        if (pc_claim_from_json(json_array_get(arr, i), &(*cl)[*n], &ce) != 0)
+            return pc_error_set(err, PORTCO_EPROTO, "claim %zu of the list: %s", *n, ce.msg);
+        (*n)++;
+    }
+    return 0;
+}
+
+/*
+ * Ask for one page: the claims after `after` (NULL: from the start). Appends
+ * them to *cl and sets *next to the next page's cursor (new reference), NULL
+ * after the last page. Returns 0 or a code set in err.
+ */
+static int pc_list_page_call(portco_client *c, const char *pool, const json_t *after,
+                             portco_claim **cl, size_t *n, size_t *cap, json_t **next,
+                             pc_error *err)
+{
+    *next = NULL;
+    json_t *req = json_pack("{s:s, s:i}", "op", "list", "limit", PC_LIST_PAGE);
+    if (!req)
+        return pc_error_set(err, -ENOMEM, "out of memory building the request");
+    if (pool && pool[0] && json_object_set_new(req, "pool", json_string(pool)) != 0) {
+        json_decref(req);
+        return pc_error_set(err, PORTCO_EBADREQ, "pool name is not valid UTF-8");
+    }
+    if (after && json_object_set(req, "after", (json_t *)after) != 0) {
+        json_decref(req);
+        return pc_error_set(err, -ENOMEM, "out of memory building the request");
+    }
+    pc_answer a;
+    int fd;
+    int rc = pc_client_call(c, req, 0, &a, &fd, err);
+    json_decref(req);
+    if (rc != 0)
+        return rc;
+    if (fd >= 0)
+        close(fd);
+    const json_t *arr = json_object_get(a.root, "claims");
+    const json_t *nx = json_object_get(a.root, "next");
+    if (!a.ok)
+        rc = pc_error_set(err, a.code, "%s", a.message);
+    else if (!json_is_array(arr))
+        rc = pc_error_set(err, PORTCO_EPROTO, "the agent's list answer has no \"claims\" array");
+    else if (nx && (!json_is_object(nx) || json_equal((json_t *)nx, (json_t *)after)))
+        rc = pc_error_set(err, PORTCO_EPROTO,
+                          "the agent's list answer has a \"next\" cursor that does not advance");
+    else
+        rc = pc_list_take(arr, cl, n, cap, err);
+    if (rc == 0 && nx)
+        *next = json_incref((json_t *)nx);
+    pc_answer_free(&a);
+    return rc;
+}
+
 int portco_list(portco_client *c, const char *pool, portco_claim **out, size_t *n,
                 portco_status *st)
 {
@@ -217,48 +289,25 @@ int portco_list(portco_client *c, const char *pool, portco_claim **out, size_t *
     }
     if (pc_check_name("pool", pool, PC_POOL_MAX, false, &err) != 0)
         return pc_client_status(st, &err);
-    json_t *req = json_pack("{s:s}", "op", "list");
-    if (req && pool && pool[0] && json_object_set_new(req, "pool", json_string(pool)) != 0) {
-        json_decref(req);
-        pc_error_set(&err, PORTCO_EBADREQ, "pool name is not valid UTF-8");
-        return pc_client_status(st, &err);
+    /* Page after page, each bounded by the client's timeout; an agent that
+     * does not know pages answers every claim at once, without "next". */
+    portco_claim *cl = NULL;
+    size_t cnt = 0, cap = 0;
+    json_t *after = NULL;
+    int rc;
+    do {
+        json_t *next;
+        rc = pc_list_page_call(c, pool, after, &cl, &cnt, &cap, &next, &err);
+        json_decref(after);
+        after = next;
+    } while (rc == 0 && after);
+    json_decref(after);
+    if (rc == 0 && cnt > 0) {
+        *out = cl;
+        *n = cnt;
+    } else {
+        free(cl);
     }
-    if (!req) {
-        pc_error_set(&err, -ENOMEM, "out of memory building the request");
-        return pc_client_status(st, &err);
-    }
-    pc_answer a;
-    int fd;
-    int rc = pc_client_call(c, req, 0, &a, &fd, &err);
-    json_decref(req);
-    if (rc != 0)
-        return pc_client_status(st, &err);
-    if (fd >= 0)
-        close(fd);
-    const json_t *arr = json_object_get(a.root, "claims");
-    if (!a.ok) {
-        pc_error_set(&err, a.code, "%s", a.message);
-    } else if (!json_is_array(arr)) {
-        pc_error_set(&err, PORTCO_EPROTO, "the agent's list answer has no \"claims\" array");
-    } else if (json_array_size(arr) > 0) {
-        size_t cnt = json_array_size(arr);
-        portco_claim *cl = calloc(cnt, sizeof(*cl));
-        if (!cl)
-            pc_error_set(&err, -ENOMEM, "out of memory for %zu claims", cnt);
-        for (size_t i = 0; cl && i < cnt; i++) {
-            pc_error ce = {0};
-            if (pc_claim_from_json(json_array_get(arr, i), &cl[i], &ce) != 0) {
-                pc_error_set(&err, PORTCO_EPROTO, "claim %zu of the list: %s", i, ce.msg);
-                free(cl);
-                cl = NULL;
-            }
-        }
-        if (cl) {
-            *out = cl;
-            *n = cnt;
-        }
-    }
-    pc_answer_free(&a);
     return pc_client_status(st, &err);
 }
 

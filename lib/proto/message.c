@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "listpage.h"
 
 static const char *const pc_op_names[] = {NULL, "acquire", "release", "list", "status"};
 
@@ -246,8 +247,17 @@ int pc_request_parse(const char *line, size_t len, pc_request *req, pc_error *er
     case PC_OP_LIST:
         if ((rc = pc_get_str(o, "pool", req->pool, sizeof(req->pool), false, E, err)))
             break;
-        if (json_object_get(o, "pool"))
-            rc = pc_check_pool(req->pool, err);
+        if (json_object_get(o, "pool") && (rc = pc_check_pool(req->pool, err)))
+            break;
+        if ((rc = pc_get_int(o, "limit", 1, PC_LIST_LIMIT_MAX, &port, E, err)))
+            break;
+        req->limit = (int)port;
+        if (json_object_get(o, "after")) {
+            rc = pc_list_key_from_json(json_object_get(o, "after"), &req->after, E, err);
+            req->has_after = rc == 0;
+            if (rc == 0 && !req->limit)
+                rc = pc_error_set(err, E, "\"after\" needs \"limit\": the size of the page");
+        }
         break;
     case PC_OP_STATUS:
         break;
@@ -295,6 +305,12 @@ json_t *pc_request_to_json(const pc_request *req)
     case PC_OP_LIST:
         if (req->pool[0])
             rc |= json_object_set_new(o, "pool", json_string(req->pool));
+        if (req->limit)
+            rc |= json_object_set_new(o, "limit", json_integer(req->limit));
+        if (req->has_after) {
+            json_t *after = pc_list_key_to_json(&req->after);
+            rc |= after ? json_object_set_new(o, "after", after) : -1;
+        }
         break;
     case PC_OP_STATUS:
         break;

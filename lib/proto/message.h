@@ -17,6 +17,9 @@
 #define PC_SERVICE_MAX  128
 #define PC_INSTANCE_MAX 128
 
+/* Claims per page at most (the list request's "limit"); the agent may send fewer. */
+#define PC_LIST_LIMIT_MAX 10000
+
 typedef enum pc_op {
     PC_OP_ACQUIRE = 1,
     PC_OP_RELEASE = 2,
@@ -46,6 +49,20 @@ typedef struct pc_acquire_req {
     int backlog; /* >= 0 */
 } pc_acquire_req;
 
+/*
+ * A position in the order of a listing: pool, then port, then host, then
+ * claim node name (byte order for strings). As a cursor it means "the claims
+ * strictly after this one"; with whole_port set, "after every claim of this
+ * pool's port", whatever its host and claim.
+ */
+typedef struct pc_list_key {
+    char pool[PC_POOL_MAX];
+    int port;
+    char host[128];
+    char claim[160];
+    bool whole_port;
+} pc_list_key;
+
 typedef struct pc_request {
     int64_t id;
     bool has_id; /* false when the id could not be read: answer with "id": null */
@@ -54,6 +71,9 @@ typedef struct pc_request {
     char pool[PC_POOL_MAX]; /* op RELEASE (required), LIST (optional: "" = all) */
     int port;               /* op RELEASE: 1..65535 */
     char claim[160];        /* op RELEASE (optional): only this claim node; "" = the port's */
+    int limit;              /* op LIST: claims per page, 1..PC_LIST_LIMIT_MAX; 0 = one answer */
+    bool has_after;         /* op LIST: `after` was given */
+    pc_list_key after;      /* op LIST: the page starts after this claim */
 } pc_request;
 
 /*

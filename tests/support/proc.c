@@ -241,6 +241,11 @@ int pt_run(char *const argv[], char *const extra_env[], int timeout_ms, char **o
         close(po[1]);
         return -e;
     }
+    /* Only this side reads without blocking: the child gets blocking
+     * stdout and stderr, as from a shell, so a large output is not cut by
+     * EAGAIN. */
+    fcntl(po[1], F_SETFL, fcntl(po[1], F_GETFL) & ~O_NONBLOCK);
+    fcntl(pe[1], F_SETFL, fcntl(pe[1], F_GETFL) & ~O_NONBLOCK);
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int fds[3] = {devnull, po[1], pe[1]};
     pid_t pid = spawn_fds(argv, extra_env, fds);

@@ -419,6 +419,55 @@ static void on_void(int rc, const void *data)
     p->done = true;
 }
 
+#define PT_ZKR_MULTI_MAX 500
+
+/* Run n operations (paths with data; data NULL: deletes) in multi-ops of
+ * up to PT_ZKR_MULTI_MAX each. */
+static int pt_zkr_multi(pt_zkr *z, char *const *paths, char *const *data, bool create, int n)
+{
+    for (int base = 0; base < n; base += PT_ZKR_MULTI_MAX) {
+        int k = n - base < PT_ZKR_MULTI_MAX ? n - base : PT_ZKR_MULTI_MAX;
+        zoo_op_t ops[PT_ZKR_MULTI_MAX];
+        /* The completion writes the results: they are left to leak when the
+         * call is given up on (the completion may still run). */
+        zoo_op_result_t *res = calloc((size_t)k, sizeof(*res));
+        pending *p = calloc(1, sizeof *p);
+        if (!res || !p) {
+            free(res);
+            free(p);
+            return -ENOMEM;
+        }
+        for (int i = 0; i < k; i++) {
+            const char *d = data ? data[base + i] : NULL;
+            if (create)
+                zoo_create_op_init(&ops[i], paths[base + i], d, d ? (int)strlen(d) : -1,
+                                   &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+            else
+                zoo_delete_op_init(&ops[i], paths[base + i], -1);
+        }
+        bool gone;
+        int zrc = zoo_amulti(z->zh, k, ops, res, on_void, p);
+        int rc = finish(z, zrc, p, &gone);
+        if (!gone)
+            free(p);
+        if (zrc != ZOK || !gone)
+            free(res);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int pt_zkr_create_many(pt_zkr *z, char *const *paths, char *const *data, int n)
+{
+    return pt_zkr_multi(z, paths, data, true, n);
+}
+
+int pt_zkr_delete_many(pt_zkr *z, char *const *paths, int n)
+{
+    return pt_zkr_multi(z, paths, NULL, false, n);
+}
+
 int pt_zkr_delete(pt_zkr *z, const char *path, int version)
 {
     pending *p = calloc(1, sizeof *p);

@@ -96,4 +96,17 @@ char *pt_pool_json(const pt_pool_def *d);
 /* Publish d as <root>/config/pools/<name>, creating the parents. */
 int pt_zkr_publish_pool(pt_zkr *z, const char *root, const pt_pool_def *d);
 
+/*
+ * Create n persistent nodes (open ACL; data[i] may be NULL, data itself may
+ * be NULL) in multi-ops of up to 500 nodes each: parents come before their
+ * children in `paths`, and each multi-op either creates all its nodes or
+ * none. 0, or the code of the first failed multi-op (the earlier ones stay).
+ */
+int pt_zkr_create_many(pt_zkr *z, char *const *paths, char *const *data, int n);
+
+/* Delete n nodes (any version) in multi-ops of up to 500 each: children
+ * before their parents in `paths`. 0, or the code of the first failed
+ * multi-op (the earlier ones stay done). */
+int pt_zkr_delete_many(pt_zkr *z, char *const *paths, int n);
+
 #endif
