@@ -23,7 +23,10 @@ typedef struct pb_samples {
     int sorted;
 } pb_samples;
 
-#define PB_SAMPLES_INIT {NULL, 0, 0, 0}
+#define PB_SAMPLES_INIT                                                                            \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 
 /* Append one sample. Returns 0 or -ENOMEM. */
 int pb_samples_add(pb_samples *s, double ms);

@@ -211,7 +211,8 @@ static int run_threads(const cfg *c, void *(*fn)(void *), const char *bench)
     }
     /* A slow run that completes nothing in the window is a figure (0/s), not a failure;
        errors with nothing completed are. */
-    int status = (started == c->inflight && pb_result_emit(r) == 0 && (done > 0 || !errors)) ? 0 : 1;
+    int status =
+        (started == c->inflight && pb_result_emit(r) == 0 && (done > 0 || !errors)) ? 0 : 1;
     if (fn == hold_main) {
         /* Past the deadline, the claims taken so far are the figure. */
         bool late = c->deadline > 0 && elapsed >= c->deadline;
@@ -383,14 +384,18 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"mode", required_argument, NULL, 'm'},      {"socket", required_argument, NULL, 'S'},
-        {"pool", required_argument, NULL, 'p'},      {"inflight", required_argument, NULL, 'n'},
-        {"duration", required_argument, NULL, 'd'},  {"warmup", required_argument, NULL, 'w'},
-        {"count", required_argument, NULL, 'c'},     {"pool-size", required_argument, NULL, 'P'},
-        {"timeout", required_argument, NULL, 't'},   {"label", required_argument, NULL, 'l'},
+        {"mode", required_argument, NULL, 'm'},     {"socket", required_argument, NULL, 'S'},
+        {"pool", required_argument, NULL, 'p'},     {"inflight", required_argument, NULL, 'n'},
+        {"duration", required_argument, NULL, 'd'}, {"warmup", required_argument, NULL, 'w'},
+        {"count", required_argument, NULL, 'c'},    {"pool-size", required_argument, NULL, 'P'},
+        {"timeout", required_argument, NULL, 't'},  {"label", required_argument, NULL, 'l'},
         {"deadline", required_argument, NULL, 'D'}, {"rss-pid", required_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
-    cfg c = {.mode = MODE_CYCLE, .label = "", .inflight = 1, .duration = 3.0, .warmup = 0.5,
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    cfg c = {.mode = MODE_CYCLE,
+             .label = "",
+             .inflight = 1,
+             .duration = 3.0,
+             .warmup = 0.5,
              .timeout = 30.0};
     long v;
     int ch, li = -1;
@@ -415,18 +420,45 @@ int main(int argc, char **argv)
             else
                 c.sockets[c.nsockets++] = optarg;
             break;
-        case 'p': c.pool = optarg; break;
-        case 'n': bad = pb_parse_long(optarg, 1, 1024, &v); c.inflight = (int)v; break;
-        case 'c': bad = pb_parse_long(optarg, 1, 1000000, &v); c.count = v; break;
-        case 'P': bad = pb_parse_long(optarg, 1, 65536, &v); c.pool_size = v; break;
-        case 'd': bad = pb_parse_seconds(optarg, &c.duration); break;
-        case 'w': bad = pb_parse_seconds(optarg, &c.warmup); break;
-        case 't': bad = pb_parse_seconds(optarg, &c.timeout); break;
-        case 'D': bad = pb_parse_seconds(optarg, &c.deadline); break;
-        case 'R': bad = pb_parse_long(optarg, 1, 1L << 30, &c.rss_pid); break;
-        case 'l': c.label = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'p':
+            c.pool = optarg;
+            break;
+        case 'n':
+            bad = pb_parse_long(optarg, 1, 1024, &v);
+            c.inflight = (int)v;
+            break;
+        case 'c':
+            bad = pb_parse_long(optarg, 1, 1000000, &v);
+            c.count = v;
+            break;
+        case 'P':
+            bad = pb_parse_long(optarg, 1, 65536, &v);
+            c.pool_size = v;
+            break;
+        case 'd':
+            bad = pb_parse_seconds(optarg, &c.duration);
+            break;
+        case 'w':
+            bad = pb_parse_seconds(optarg, &c.warmup);
+            break;
+        case 't':
+            bad = pb_parse_seconds(optarg, &c.timeout);
+            break;
+        case 'D':
+            bad = pb_parse_seconds(optarg, &c.deadline);
+            break;
+        case 'R':
+            bad = pb_parse_long(optarg, 1, 1L << 30, &c.rss_pid);
+            break;
+        case 'l':
+            c.label = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
         if (bad) {
             fprintf(stderr, "pcbench: bad value for --%s: %s\n", li >= 0 ? opts[li].name : "?",
@@ -440,12 +472,15 @@ int main(int argc, char **argv)
         return 2;
     }
     switch (c.mode) {
-    case MODE_CYCLE: return run_threads(&c, cycle_main, "portco.cycle");
+    case MODE_CYCLE:
+        return run_threads(&c, cycle_main, "portco.cycle");
     case MODE_HOLD:
         if (c.inflight > c.count)
             c.inflight = (int)c.count;
         return run_threads(&c, hold_main, "portco.hold");
-    case MODE_FILL: return run_fill(&c);
-    default: return run_ready(&c);
+    case MODE_FILL:
+        return run_fill(&c);
+    default:
+        return run_ready(&c);
     }
 }

@@ -181,7 +181,8 @@ int main(int argc, char **argv)
             printf("usage: probebench [--first PORT] [--count N] [--listeners N | --held N] "
                    "[--variant bind|tcp|tcp+hold|both+hold|agent]...\n");
             return 0;
-        default: return 2;
+        default:
+            return 2;
         }
     }
     if (first + count > 65536) {

@@ -27,7 +27,7 @@
 enum mode { MODE_CYCLE, MODE_PIPELINE, MODE_MULTI };
 
 #define MAX_SESSIONS 64
-#define MAX_BATCH 256
+#define MAX_BATCH    256
 
 typedef struct run run;
 
@@ -55,11 +55,11 @@ struct run {
     slot *slots;
     double t_measure, t_end;
     bool stopping;
-    long long done;       /* operations (cycles, creates) completed in the window */
-    long long errors;     /* completions with an unexpected result */
-    int fatal;            /* first fatal ZooKeeper code, 0 when none */
-    long long seq;        /* next node number (pipeline, multi) */
-    unsigned char *made;  /* pipeline/multi: which node numbers exist */
+    long long done;      /* operations (cycles, creates) completed in the window */
+    long long errors;    /* completions with an unexpected result */
+    int fatal;           /* first fatal ZooKeeper code, 0 when none */
+    long long seq;       /* next node number (pipeline, multi) */
+    unsigned char *made; /* pipeline/multi: which node numbers exist */
     size_t made_cap;
     pb_samples lat_create, lat_delete, lat_cycle;
 };
@@ -193,8 +193,8 @@ static void slot_start(slot *s)
     default:
         for (int i = 0; i < r->batch; i++) {
             snprintf(s->paths[i], sizeof(s->paths[i]), "%s/m%lld", r->root, r->seq++);
-            zoo_create_op_init(&s->ops[i], s->paths[i], r->data, r->datalen,
-                               &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0);
+            zoo_create_op_init(&s->ops[i], s->paths[i], r->data, r->datalen, &ZOO_OPEN_ACL_UNSAFE,
+                               ZOO_EPHEMERAL, NULL, 0);
         }
         rc = zoo_amulti(s->zh, r->batch, s->ops, s->res, multi_done, s);
         break;
@@ -282,8 +282,13 @@ int main(int argc, char **argv)
         {"warmup", required_argument, NULL, 'w'},   {"data", required_argument, NULL, 'D'},
         {"root", required_argument, NULL, 'r'},     {"label", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
-    run r = {.mode = MODE_CYCLE, .inflight = 1, .sessions = 1, .batch = 10, .datalen = 200,
-             .warmup = 0.5, .duration = 3.0};
+    run r = {.mode = MODE_CYCLE,
+             .inflight = 1,
+             .sessions = 1,
+             .batch = 10,
+             .datalen = 200,
+             .warmup = 0.5,
+             .duration = 3.0};
     const char *hosts = NULL, *label = "";
     char rootbuf[256];
     long v;
@@ -292,7 +297,9 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
         int bad = 0;
         switch (c) {
-        case 'z': hosts = optarg; break;
+        case 'z':
+            hosts = optarg;
+            break;
         case 'm':
             if (!strcmp(optarg, "cycle"))
                 r.mode = MODE_CYCLE;
@@ -303,16 +310,40 @@ int main(int argc, char **argv)
             else
                 bad = 1;
             break;
-        case 'n': bad = pb_parse_long(optarg, 1, 4096, &v); r.inflight = (int)v; break;
-        case 's': bad = pb_parse_long(optarg, 1, MAX_SESSIONS, &v); r.sessions = (int)v; break;
-        case 'b': bad = pb_parse_long(optarg, 1, MAX_BATCH, &v); r.batch = (int)v; break;
-        case 'D': bad = pb_parse_long(optarg, 0, 65536, &v); r.datalen = (int)v; break;
-        case 'd': bad = pb_parse_seconds(optarg, &r.duration); break;
-        case 'w': bad = pb_parse_seconds(optarg, &r.warmup); break;
-        case 'r': r.root = optarg; break;
-        case 'l': label = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'n':
+            bad = pb_parse_long(optarg, 1, 4096, &v);
+            r.inflight = (int)v;
+            break;
+        case 's':
+            bad = pb_parse_long(optarg, 1, MAX_SESSIONS, &v);
+            r.sessions = (int)v;
+            break;
+        case 'b':
+            bad = pb_parse_long(optarg, 1, MAX_BATCH, &v);
+            r.batch = (int)v;
+            break;
+        case 'D':
+            bad = pb_parse_long(optarg, 0, 65536, &v);
+            r.datalen = (int)v;
+            break;
+        case 'd':
+            bad = pb_parse_seconds(optarg, &r.duration);
+            break;
+        case 'w':
+            bad = pb_parse_seconds(optarg, &r.warmup);
+            break;
+        case 'r':
+            r.root = optarg;
+            break;
+        case 'l':
+            label = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
         if (bad) {
             fprintf(stderr, "zkbench: bad value for --%s: %s\n", li >= 0 ? opts[li].name : "?",

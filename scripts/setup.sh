@@ -24,7 +24,8 @@ runtime=(zookeeper default-jre-headless python3)
 # Test-only: Criterion; ip and ss (iproute2); openssl for the TLS tests;
 # systemd-socket-activate for the handoff test of the systemd recipe;
 # abidw and abidiff (abigail-tools) for libportco's ABI check.
-tests=(libcriterion-dev iproute2 procps openssl systemd abigail-tools)
+# clang-format for the layout check of every C file (scripts/check-format.sh).
+tests=(libcriterion-dev iproute2 procps openssl systemd abigail-tools clang-format)
 # The benchmark's plots and peers (also run by the test suite's smoke test).
 bench=(gnuplot-nox python3-kazoo python3-portpicker)
 

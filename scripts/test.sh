@@ -29,7 +29,7 @@ scrub_home=
 san_logs=
 trap 'rm -rf "$scrub_home" "$san_logs"' EXIT
 scrub_env_enter test.sh python3 java ss ip openssl setsid cmake ctest cc pkg-config nm gnuplot \
-    abidw abidiff
+    abidw abidiff clang-format
 
 plain_only=0
 if [ "${1:-}" = --plain ]; then

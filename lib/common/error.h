@@ -23,8 +23,8 @@ int pc_error_set(pc_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Like pc_error_set(), with a position in a file. */
-int pc_error_set_at(pc_error *err, int code, const char *file, int line, int col,
-                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+int pc_error_set_at(pc_error *err, int code, const char *file, int line, int col, const char *fmt,
+                    ...) __attribute__((format(printf, 6, 7)));
 
 /* Reset *err to "no error". Accepts NULL. */
 void pc_error_clear(pc_error *err);

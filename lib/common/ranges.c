@@ -219,8 +219,8 @@ static int pc_range_parse_span(const char *p, const char *end, pc_range *out, pc
         return pc_error_set(err, -EINVAL, "'%.*s': expected a port N or a range A-B", len, p);
     if (lo > hi)
         return pc_error_set(err, -EINVAL,
-                            "'%.*s': range is reversed; write the lower port first (%u-%u)", len,
-                            p, hi, lo);
+                            "'%.*s': range is reversed; write the lower port first (%u-%u)", len, p,
+                            hi, lo);
     out->lo = lo;
     out->hi = hi;
     return 0;

@@ -18,7 +18,10 @@ typedef struct pc_rangeset {
     size_t n, cap;
 } pc_rangeset;
 
+/* An initialiser on one line: clang-format would spread it over four. */
+/* clang-format off */
 #define PC_RANGESET_INIT {NULL, 0, 0}
+/* clang-format on */
 
 void pc_rangeset_init(pc_rangeset *s);
 void pc_rangeset_free(pc_rangeset *s);

@@ -20,9 +20,9 @@ typedef enum pc_ephemeral_policy {
     PC_EPHEMERAL_AVOID = 1 /* not usable */
 } pc_ephemeral_policy;
 
-const char *pc_proto_name(pc_proto p);      /* "tcp", "udp", "both" */
+const char *pc_proto_name(pc_proto p);            /* "tcp", "udp", "both" */
 int pc_proto_parse(const char *s, pc_proto *out); /* 0 or -EINVAL */
-const char *pc_scope_name(pc_scope s);      /* "cluster", "host" */
+const char *pc_scope_name(pc_scope s);            /* "cluster", "host" */
 int pc_scope_parse(const char *s, pc_scope *out);
 
 #endif

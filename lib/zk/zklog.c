@@ -85,4 +85,3 @@ void pc_zk_log_setup(void)
     /* The client's DEBUG level logs every packet; INFO is plenty for debugging. */
     zoo_set_debug_level(pc_log_level() <= PC_LOG_DEBUG ? ZOO_LOG_LEVEL_INFO : ZOO_LOG_LEVEL_ERROR);
 }
-

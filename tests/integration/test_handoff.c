@@ -894,9 +894,9 @@ Test(handoff, run_warns_when_the_command_binds_a_port_of_its_own)
      * along; http.server ignores fd 3 and listens on a port of its own. */
     char out[700], err[700];
     pt_argv a;
-    char **argv =
-        pt_run_argv(&a, false, PT_LIST("--listen-grace", "1", "--pool", PT_POOL, "--service", "own"),
-                 PT_LIST("python3", "-m", "http.server", "--bind", "127.0.0.1", "0"));
+    char **argv = pt_run_argv(&a, false,
+                              PT_LIST("--listen-grace", "1", "--pool", PT_POOL, "--service", "own"),
+                              PT_LIST("python3", "-m", "http.server", "--bind", "127.0.0.1", "0"));
     pid_t run = pt_start_run(argv, out, err, sizeof(out), "own");
     int port = pt_wait_listed_service("own");
     char what[64];
@@ -923,9 +923,9 @@ Test(handoff, run_warns_when_the_command_closes_its_socket)
 {
     char out[700], err[700];
     pt_argv a;
-    char **argv = pt_run_argv(&a, false,
-                           PT_LIST("--listen-grace", "0.5", "--pool", PT_POOL, "--service", "shut"),
-                           PT_LIST("sh", "-c", "exec 3>&-; exec sleep 60"));
+    char **argv = pt_run_argv(
+        &a, false, PT_LIST("--listen-grace", "0.5", "--pool", PT_POOL, "--service", "shut"),
+        PT_LIST("sh", "-c", "exec 3>&-; exec sleep 60"));
     pid_t run = pt_start_run(argv, out, err, sizeof(out), "shut");
     expect_listen_warning(run, err, "it closed the socket of the claimed port");
 }
@@ -936,9 +936,9 @@ Test(handoff, run_does_not_warn_when_the_command_serves_on_fd3_or_on_PORT)
     char script[512], out1[700], err1[700], out2[700], err2[700];
     pt_example("serve_fd3.py", script, sizeof(script));
     pt_argv a1, a2;
-    char **argv1 = pt_run_argv(&a1, false,
-                            PT_LIST("--listen-grace", "0.3", "--pool", PT_POOL, "--service", "fd3"),
-                            PT_LIST("python3", script));
+    char **argv1 = pt_run_argv(
+        &a1, false, PT_LIST("--listen-grace", "0.3", "--pool", PT_POOL, "--service", "fd3"),
+        PT_LIST("python3", script));
     char **argv2 = pt_run_argv(
         &a2, false,
         PT_LIST("--no-listen", "--listen-grace", "4", "--pool", PT_POOL, "--service", "num"),

@@ -684,9 +684,8 @@ Test(sockdiag, lists_what_procnet_lists_for_bound_sockets)
     cr_assert_eq(pc_procnet_scan(NULL, PC_PROTO_BOTH, p, &proc, &err), 0, "%s", err.msg);
     cr_assert_eq(diag.n, (size_t)(n - 1), "%zu sockets listed on %u, %d bound", diag.n, p, n - 1);
     for (size_t i = 0; i < diag.n; i++)
-        cr_assert(has_sock(&proc, &diag.v[i]), "%s:%u (%s) is not in /proc/net",
-                  diag.v[i].local, diag.v[i].local_port,
-                  pc_sock_state_name(diag.v[i].proto, diag.v[i].state));
+        cr_assert(has_sock(&proc, &diag.v[i]), "%s:%u (%s) is not in /proc/net", diag.v[i].local,
+                  diag.v[i].local_port, pc_sock_state_name(diag.v[i].proto, diag.v[i].state));
     size_t bound = 0;
     for (size_t i = 0; i < proc.n; i++) {
         const pc_sock *s = &proc.v[i];

@@ -401,7 +401,8 @@ Test(request, release_failures)
     PT_BAD("{\"v\":1,\"id\":1,\"op\":\"release\",\"pool\":\"p\"}", "\"port\"");
     PT_BAD("{\"v\":1,\"id\":1,\"op\":\"release\",\"pool\":\"p\",\"port\":0}", "\"port\"");
     PT_BAD("{\"v\":1,\"id\":1,\"op\":\"release\",\"pool\":\"p\",\"port\":\"1\"}", "\"port\"");
-    PT_BAD("{\"v\":1,\"id\":1,\"op\":\"release\",\"pool\":\"p\",\"port\":1,\"claim\":5}", "\"claim\"");
+    PT_BAD("{\"v\":1,\"id\":1,\"op\":\"release\",\"pool\":\"p\",\"port\":1,\"claim\":5}",
+           "\"claim\"");
     PT_BAD("{\"v\":1,\"id\":1,\"op\":\"release\",\"pool\":\"p\",\"port\":1,\"claim\":\"a\\nb\"}",
            "\"claim\"");
     PT_BAD("{\"v\":1,\"id\":1,\"op\":\"list\",\"pool\":7}", "\"pool\"");
