@@ -128,6 +128,7 @@ static void pt_start(void)
 static void pt_stop(void)
 {
     if (P && pt_z) {
+        pt_renew_session(); /* pt_z was idle while the listings ran */
         char **rev = calloc(2 * PT_TOTAL, sizeof(char *));
         for (int i = 0; rev && i < 2 * PT_TOTAL; i++)
             rev[i] = P[2 * PT_TOTAL - 1 - i];

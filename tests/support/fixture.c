@@ -38,6 +38,14 @@ void pt_setup_on(const char *connect)
     cr_assert_gt(pt_base, 0, "no run of %d free ports", PT_PORTS);
 }
 
+void pt_renew_session(void)
+{
+    pt_zkr_close(pt_z);
+    pt_z = NULL;
+    int rc = pt_zkr_connect(&pt_z, pt_zkc, 10000, 10000);
+    cr_assert_eq(rc, 0, "ZooKeeper %s: %s", pt_zkc, strerror(-rc));
+}
+
 void pt_setup(void)
 {
     pt_setup_on(pt_zk_shared());
@@ -51,7 +59,11 @@ void pt_teardown(void)
             pt_tracked[i] = 0;
         }
     if (pt_z) {
-        pt_zkr_delete_tree(pt_z, pt_root);
+        /* A new session: the test's own may have expired while it ran. */
+        pt_zkr_close(pt_z);
+        pt_z = NULL;
+        if (pt_zkr_connect(&pt_z, pt_zkc, 10000, 10000) == 0)
+            pt_zkr_delete_tree(pt_z, pt_root);
         pt_zkr_close(pt_z);
         pt_z = NULL;
     }

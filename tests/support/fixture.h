@@ -46,6 +46,13 @@ void pt_setup(void);
  */
 void pt_teardown(void);
 
+/*
+ * Replace pt_z by a new session. pt_z is driven only inside its calls, so a
+ * test that goes longer than its session timeout without one (a slow
+ * listing under a sanitizer) finds it expired; pt_teardown() renews it too.
+ */
+void pt_renew_session(void);
+
 /* Remember pid so that pt_teardown() stops it (SIGTERM, then SIGKILL) if a
  * failed test left it running. Returns pid. */
 pid_t pt_track(pid_t pid);

@@ -28,6 +28,7 @@ typedef struct pending {
     int len;
     char **names;
     int count;
+    void *results;        /* what a multi-op's completion writes into */
     struct pending *next; /* in the handle's orphans */
 } pending;
 
@@ -35,6 +36,7 @@ static void pending_free(pending *p)
 {
     free(p->data);
     pt_zkr_free_strings(p->names, p->count);
+    free(p->results);
     free(p);
 }
 
@@ -428,8 +430,8 @@ static int pt_zkr_multi(pt_zkr *z, char *const *paths, char *const *data, bool c
     for (int base = 0; base < n; base += PT_ZKR_MULTI_MAX) {
         int k = n - base < PT_ZKR_MULTI_MAX ? n - base : PT_ZKR_MULTI_MAX;
         zoo_op_t ops[PT_ZKR_MULTI_MAX];
-        /* The completion writes the results: they are left to leak when the
-         * call is given up on (the completion may still run). */
+        /* The completion writes the results: they go with p, which outlives
+         * a call given up on (an orphan, freed by pt_zkr_close()). */
         zoo_op_result_t *res = calloc((size_t)k, sizeof(*res));
         pending *p = calloc(1, sizeof *p);
         if (!res || !p) {
@@ -437,6 +439,7 @@ static int pt_zkr_multi(pt_zkr *z, char *const *paths, char *const *data, bool c
             free(p);
             return -ENOMEM;
         }
+        p->results = res;
         for (int i = 0; i < k; i++) {
             const char *d = data ? data[base + i] : NULL;
             if (create)
@@ -446,12 +449,9 @@ static int pt_zkr_multi(pt_zkr *z, char *const *paths, char *const *data, bool c
                 zoo_delete_op_init(&ops[i], paths[base + i], -1);
         }
         bool gone;
-        int zrc = zoo_amulti(z->zh, k, ops, res, on_void, p);
-        int rc = finish(z, zrc, p, &gone);
+        int rc = finish(z, zoo_amulti(z->zh, k, ops, res, on_void, p), p, &gone);
         if (!gone)
-            free(p);
-        if (zrc != ZOK || !gone)
-            free(res);
+            pending_free(p);
         if (rc != 0)
             return rc;
     }
