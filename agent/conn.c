@@ -280,20 +280,16 @@ static void pc_conn_dispatch(pc_conn *c, pc_creq *r)
         pc_conn_fail(c, r, PORTCO_ESHUTDOWN, "the agent is shutting down; retry with the next one");
         return;
     }
-    switch (r->req.op) {
-    case PC_OP_ACQUIRE:
-        pc_claims_acquire(c, r);
-        break;
-    case PC_OP_RELEASE:
-        pc_release_req(c, r);
-        break;
-    case PC_OP_LIST:
-        pc_listing_list(c, r);
-        break;
-    case PC_OP_STATUS:
-        pc_listing_status(c, r);
-        break;
-    }
+    /* The parser accepts only the operations of this table. */
+    static void (*const handlers[])(pc_conn *, pc_creq *) = {
+        [PC_OP_ACQUIRE] = pc_claims_acquire,
+        [PC_OP_RELEASE] = pc_release_req,
+        [PC_OP_LIST] = pc_listing_list,
+        [PC_OP_STATUS] = pc_listing_status,
+    };
+    unsigned op = (unsigned)r->req.op;
+    if (op < sizeof(handlers) / sizeof(handlers[0]) && handlers[op])
+        handlers[op](c, r);
 }
 
 /*
