@@ -54,12 +54,9 @@ int pc_conn_start(pc_agent *a, int fd)
     c->wev = event_new(a->base, fd, EV_WRITE | EV_PERSIST, pc_conn_write_cb, c);
     c->free_ev = event_new(a->base, -1, 0, pc_conn_free_cb, c);
     if (!c->rev || !c->wev || !c->free_ev || event_add(c->rev, NULL) < 0) {
-        if (c->rev)
-            event_free(c->rev);
-        if (c->wev)
-            event_free(c->wev);
-        if (c->free_ev)
-            event_free(c->free_ev);
+        pc_event_clear(&c->rev);
+        pc_event_clear(&c->wev);
+        pc_event_clear(&c->free_ev);
         pc_linebuf_free(&c->in);
         free(c);
         close(fd);

@@ -430,18 +430,12 @@ out:
     pc_state_flush(&a); /* what is left: nothing after a clean stop */
     pc_state_free(&a);
     pc_pools_free_all(&a);
-    if (a.sigterm_ev)
-        event_free(a.sigterm_ev);
-    if (a.sigint_ev)
-        event_free(a.sigint_ev);
-    if (a.stop_ev)
-        event_free(a.stop_ev);
-    if (a.listen_poll_ev)
-        event_free(a.listen_poll_ev);
-    if (a.ready_ev)
-        event_free(a.ready_ev);
-    if (a.disconnect_ev)
-        event_free(a.disconnect_ev);
+    pc_event_clear(&a.sigterm_ev);
+    pc_event_clear(&a.sigint_ev);
+    pc_event_clear(&a.stop_ev);
+    pc_event_clear(&a.listen_poll_ev);
+    pc_event_clear(&a.ready_ev);
+    pc_event_clear(&a.disconnect_ev);
     pc_kports_free(&a.kports);
     event_base_free(a.base);
     pc_agent_config_free(&a.opts);
