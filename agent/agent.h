@@ -203,6 +203,14 @@ struct event *pc_event_start(struct event_base *base, evutil_socket_t fd, short 
 /* Free the event *ev, when there is one, and set *ev to NULL. */
 void pc_event_clear(struct event **ev);
 
+/*
+ * TAILQ_FOREACH for a loop that may remove or free `var`: `tvar` holds the
+ * next element beforehand (BSD's TAILQ_FOREACH_SAFE, which glibc's
+ * <sys/queue.h> lacks).
+ */
+#define PC_TAILQ_FOREACH_SAFE(var, head, field, tvar)                                              \
+    for ((var) = TAILQ_FIRST(head); (var) && ((tvar) = TAILQ_NEXT(var, field), 1); (var) = (tvar))
+
 /* Copy src into dst[len], truncating; dst is always NUL-terminated. */
 static inline void pc_strlcpy(char *dst, const char *src, size_t len)
 {
