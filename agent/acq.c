@@ -82,8 +82,7 @@ void pc_acq_free(pc_acq *q)
     pc_holdset_close(&q->holds);
     if (q->pidfd >= 0)
         close(q->pidfd);
-    if (q->timer)
-        event_free(q->timer);
+    pc_event_clear(&q->timer);
     TAILQ_REMOVE(&q->agent->acqs, q, link);
     free(q);
 }

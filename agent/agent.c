@@ -1,4 +1,5 @@
-/* agent.c - clocks, the claims holding sockets, and the way from a watcher back to its agent. */
+/* agent.c - clocks, the claims holding sockets, the way from a watcher back to its agent, and
+ * making and freeing events. */
 #include "agent.h"
 
 #include <time.h>
@@ -32,4 +33,22 @@ int64_t pc_mono_ms(void)
 pc_agent *pc_agent_of(zhandle_t *zh)
 {
     return pc_zk_owner(zh);
+}
+
+struct event *pc_event_start(struct event_base *base, evutil_socket_t fd, short what,
+                             event_callback_fn cb, void *arg)
+{
+    struct event *ev = event_new(base, fd, what, cb, arg);
+    if (ev && event_add(ev, NULL) < 0) {
+        event_free(ev);
+        ev = NULL;
+    }
+    return ev;
+}
+
+void pc_event_clear(struct event **ev)
+{
+    if (*ev)
+        event_free(*ev);
+    *ev = NULL;
 }

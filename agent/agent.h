@@ -192,6 +192,25 @@ int64_t pc_mono_ms(void);
  * (their context is the operation's id only, so that it can outlive it). */
 pc_agent *pc_agent_of(zhandle_t *zh);
 
+/*
+ * Make an event on `base` (fd, what, cb and arg as for event_new) and add it
+ * with no timeout. Returns the event, or NULL when it cannot be made or added
+ * (then nothing is left behind).
+ */
+struct event *pc_event_start(struct event_base *base, evutil_socket_t fd, short what,
+                             event_callback_fn cb, void *arg);
+
+/* Free the event *ev, when there is one, and set *ev to NULL. */
+void pc_event_clear(struct event **ev);
+
+/*
+ * TAILQ_FOREACH for a loop that may remove or free `var`: `tvar` holds the
+ * next element beforehand (BSD's TAILQ_FOREACH_SAFE, which glibc's
+ * <sys/queue.h> lacks).
+ */
+#define PC_TAILQ_FOREACH_SAFE(var, head, field, tvar)                                              \
+    for ((var) = TAILQ_FIRST(head); (var) && ((tvar) = TAILQ_NEXT(var, field), 1); (var) = (tvar))
+
 /* Copy src into dst[len], truncating; dst is always NUL-terminated. */
 static inline void pc_strlcpy(char *dst, const char *src, size_t len)
 {

@@ -179,42 +179,43 @@ static char *pc_batch_copy(pc_multi *m, const char *s, int len)
     return c;
 }
 
-/* Copy op into m with its own path and data. */
-static int pc_batch_add_op(pc_multi *m, const zoo_op_t *op)
+/*
+ * Give one operation of m its own copy of its path and, when data is given,
+ * of its data (datalen < 0: no data field). Returns 0, or -1 when out of
+ * memory.
+ */
+static int pc_batch_own(pc_multi *m, const char **path, const char **data, int datalen)
 {
-    zoo_op_t *o = &m->ops[m->nops];
-    *o = *op;
-    const char **path = NULL;
-    const char **data = NULL;
-    int datalen = -1;
-    switch (op->type) {
-    case ZOO_CREATE_OP:
-        path = &o->create_op.path;
-        data = &o->create_op.data;
-        datalen = op->create_op.datalen;
-        break;
-    case ZOO_DELETE_OP:
-        path = &o->delete_op.path;
-        break;
-    case ZOO_SETDATA_OP:
-        path = &o->set_op.path;
-        data = &o->set_op.data;
-        datalen = op->set_op.datalen;
-        break;
-    case ZOO_CHECK_OP:
-        path = &o->check_op.path;
-        break;
-    default:
-        return -1;
-    }
     if (!(*path = pc_batch_copy(m, *path, -1)))
         return -1;
     if (data && *data && datalen <= 0)
         *data = ""; /* nothing is read from it */
     else if (data && *data && !(*data = pc_batch_copy(m, *data, datalen)))
         return -1;
-    m->nops++;
     return 0;
+}
+
+/*
+ * Append op to m with its own path and data. Returns 0, or -1 for an unknown
+ * type or when out of memory; the caller then takes back the ops and copies
+ * of m it added.
+ */
+static int pc_batch_add_op(pc_multi *m, const zoo_op_t *op)
+{
+    zoo_op_t *o = &m->ops[m->nops++];
+    *o = *op;
+    switch (op->type) {
+    case ZOO_CREATE_OP:
+        return pc_batch_own(m, &o->create_op.path, &o->create_op.data, op->create_op.datalen);
+    case ZOO_DELETE_OP:
+        return pc_batch_own(m, &o->delete_op.path, NULL, -1);
+    case ZOO_SETDATA_OP:
+        return pc_batch_own(m, &o->set_op.path, &o->set_op.data, op->set_op.datalen);
+    case ZOO_CHECK_OP:
+        return pc_batch_own(m, &o->check_op.path, NULL, -1);
+    default:
+        return -1;
+    }
 }
 
 int pc_batch_multi(pc_agent *a, int count, const zoo_op_t *ops, zoo_op_result_t *results,

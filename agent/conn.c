@@ -54,12 +54,9 @@ int pc_conn_start(pc_agent *a, int fd)
     c->wev = event_new(a->base, fd, EV_WRITE | EV_PERSIST, pc_conn_write_cb, c);
     c->free_ev = event_new(a->base, -1, 0, pc_conn_free_cb, c);
     if (!c->rev || !c->wev || !c->free_ev || event_add(c->rev, NULL) < 0) {
-        if (c->rev)
-            event_free(c->rev);
-        if (c->wev)
-            event_free(c->wev);
-        if (c->free_ev)
-            event_free(c->free_ev);
+        pc_event_clear(&c->rev);
+        pc_event_clear(&c->wev);
+        pc_event_clear(&c->free_ev);
         pc_linebuf_free(&c->in);
         free(c);
         close(fd);
@@ -280,20 +277,16 @@ static void pc_conn_dispatch(pc_conn *c, pc_creq *r)
         pc_conn_fail(c, r, PORTCO_ESHUTDOWN, "the agent is shutting down; retry with the next one");
         return;
     }
-    switch (r->req.op) {
-    case PC_OP_ACQUIRE:
-        pc_claims_acquire(c, r);
-        break;
-    case PC_OP_RELEASE:
-        pc_release_req(c, r);
-        break;
-    case PC_OP_LIST:
-        pc_listing_list(c, r);
-        break;
-    case PC_OP_STATUS:
-        pc_listing_status(c, r);
-        break;
-    }
+    /* The parser accepts only the operations of this table. */
+    static void (*const handlers[])(pc_conn *, pc_creq *) = {
+        [PC_OP_ACQUIRE] = pc_claims_acquire,
+        [PC_OP_RELEASE] = pc_release_req,
+        [PC_OP_LIST] = pc_listing_list,
+        [PC_OP_STATUS] = pc_listing_status,
+    };
+    unsigned op = (unsigned)r->req.op;
+    if (op < sizeof(handlers) / sizeof(handlers[0]) && handlers[op])
+        handlers[op](c, r);
 }
 
 /*

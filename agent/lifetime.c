@@ -49,22 +49,13 @@ int pc_lifetime_watch(pc_hold *h)
     if (h->pidfd < 0)
         return -EBADF;
     /* A pidfd becomes readable when the process exits. */
-    h->pid_ev = event_new(h->agent->base, h->pidfd, EV_READ, pc_lifetime_exit_cb, h);
-    if (!h->pid_ev || event_add(h->pid_ev, NULL) < 0) {
-        if (h->pid_ev)
-            event_free(h->pid_ev);
-        h->pid_ev = NULL;
-        return -ENOMEM;
-    }
-    return 0;
+    h->pid_ev = pc_event_start(h->agent->base, h->pidfd, EV_READ, pc_lifetime_exit_cb, h);
+    return h->pid_ev ? 0 : -ENOMEM;
 }
 
 void pc_lifetime_unwatch(pc_hold *h)
 {
-    if (h->pid_ev) {
-        event_free(h->pid_ev);
-        h->pid_ev = NULL;
-    }
+    pc_event_clear(&h->pid_ev);
     if (h->pidfd >= 0) {
         close(h->pidfd);
         h->pidfd = -1;

@@ -71,6 +71,20 @@ static int pc_check_zk(const char *what, const char *v)
 }
 
 /*
+ * The flags that set one string of the configuration as given:
+ * XX(code, flag, field) sets `field` of pc_agent_config from --`flag`.
+ */
+#define PC_AGENT_STR_FLAGS(XX)                                                                     \
+    XX(O_HOST, "host-id", host_id)                                                                 \
+    XX(O_SOCKET, "socket", socket)                                                                 \
+    XX(O_ROOT, "root", root)                                                                       \
+    XX(O_STATE, "state-file", state_file)                                                          \
+    XX(O_METRICS, "metrics-listen", metrics_listen)                                                \
+    XX(O_TLS_CERT, "tls-cert", tls_cert)                                                           \
+    XX(O_TLS_KEY, "tls-key", tls_key)                                                              \
+    XX(O_TLS_CA, "tls-client-ca", tls_client_ca)
+
+/*
  * Read the file (when given), then $PORTCO_ZK and $PORTCO_LOG, and apply the
  * flags over them. Returns 0; -1 after printing the help or the version (exit
  * status 0); or 2 for a usage error, a bad file or a bad variable (message
@@ -78,26 +92,29 @@ static int pc_check_zk(const char *what, const char *v)
  */
 static int pc_load_opts(int argc, char **argv, pc_agent_config *o, int *log_level)
 {
-    enum { O_ZK = 256, O_HOST, O_SOCKET, O_ROOT, O_TIMEOUT, O_LEVEL, O_CONFIG, O_HELP, O_STATE };
-    enum { O_VERSION = 280 };
-    enum { O_METRICS = 300, O_TLS_CERT, O_TLS_KEY, O_TLS_CA };
+#define PC_FLAG_CODE(code, flag, field) code,
+#define PC_FLAG_LONG(code, flag, field) {flag, required_argument, NULL, code},
+    enum {
+        O_ZK = 256,
+        O_TIMEOUT,
+        O_LEVEL,
+        O_CONFIG,
+        O_HELP,
+        O_VERSION,
+        PC_AGENT_STR_FLAGS(PC_FLAG_CODE)
+    };
     static const struct option longs[] = {
         {"config", required_argument, NULL, O_CONFIG},
         {"zk", required_argument, NULL, O_ZK},
-        {"host-id", required_argument, NULL, O_HOST},
-        {"socket", required_argument, NULL, O_SOCKET},
-        {"root", required_argument, NULL, O_ROOT},
-        {"state-file", required_argument, NULL, O_STATE},
         {"session-timeout", required_argument, NULL, O_TIMEOUT},
         {"log-level", required_argument, NULL, O_LEVEL},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
-        {"metrics-listen", required_argument, NULL, O_METRICS},
-        {"tls-cert", required_argument, NULL, O_TLS_CERT},
-        {"tls-key", required_argument, NULL, O_TLS_KEY},
-        {"tls-client-ca", required_argument, NULL, O_TLS_CA},
+        PC_AGENT_STR_FLAGS(PC_FLAG_LONG) /* the string flags */
         {NULL, 0, NULL, 0},
     };
+#undef PC_FLAG_LONG
+#undef PC_FLAG_CODE
     const char *config = NULL;
     /* First pass: the file, so that flags override it whatever their order;
      * --help and --version answer before anything is read. */
@@ -146,18 +163,12 @@ static int pc_load_opts(int argc, char **argv, pc_agent_config *o, int *log_leve
             rc = pc_set_str(&o->zookeeper, optarg);
             zk_given = true;
             break;
-        case O_HOST:
-            rc = pc_set_str(&o->host_id, optarg);
-            break;
-        case O_SOCKET:
-            rc = pc_set_str(&o->socket, optarg);
-            break;
-        case O_ROOT:
-            rc = pc_set_str(&o->root, optarg);
-            break;
-        case O_STATE:
-            rc = pc_set_str(&o->state_file, optarg);
-            break;
+#define PC_FLAG_SET(code, flag, field)                                                             \
+    case code:                                                                                     \
+        rc = pc_set_str(&o->field, optarg);                                                        \
+        break;
+            PC_AGENT_STR_FLAGS(PC_FLAG_SET)
+#undef PC_FLAG_SET
         case O_TIMEOUT:
             errno = 0;
             long v = strtol(optarg, &end, 10);
@@ -177,18 +188,6 @@ static int pc_load_opts(int argc, char **argv, pc_agent_config *o, int *log_leve
                 return 2;
             }
             level_given = true;
-            break;
-        case O_METRICS:
-            rc = pc_set_str(&o->metrics_listen, optarg);
-            break;
-        case O_TLS_CERT:
-            rc = pc_set_str(&o->tls_cert, optarg);
-            break;
-        case O_TLS_KEY:
-            rc = pc_set_str(&o->tls_key, optarg);
-            break;
-        case O_TLS_CA:
-            rc = pc_set_str(&o->tls_client_ca, optarg);
             break;
         case O_HELP:
         case O_VERSION:
@@ -431,18 +430,12 @@ out:
     pc_state_flush(&a); /* what is left: nothing after a clean stop */
     pc_state_free(&a);
     pc_pools_free_all(&a);
-    if (a.sigterm_ev)
-        event_free(a.sigterm_ev);
-    if (a.sigint_ev)
-        event_free(a.sigint_ev);
-    if (a.stop_ev)
-        event_free(a.stop_ev);
-    if (a.listen_poll_ev)
-        event_free(a.listen_poll_ev);
-    if (a.ready_ev)
-        event_free(a.ready_ev);
-    if (a.disconnect_ev)
-        event_free(a.disconnect_ev);
+    pc_event_clear(&a.sigterm_ev);
+    pc_event_clear(&a.sigint_ev);
+    pc_event_clear(&a.stop_ev);
+    pc_event_clear(&a.listen_poll_ev);
+    pc_event_clear(&a.ready_ev);
+    pc_event_clear(&a.disconnect_ev);
     pc_kports_free(&a.kports);
     event_base_free(a.base);
     pc_agent_config_free(&a.opts);

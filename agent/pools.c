@@ -69,16 +69,12 @@ static void pc_pool_release(pc_apool *p)
 
 void pc_pools_free_all(pc_agent *a)
 {
-    if (a->pools_retry_ev) {
-        event_free(a->pools_retry_ev);
-        a->pools_retry_ev = NULL;
-    }
+    pc_event_clear(&a->pools_retry_ev);
     pc_apool *p;
     while ((p = TAILQ_FIRST(&a->pools))) {
         TAILQ_REMOVE(&a->pools, p, link);
         pc_pool_release(p);
-        if (p->relist_ev)
-            event_free(p->relist_ev);
+        pc_event_clear(&p->relist_ev);
         free(p);
     }
 }

@@ -116,8 +116,8 @@ void pc_release_conn_closed(pc_conn *c)
 {
     pc_agent *a = c->agent;
     pc_acq *q, *qn;
-    for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
-        qn = TAILQ_NEXT(q, link);
+    PC_TAILQ_FOREACH_SAFE(q, &a->acqs, link, qn)
+    {
         if (q->conn != c)
             continue;
         q->conn = NULL;
@@ -130,8 +130,8 @@ void pc_release_conn_closed(pc_conn *c)
             pc_acq_withdraw(q);
     }
     pc_hold *h, *hn;
-    for (h = TAILQ_FIRST(&a->holds); h; h = hn) {
-        hn = TAILQ_NEXT(h, link);
+    PC_TAILQ_FOREACH_SAFE(h, &a->holds, link, hn)
+    {
         if (h->conn != c)
             continue;
         h->conn = NULL;
@@ -143,8 +143,8 @@ void pc_release_conn_closed(pc_conn *c)
 void pc_release_all(pc_agent *a)
 {
     pc_acq *q, *qn;
-    for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
-        qn = TAILQ_NEXT(q, link);
+    PC_TAILQ_FOREACH_SAFE(q, &a->acqs, link, qn)
+    {
         if (q->kind == PC_ACQ_DELETE)
             continue;
         if (q->creq)

@@ -131,11 +131,8 @@ int pc_server_start(pc_agent *a, pc_error *err)
         unlink(path);
         return pc_error_set(err, -e, "cannot listen on %s: %s", path, strerror(e));
     }
-    a->listen_ev = event_new(a->base, fd, EV_READ | EV_PERSIST, pc_accept_cb, a);
-    if (!a->listen_ev || event_add(a->listen_ev, NULL) < 0) {
-        if (a->listen_ev)
-            event_free(a->listen_ev);
-        a->listen_ev = NULL;
+    a->listen_ev = pc_event_start(a->base, fd, EV_READ | EV_PERSIST, pc_accept_cb, a);
+    if (!a->listen_ev) {
         close(fd);
         unlink(path);
         return pc_error_set(err, -ENOMEM, "cannot watch the listening socket");
@@ -147,10 +144,7 @@ int pc_server_start(pc_agent *a, pc_error *err)
 
 void pc_server_stop(pc_agent *a)
 {
-    if (a->listen_ev) {
-        event_free(a->listen_ev);
-        a->listen_ev = NULL;
-    }
+    pc_event_clear(&a->listen_ev);
     if (a->listen_fd >= 0) {
         close(a->listen_fd);
         a->listen_fd = -1;

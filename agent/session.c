@@ -86,8 +86,8 @@ void pc_session_reassert(pc_agent *a, pc_hold *h)
 void pc_session_rewatch(pc_agent *a)
 {
     pc_acq *q, *qn;
-    for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
-        qn = TAILQ_NEXT(q, link);
+    PC_TAILQ_FOREACH_SAFE(q, &a->acqs, link, qn)
+    {
         if (q->state == PC_ST_WAIT)
             pc_acq_list(q); /* lists again and watches the predecessor anew */
     }
@@ -130,8 +130,8 @@ void pc_session_on_connected(pc_agent *a, bool new_session)
     pc_acq *q, *qn;
     if (a->disconnect_ev)
         evtimer_del(a->disconnect_ev);
-    for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
-        qn = TAILQ_NEXT(q, link);
+    PC_TAILQ_FOREACH_SAFE(q, &a->acqs, link, qn)
+    {
         if (q->state == PC_ST_RECOVER) {
             pc_acq_list(q);
         } else if (q->state == PC_ST_REDELETE) {
@@ -155,8 +155,8 @@ void pc_session_on_connected(pc_agent *a, bool new_session)
 void pc_session_on_expired(pc_agent *a)
 {
     pc_acq *q, *qn;
-    for (q = TAILQ_FIRST(&a->acqs); q; q = qn) {
-        qn = TAILQ_NEXT(q, link);
+    PC_TAILQ_FOREACH_SAFE(q, &a->acqs, link, qn)
+    {
         if (q->kind == PC_ACQ_DELETE)
             continue; /* a delete goes on; PC_ST_REDELETE is issued on the next connect */
         if (q->state == PC_ST_BUSY)

@@ -176,9 +176,7 @@ void pc_state_flush(pc_agent *a)
 
 void pc_state_free(pc_agent *a)
 {
-    if (a->state_ev)
-        event_free(a->state_ev);
-    a->state_ev = NULL;
+    pc_event_clear(&a->state_ev);
     json_decref(a->restore);
     a->restore = NULL;
 }
