@@ -5,9 +5,10 @@
 #include <stdbool.h>
 
 /*
- * Every zoo_a* call of portco passes a pc_zk_req as its completion's data,
- * and every completion starts by taking it back with pc_zk_req_take(). The
- * request context does three things in that one place:
+ * A zoo_a* call (or pc_zk_mkdirs()) of an owner of requests passes a
+ * pc_zk_req as its completion's data, and the completion starts by taking
+ * it back with pc_zk_req_take(). The request context does three things in
+ * that one place:
  *
  *  - it counts the request in its owner's pc_zk_reqs from the moment it was
  *    queued (pc_zk_req_sent() with ZOK) until its completion took it back,
@@ -22,7 +23,11 @@
  * A context is either allocated per request (pc_zk_req_new(), freed by
  * pc_zk_req_take() or by a pc_zk_req_sent() that failed) or embedded in an
  * object that has at most one request in flight (pc_zk_req_init(), never
- * freed by this module). Everything runs on the loop thread: no locks.
+ * freed by this module). An object with an embedded context may pass
+ * itself as the completion's data and take its context back by address;
+ * taking back a context whose request is not pending changes nothing. The
+ * owner must outlive the completions of its requests. Everything runs on
+ * the loop thread: no locks.
  */
 
 /* Held by the owner of requests (zero-initialised is valid: generation 0, none pending). */
@@ -59,11 +64,12 @@ pc_zk_req *pc_zk_req_new(pc_zk_reqs *owner, void *ud);
 int pc_zk_req_sent(pc_zk_req *r, int zrc);
 
 /*
- * The first step of every completion: `data` is the completion's data (a
- * pc_zk_req queued with pc_zk_req_sent()). The request is no longer
- * pending; an allocated context is freed. Returns its `ud`. When `current`
- * is not NULL it is set to whether the owner's generation is still the one
- * of issue time (false: the owner renewed it since, the answer is stale).
+ * The first step of every completion: `data` is the pc_zk_req given to the
+ * call. When its request is pending (pc_zk_req_sent() returned 0 and it was
+ * not taken back yet) it no longer is; an allocated context is freed.
+ * Returns its `ud`. When `current` is not NULL it is set to whether the
+ * owner's generation is still the one of issue time (false: the owner
+ * renewed it since, the answer is stale).
  */
 void *pc_zk_req_take(const void *data, bool *current);
 
