@@ -119,14 +119,18 @@ void pc_acq_fail(pc_acq *q, int code, const char *fmt, ...)
 
 bool pc_acq_zk_sent(pc_acq *q, bool sent)
 {
-    if (sent)
-        q->agent->zk_pending++;
-    return sent;
+    pc_zk_req_init(&q->zreq, &q->agent->zk_reqs, q);
+    return pc_zk_req_sent(&q->zreq, sent ? ZOK : ZAPIERROR) == 0;
+}
+
+void pc_acq_zk_back(pc_acq *q)
+{
+    pc_zk_req_take(&q->zreq, NULL);
 }
 
 void pc_acq_zk_done(pc_acq *q)
 {
-    q->agent->zk_pending--;
+    pc_acq_zk_back(q);
     q->state = PC_ST_IDLE;
 }
 

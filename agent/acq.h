@@ -32,6 +32,7 @@ struct pc_acq {
     pid_t peer_pid;
     uid_t peer_uid;
     pc_apool *pool;
+    pc_zk_req zreq; /* the ZooKeeper request in flight (at most one), counted in the agent */
     pc_scan scan;
     bool specific;
     uint16_t static_first;
@@ -84,12 +85,18 @@ void pc_acq_fail(pc_acq *q, int code, const char *fmt, ...) __attribute__((forma
  * a completion is outstanding (it then sees `cancelled`). */
 void pc_acq_withdraw(pc_acq *q);
 
-/* After issuing a ZooKeeper request for q: when `sent` (it was queued, and
- * its completion will run), count it in a->zk_pending. Returns `sent`. */
+/* After issuing a ZooKeeper request for q (with q as its completion's
+ * data): when `sent` (it was queued, and its completion will run), count it
+ * in a->zk_reqs through q->zreq. Returns `sent`. */
 bool pc_acq_zk_sent(pc_acq *q, bool sent);
 
-/* The start of every completion of q's ZooKeeper request: the request is
- * no longer pending (a->zk_pending) and q is between steps (PC_ST_IDLE). */
+/* The completion of q's ZooKeeper request has run: take back q->zreq (the
+ * request is no longer pending in a->zk_reqs). Does nothing when no request
+ * of q is pending. */
+void pc_acq_zk_back(pc_acq *q);
+
+/* The start of every completion of q's ZooKeeper request: pc_acq_zk_back(),
+ * and q is between steps (PC_ST_IDLE). */
 void pc_acq_zk_done(pc_acq *q);
 
 /* When q was cancelled (nobody to grant to any more), withdraw it and

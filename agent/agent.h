@@ -164,7 +164,7 @@ struct pc_agent {
     pc_kports kports;     /* kernel port settings, re-read at most once a second */
     int64_t kports_at_ms; /* when kports was read; 0: never */
     int presence_tries;
-    int zk_pending;     /* ZooKeeper requests of this agent not yet completed */
+    pc_zk_reqs zk_reqs; /* ZooKeeper requests of this agent not yet completed */
     pc_batch *batch;    /* multi-ops collected in this loop turn (batch.c) */
     zhandle_t *zh_seen; /* handle of the last CONNECTED: watches live on a handle */
     /* The state file (state.c). */

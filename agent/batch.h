@@ -18,7 +18,7 @@
  * answer, so each caller's operations were applied exactly when the others'
  * were. A caller's failure path must therefore hold for a refusal caused by
  * another caller's operation (it is the same as for its own: nothing was
- * applied). The caller counts the request in a->zk_pending as for
+ * applied). The caller counts the request in a->zk_reqs as for
  * zoo_amulti(). Returns ZOK, or ZSYSTEMERROR when out of memory.
  */
 int pc_batch_multi(pc_agent *a, int count, const zoo_op_t *ops, zoo_op_result_t *results,

@@ -40,6 +40,7 @@ typedef struct pc_listop {
 
 /* One step of the walk: which pool (and port) a completion belongs to. */
 typedef struct pc_listitem {
+    pc_zk_req req; /* the request of this step; its completion's data */
     pc_listop *op;
     char pool[PC_POOL_NAME_MAX + 1];
     char dir[PC_ZKP_PATH_MAX];
@@ -146,7 +147,6 @@ static void pc_listop_finish(pc_listop *op)
 
 static void pc_listop_done_one(pc_listop *op)
 {
-    op->agent->zk_pending--;
     if (--op->pending == 0)
         pc_listop_finish(op);
 }
@@ -162,18 +162,18 @@ static pc_listitem *pc_listitem_new(pc_listop *op, const char *pool, const char 
     pc_listitem *it = calloc(1, sizeof(*it));
     if (!it)
         return NULL;
+    pc_zk_req_init(&it->req, &op->agent->zk_reqs, it);
     it->op = op;
     snprintf(it->pool, sizeof(it->pool), "%s", pool);
     snprintf(it->dir, sizeof(it->dir), "%s", dir);
     return it;
 }
 
-/* Count a request as outstanding, or drop the item when it could not be sent. */
+/* Count a request as outstanding in op, or drop the item when it could not be sent. */
 static void pc_list_issued(pc_listop *op, pc_listitem *it, int rc)
 {
-    if (rc == ZOK) {
+    if (pc_zk_req_sent(&it->req, rc) == 0) {
         op->pending++;
-        op->agent->zk_pending++;
     } else {
         pc_listop_error(op, rc);
         free(it);
@@ -184,7 +184,7 @@ static void pc_list_issued(pc_listop *op, pc_listitem *it, int rc)
 static void pc_list_data_cb(int rc, const char *value, int len, const struct Stat *st,
                             const void *data)
 {
-    pc_listitem *it = (pc_listitem *)data;
+    pc_listitem *it = pc_zk_req_take(data, NULL);
     pc_listop *op = it->op;
     pc_listop_error(op, rc);
     if (rc == ZOK) {
@@ -216,7 +216,7 @@ static void pc_list_data_cb(int rc, const char *value, int len, const struct Sta
 /* A port's claim nodes: the lowest sequence owns the port. */
 static void pc_list_port_cb(int rc, const struct String_vector *sv, const void *data)
 {
-    pc_listitem *it = (pc_listitem *)data;
+    pc_listitem *it = pc_zk_req_take(data, NULL);
     pc_listop *op = it->op;
     pc_listop_error(op, rc);
     int low = rc == ZOK ? pc_zkp_lowest(sv->data, sv->count, pc_zkp_claim_seq) : -1;
@@ -227,8 +227,9 @@ static void pc_list_port_cb(int rc, const struct String_vector *sv, const void *
             if (d) {
                 d->port = it->port;
                 snprintf(d->name, sizeof(d->name), "%s", sv->data[low]);
-                pc_list_issued(op, d,
-                               zoo_aget(pc_zk_handle(op->agent->zk), path, 0, pc_list_data_cb, d));
+                pc_list_issued(
+                    op, d,
+                    zoo_aget(pc_zk_handle(op->agent->zk), path, 0, pc_list_data_cb, &d->req));
             }
         }
     }
@@ -260,7 +261,7 @@ static bool pc_list_port_before(const pc_list_key *after, const char *pool, int 
 /* A ports directory: one child per port with claims. */
 static void pc_list_ports_cb(int rc, const struct String_vector *sv, const void *data)
 {
-    pc_listitem *it = (pc_listitem *)data;
+    pc_listitem *it = pc_zk_req_take(data, NULL);
     pc_listop *op = it->op;
     pc_listop_error(op, rc);
     int nports = 0;
@@ -295,8 +296,9 @@ static void pc_list_ports_cb(int rc, const struct String_vector *sv, const void 
         if (!p)
             continue;
         p->port = ports[i].port;
-        pc_list_issued(op, p,
-                       zoo_aget_children(pc_zk_handle(op->agent->zk), dir, 0, pc_list_port_cb, p));
+        pc_list_issued(
+            op, p,
+            zoo_aget_children(pc_zk_handle(op->agent->zk), dir, 0, pc_list_port_cb, &p->req));
     }
     free(ports);
     free(it);
@@ -306,7 +308,7 @@ static void pc_list_ports_cb(int rc, const struct String_vector *sv, const void 
 /* A host-scope pool: one ports directory per host. */
 static void pc_list_hosts_cb(int rc, const struct String_vector *sv, const void *data)
 {
-    pc_listitem *it = (pc_listitem *)data;
+    pc_listitem *it = pc_zk_req_take(data, NULL);
     pc_listop *op = it->op;
     pc_listop_error(op, rc);
     for (int i = 0; rc == ZOK && i < sv->count; i++) {
@@ -323,8 +325,8 @@ static void pc_list_ports_dir(pc_listop *op, const char *pool, const char *dir)
     pc_listitem *it = pc_listitem_new(op, pool, dir);
     if (!it)
         return;
-    pc_list_issued(op, it,
-                   zoo_aget_children(pc_zk_handle(op->agent->zk), dir, 0, pc_list_ports_cb, it));
+    pc_list_issued(
+        op, it, zoo_aget_children(pc_zk_handle(op->agent->zk), dir, 0, pc_list_ports_cb, &it->req));
 }
 
 static void pc_list_pool(pc_listop *op, const pc_apool *p)
@@ -338,8 +340,8 @@ static void pc_list_pool(pc_listop *op, const pc_apool *p)
             return;
         pc_listitem *it = pc_listitem_new(op, p->name, dir);
         if (it)
-            pc_list_issued(op, it,
-                           zoo_aget_children(pc_zk_handle(a->zk), dir, 0, pc_list_hosts_cb, it));
+            pc_list_issued(
+                op, it, zoo_aget_children(pc_zk_handle(a->zk), dir, 0, pc_list_hosts_cb, &it->req));
         return;
     }
     if (pc_zkp_ports_dir(dir, sizeof(dir), a->opts.root, p->name, NULL) == 0)
@@ -380,7 +382,6 @@ static void pc_listing_walk(pc_listop *op, const pc_apool *one)
     op->next = a->listops;
     a->listops = op;
     op->pending = 1; /* held while the walk starts */
-    a->zk_pending++;
     if (one) {
         pc_list_pool(op, one);
     } else {

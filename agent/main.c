@@ -295,10 +295,10 @@ static void pc_loop_exit(pc_agent *a)
 static void pc_stop_poll(evutil_socket_t fd, short what, void *arg)
 {
     pc_agent *a = arg;
-    if (a->zk_pending <= 0 || pc_mono_ms() >= a->stop_deadline_ms ||
+    if (a->zk_reqs.pending <= 0 || pc_mono_ms() >= a->stop_deadline_ms ||
         pc_zk_get_state(a->zk) != PC_ZK_CONNECTED) {
-        if (a->zk_pending > 0)
-            pc_warn("stopping with %d ZooKeeper requests unconfirmed", a->zk_pending);
+        if (a->zk_reqs.pending > 0)
+            pc_warn("stopping with %d ZooKeeper requests unconfirmed", a->zk_reqs.pending);
         pc_loop_exit(a);
         return;
     }

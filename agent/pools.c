@@ -199,8 +199,7 @@ static void pc_pools_list_watcher(zhandle_t *zh, int type, int state, const char
 
 static void pc_pools_exists_cb(int rc, const struct Stat *st, const void *data)
 {
-    pc_agent *a = (pc_agent *)data;
-    a->zk_pending--;
+    pc_agent *a = pc_zk_req_take(data, NULL);
     if (a->stopping)
         return;
     if (rc == ZOK) {
@@ -216,8 +215,7 @@ static void pc_pools_exists_cb(int rc, const struct Stat *st, const void *data)
 
 static void pc_pools_children_cb(int rc, const struct String_vector *sv, const void *data)
 {
-    pc_agent *a = (pc_agent *)data;
-    a->zk_pending--;
+    pc_agent *a = pc_zk_req_take(data, NULL);
     if (a->stopping)
         return;
     if (rc == ZNONODE) {
@@ -225,11 +223,11 @@ static void pc_pools_children_cb(int rc, const struct String_vector *sv, const v
         char dir[PC_ZKP_PATH_MAX];
         pc_zkp_config_pools_dir(dir, sizeof(dir), a->opts.root);
         pc_info("%s does not exist yet; waiting for the coordinator to publish pools", dir);
-        int erc =
-            zoo_awexists(pc_zk_handle(a->zk), dir, pc_pools_list_watcher, a, pc_pools_exists_cb, a);
-        if (erc == ZOK) {
-            a->zk_pending++;
-        } else {
+        pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, a);
+        int erc = r ? zoo_awexists(pc_zk_handle(a->zk), dir, pc_pools_list_watcher, a,
+                                   pc_pools_exists_cb, r)
+                    : ZSYSTEMERROR;
+        if (pc_zk_req_sent(r, erc) != 0) {
             a->watching_pools = false;
             pc_pools_read_failed(a, dir, erc);
         }
@@ -275,10 +273,11 @@ static void pc_pools_list(pc_agent *a)
         return;
     char dir[PC_ZKP_PATH_MAX];
     pc_zkp_config_pools_dir(dir, sizeof(dir), a->opts.root);
-    int rc = zoo_awget_children(pc_zk_handle(a->zk), dir, pc_pools_list_watcher, a,
-                                pc_pools_children_cb, a);
-    if (rc == ZOK) {
-        a->zk_pending++;
+    pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, a);
+    int rc = r ? zoo_awget_children(pc_zk_handle(a->zk), dir, pc_pools_list_watcher, a,
+                                    pc_pools_children_cb, r)
+               : ZSYSTEMERROR;
+    if (pc_zk_req_sent(r, rc) == 0) {
         a->watching_pools = true;
     } else {
         pc_pools_read_failed(a, dir, rc);
@@ -376,9 +375,8 @@ static int pc_pool_install(pc_apool *p, pc_pool *def)
 static void pc_pool_data_cb(int rc, const char *value, int len, const struct Stat *st,
                             const void *data)
 {
-    pc_apool *p = (pc_apool *)data;
+    pc_apool *p = pc_zk_req_take(data, NULL);
     pc_agent *a = p->agent;
-    a->zk_pending--;
     a->pools_pending--;
     if (!a->stopping) {
         if (rc == ZOK) {
@@ -427,9 +425,10 @@ static void pc_pool_get(pc_apool *p)
     char path[PC_ZKP_PATH_MAX];
     if (pc_zkp_pool_config(path, sizeof(path), a->opts.root, p->name) < 0)
         return;
-    int rc = zoo_awget(pc_zk_handle(a->zk), path, pc_pool_data_watcher, p, pc_pool_data_cb, p);
-    if (rc == ZOK) {
-        a->zk_pending++;
+    pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, p);
+    int rc = r ? zoo_awget(pc_zk_handle(a->zk), path, pc_pool_data_watcher, p, pc_pool_data_cb, r)
+               : ZSYSTEMERROR;
+    if (pc_zk_req_sent(r, rc) == 0) {
         a->pools_pending++;
         p->reread = false;
     } else {
@@ -489,8 +488,7 @@ static void pc_ports_watcher(zhandle_t *zh, int type, int state, const char *pat
 
 static void pc_ports_exists_cb(int rc, const struct Stat *st, const void *data)
 {
-    pc_apool *p = (pc_apool *)data;
-    p->agent->zk_pending--;
+    pc_apool *p = pc_zk_req_take(data, NULL);
     if (rc == ZOK) {
         p->watching_ports = false;
         pc_pool_watch_ports(p);
@@ -502,18 +500,17 @@ static void pc_ports_exists_cb(int rc, const struct Stat *st, const void *data)
 
 static void pc_ports_children_cb(int rc, const struct String_vector *sv, const void *data)
 {
-    pc_apool *p = (pc_apool *)data;
+    pc_apool *p = pc_zk_req_take(data, NULL);
     pc_agent *a = p->agent;
-    a->zk_pending--;
     if (a->stopping || !p->claimed)
         return;
     if (rc == ZNONODE) {
         memset(p->claimed, 0, (p->nports / 64 + 1) * sizeof(uint64_t));
-        int erc = zoo_awexists(pc_zk_handle(a->zk), p->ports_dir, pc_ports_watcher, p,
-                               pc_ports_exists_cb, p);
-        if (erc == ZOK) {
-            a->zk_pending++;
-        } else {
+        pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, p);
+        int erc = r ? zoo_awexists(pc_zk_handle(a->zk), p->ports_dir, pc_ports_watcher, p,
+                                   pc_ports_exists_cb, r)
+                    : ZSYSTEMERROR;
+        if (pc_zk_req_sent(r, erc) != 0) {
             p->watching_ports = false;
             pc_pools_read_failed(a, p->ports_dir, erc);
         }
@@ -543,10 +540,11 @@ static void pc_pool_watch_ports(pc_apool *p)
     pc_agent *a = p->agent;
     if (p->watching_ports || !p->ports_dir[0] || a->stopping)
         return;
-    int rc = zoo_awget_children(pc_zk_handle(a->zk), p->ports_dir, pc_ports_watcher, p,
-                                pc_ports_children_cb, p);
-    if (rc == ZOK) {
-        a->zk_pending++;
+    pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, p);
+    int rc = r ? zoo_awget_children(pc_zk_handle(a->zk), p->ports_dir, pc_ports_watcher, p,
+                                    pc_ports_children_cb, r)
+               : ZSYSTEMERROR;
+    if (pc_zk_req_sent(r, rc) == 0) {
         p->watching_ports = true;
     } else {
         pc_pools_read_failed(a, p->ports_dir, rc);

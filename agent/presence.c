@@ -53,15 +53,13 @@ static char *pc_presence_data(pc_agent *a)
 
 static void pc_presence_delete_cb(int rc, const void *data)
 {
-    pc_agent *a = (pc_agent *)data;
-    a->zk_pending--;
+    pc_agent *a = pc_zk_req_take(data, NULL);
     pc_presence_create(a);
 }
 
 static void pc_presence_mkdirs_cb(int rc, void *ud)
 {
-    pc_agent *a = ud;
-    a->zk_pending--;
+    pc_agent *a = pc_zk_req_take(ud, NULL);
     if (rc == 0)
         pc_presence_create(a);
     else
@@ -70,8 +68,7 @@ static void pc_presence_mkdirs_cb(int rc, void *ud)
 
 static void pc_presence_exists_cb(int rc, const struct Stat *st, const void *data)
 {
-    pc_agent *a = (pc_agent *)data;
-    a->zk_pending--;
+    pc_agent *a = pc_zk_req_take(data, NULL);
     char path[PC_ZKP_PATH_MAX];
     pc_zkp_host(path, sizeof(path), a->opts.root, a->opts.host_id);
     const clientid_t *me = pc_zk_client_id(a->zk);
@@ -86,14 +83,14 @@ static void pc_presence_exists_cb(int rc, const struct Stat *st, const void *dat
         return;
     }
     pc_info("replacing %s left by an earlier session", path);
-    if (zoo_adelete(pc_zk_handle(a->zk), path, -1, pc_presence_delete_cb, a) == ZOK)
-        a->zk_pending++;
+    pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, a);
+    pc_zk_req_sent(r, r ? zoo_adelete(pc_zk_handle(a->zk), path, -1, pc_presence_delete_cb, r)
+                        : ZSYSTEMERROR);
 }
 
 static void pc_presence_create_cb(int rc, const char *value, const void *data)
 {
-    pc_agent *a = (pc_agent *)data;
-    a->zk_pending--;
+    pc_agent *a = pc_zk_req_take(data, NULL);
     char path[PC_ZKP_PATH_MAX];
     pc_zkp_host(path, sizeof(path), a->opts.root, a->opts.host_id);
     if (rc == ZOK) {
@@ -105,14 +102,16 @@ static void pc_presence_create_cb(int rc, const char *value, const void *data)
     if (rc == ZNONODE) {
         char dir[PC_ZKP_PATH_MAX];
         pc_zkp_hosts_dir(dir, sizeof(dir), a->opts.root);
-        if (pc_zk_mkdirs(a->zk, dir, pc_presence_mkdirs_cb, a) == 0)
-            a->zk_pending++;
+        pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, a);
+        pc_zk_req_sent(r, r ? pc_zk_zrc(pc_zk_mkdirs(a->zk, dir, pc_presence_mkdirs_cb, r))
+                            : ZSYSTEMERROR);
         return;
     }
     if (rc == ZNODEEXISTS) {
         a->presence_tries++;
-        if (zoo_aexists(pc_zk_handle(a->zk), path, 0, pc_presence_exists_cb, a) == ZOK)
-            a->zk_pending++;
+        pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, a);
+        pc_zk_req_sent(r, r ? zoo_aexists(pc_zk_handle(a->zk), path, 0, pc_presence_exists_cb, r)
+                            : ZSYSTEMERROR);
         return;
     }
     pc_warn("cannot publish %s: %s (retried on the next session)", path, zerror(rc));
@@ -126,11 +125,11 @@ static void pc_presence_create(pc_agent *a)
     char *data = pc_presence_data(a);
     if (!data)
         return;
-    int rc = zoo_acreate(pc_zk_handle(a->zk), path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
-                         ZOO_EPHEMERAL, pc_presence_create_cb, a);
+    pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, a);
+    pc_zk_req_sent(r, r ? zoo_acreate(pc_zk_handle(a->zk), path, data, (int)strlen(data),
+                                      &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, pc_presence_create_cb, r)
+                        : ZSYSTEMERROR);
     free(data);
-    if (rc == ZOK)
-        a->zk_pending++;
 }
 
 void pc_presence_publish(pc_agent *a)

@@ -180,7 +180,7 @@ void pc_release_free_all(pc_agent *a)
 static void pc_del_dir_cb(int rc, const void *data)
 {
     pc_acq *q = (pc_acq *)data;
-    q->agent->zk_pending--;
+    pc_acq_zk_back(q);
     /* ZNOTEMPTY (another claim arrived) and ZNONODE are both fine. */
     pc_acq_answer(q, q->creq ? pc_answer_ok(q->creq->req.id) : NULL, -1);
     pc_acq_free(q);
@@ -190,7 +190,7 @@ void pc_del_node_cb(int rc, const void *data)
 {
     pc_acq *q = (pc_acq *)data;
     pc_agent *a = q->agent;
-    a->zk_pending--;
+    pc_acq_zk_back(q);
     if (rc == ZCLOSING && (a->stopping || pc_zk_get_state(a->zk) == PC_ZK_CLOSED)) {
         pc_acq_free(q); /* the session closes: its ephemeral nodes go with it */
         return;
@@ -217,9 +217,8 @@ void pc_del_node_cb(int rc, const void *data)
 static void pc_del_multi_cb(int rc, const void *data)
 {
     pc_acq *q = (pc_acq *)data;
-    pc_agent *a = q->agent;
+    pc_acq_zk_back(q);
     if (rc == ZOK) {
-        a->zk_pending--;
         q->node[0] = '\0';
         pc_acq_answer(q, q->creq ? pc_answer_ok(q->creq->req.id) : NULL, -1);
         pc_acq_free(q);
@@ -229,7 +228,6 @@ static void pc_del_multi_cb(int rc, const void *data)
         pc_del_node_cb(rc, data); /* the same recovery as a single delete */
         return;
     }
-    a->zk_pending--;
     q->multi_tried = true;
     pc_del_issue(q);
 }

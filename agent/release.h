@@ -42,8 +42,10 @@ void pc_delete_claim(pc_agent *a, pc_apool *p, const char *node, const char *por
 /* Issue (again) the delete of a PC_ACQ_DELETE operation. */
 void pc_del_issue(pc_acq *q);
 
-/* Completion of a delete operation's node delete, with ZooKeeper's code;
- * one ZooKeeper request of a->zk_pending is accounted for. */
+/* Completion of a delete operation's node delete, with ZooKeeper's code and
+ * the operation as data. It takes back the operation's pending request
+ * (pc_acq_zk_back()), so it may also be called directly for a delete that
+ * has no request pending. */
 void pc_del_node_cb(int rc, const void *data);
 
 #endif

@@ -136,8 +136,9 @@ void pc_session_on_connected(pc_agent *a, bool new_session)
             pc_acq_list(q);
         } else if (q->state == PC_ST_REDELETE) {
             if (new_session) {
-                a->zk_pending++;            /* pc_del_node_cb() accounts for one request */
-                pc_del_node_cb(ZNONODE, q); /* the node went with the old session */
+                /* The node went with the old session; no request of q is
+                 * pending, so pc_del_node_cb() takes none back. */
+                pc_del_node_cb(ZNONODE, q);
             } else
                 pc_del_issue(q);
         }

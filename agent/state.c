@@ -251,6 +251,7 @@ int pc_state_load(pc_agent *a, clientid_t *resume, bool *have)
 
 /* A request of the restore whose answer frees its context. */
 typedef struct pc_rctx {
+    pc_zk_req req; /* the request; its completion's data */
     pc_agent *a;
     char path[PC_ZKP_PATH_MAX];
     char pool[PC_POOL_NAME_MAX + 1];
@@ -262,6 +263,7 @@ static pc_rctx *pc_rctx_new(pc_agent *a, const char *path, const char *pool, uin
     pc_rctx *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
+    pc_zk_req_init(&c->req, &a->zk_reqs, c);
     c->a = a;
     snprintf(c->path, sizeof(c->path), "%s", path);
     snprintf(c->pool, sizeof(c->pool), "%s", pool);
@@ -291,9 +293,8 @@ static bool pc_node_in_use(pc_agent *a, const char *path)
 
 static void pc_orphan_exists_cb(int rc, const struct Stat *st, const void *data)
 {
-    pc_rctx *c = (pc_rctx *)data;
+    pc_rctx *c = pc_zk_req_take(data, NULL);
     pc_agent *a = c->a;
-    a->zk_pending--;
     const clientid_t *me = pc_zk_client_id(a->zk);
     if (rc == ZOK && me && st->ephemeralOwner == me->client_id && !a->stopping &&
         !pc_node_in_use(a, c->path)) {
@@ -310,9 +311,8 @@ static void pc_orphan_exists_cb(int rc, const struct Stat *st, const void *data)
 
 static void pc_orphan_port_cb(int rc, const struct String_vector *sv, const void *data)
 {
-    pc_rctx *c = (pc_rctx *)data;
+    pc_rctx *c = pc_zk_req_take(data, NULL);
     pc_agent *a = c->a;
-    a->zk_pending--;
     for (int i = 0; rc == ZOK && !a->stopping && i < sv->count; i++) {
         pc_claim_name nm;
         if (pc_zkp_claim_parse(sv->data[i], &nm) < 0 || !nm.portco)
@@ -321,9 +321,8 @@ static void pc_orphan_port_cb(int rc, const struct String_vector *sv, const void
         if (pc_zkp_join(path, sizeof(path), c->path, sv->data[i]) < 0)
             continue;
         pc_rctx *k = pc_rctx_new(a, path, c->pool, c->port);
-        if (k && zoo_aexists(pc_zk_handle(a->zk), path, 0, pc_orphan_exists_cb, k) == ZOK)
-            a->zk_pending++;
-        else
+        if (k && pc_zk_req_sent(&k->req, zoo_aexists(pc_zk_handle(a->zk), path, 0,
+                                                     pc_orphan_exists_cb, &k->req)) != 0)
             free(k);
     }
     free(c);
@@ -331,18 +330,16 @@ static void pc_orphan_port_cb(int rc, const struct String_vector *sv, const void
 
 static void pc_orphan_ports_cb(int rc, const struct String_vector *sv, const void *data)
 {
-    pc_rctx *c = (pc_rctx *)data;
+    pc_rctx *c = pc_zk_req_take(data, NULL);
     pc_agent *a = c->a;
-    a->zk_pending--;
     for (int i = 0; rc == ZOK && !a->stopping && i < sv->count; i++) {
         char path[PC_ZKP_PATH_MAX];
         long port = strtol(sv->data[i], NULL, 10);
         if (port <= 0 || port > 65535 || pc_zkp_join(path, sizeof(path), c->path, sv->data[i]) < 0)
             continue;
         pc_rctx *k = pc_rctx_new(a, path, c->pool, (uint16_t)port);
-        if (k && zoo_aget_children(pc_zk_handle(a->zk), path, 0, pc_orphan_port_cb, k) == ZOK)
-            a->zk_pending++;
-        else
+        if (k && pc_zk_req_sent(&k->req, zoo_aget_children(pc_zk_handle(a->zk), path, 0,
+                                                           pc_orphan_port_cb, &k->req)) != 0)
             free(k);
     }
     free(c);
@@ -362,9 +359,8 @@ static void pc_orphan_scan(pc_agent *a)
         if (pc_zkp_ports_dir(dir, sizeof(dir), a->opts.root, p->name, host) < 0)
             continue;
         pc_rctx *c = pc_rctx_new(a, dir, p->name, 0);
-        if (c && zoo_aget_children(pc_zk_handle(a->zk), dir, 0, pc_orphan_ports_cb, c) == ZOK)
-            a->zk_pending++;
-        else
+        if (c && pc_zk_req_sent(&c->req, zoo_aget_children(pc_zk_handle(a->zk), dir, 0,
+                                                           pc_orphan_ports_cb, &c->req)) != 0)
             free(c);
     }
 }
@@ -373,9 +369,8 @@ static void pc_orphan_scan(pc_agent *a)
  * is not brought back. */
 static void pc_adopt_exists_cb(int rc, const struct Stat *st, const void *data)
 {
-    pc_rctx *c = (pc_rctx *)data;
+    pc_rctx *c = pc_zk_req_take(data, NULL);
     pc_agent *a = c->a;
-    a->zk_pending--;
     if (rc == ZNONODE && !a->stopping) {
         pc_hold *h;
         TAILQ_FOREACH(h, &a->holds, link)
@@ -492,9 +487,8 @@ void pc_state_restore(pc_agent *a)
         pc_acq_mark_inflight(a, h->pool);
         if (same) {
             pc_rctx *c = pc_rctx_new(a, h->path, h->pool->name, h->port);
-            if (c && zoo_aexists(pc_zk_handle(a->zk), h->path, 0, pc_adopt_exists_cb, c) == ZOK)
-                a->zk_pending++;
-            else
+            if (c && pc_zk_req_sent(&c->req, zoo_aexists(pc_zk_handle(a->zk), h->path, 0,
+                                                         pc_adopt_exists_cb, &c->req)) != 0)
                 free(c);
         } else {
             pc_session_reassert(a, h);

@@ -28,6 +28,7 @@ typedef struct pc_static_load {
 } pc_static_load;
 
 typedef struct pc_static_item {
+    pc_zk_req req; /* the read of this node; its completion's data */
     pc_static_load *load;
     uint32_t port;
 } pc_static_item;
@@ -51,8 +52,7 @@ static void pc_statics_failed(pc_apool *p, int rc)
 
 static void pc_statics_exists_cb(int rc, const struct Stat *st, const void *data)
 {
-    pc_apool *p = (pc_apool *)data;
-    p->agent->zk_pending--;
+    pc_apool *p = pc_zk_req_take(data, NULL);
     if (rc == ZOK) {
         p->watching_statics = false;
         pc_statics_follow(p);
@@ -86,10 +86,9 @@ static void pc_static_load_done(pc_static_load *l)
 static void pc_static_data_cb(int rc, const char *value, int len, const struct Stat *st,
                               const void *data)
 {
-    pc_static_item *it = (pc_static_item *)data;
+    pc_static_item *it = pc_zk_req_take(data, NULL);
     pc_static_load *l = it->load;
     pc_apool *p = l->pool;
-    p->agent->zk_pending--;
     if (rc != ZOK && rc != ZNONODE && l->failed == ZOK) {
         /* ZNONODE: removed since the listing, which its watch reports. */
         l->failed = rc;
@@ -112,9 +111,8 @@ static void pc_static_data_cb(int rc, const char *value, int len, const struct S
 
 static void pc_statics_children_cb(int rc, const struct String_vector *sv, const void *data)
 {
-    pc_apool *p = (pc_apool *)data;
+    pc_apool *p = pc_zk_req_take(data, NULL);
     pc_agent *a = p->agent;
-    a->zk_pending--;
     if (a->stopping)
         return;
     if (rc == ZNONODE) {
@@ -123,11 +121,11 @@ static void pc_statics_children_cb(int rc, const struct String_vector *sv, const
         p->nstatics = 0;
         char dir[PC_ZKP_PATH_MAX];
         pc_zkp_static_dir(dir, sizeof(dir), a->opts.root, p->name);
-        int erc =
-            zoo_awexists(pc_zk_handle(a->zk), dir, pc_statics_watcher, p, pc_statics_exists_cb, p);
-        if (erc == ZOK)
-            a->zk_pending++;
-        else
+        pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, p);
+        int erc = r ? zoo_awexists(pc_zk_handle(a->zk), dir, pc_statics_watcher, p,
+                                   pc_statics_exists_cb, r)
+                    : ZSYSTEMERROR;
+        if (pc_zk_req_sent(r, erc) != 0)
             pc_statics_failed(p, erc);
         return;
     }
@@ -160,11 +158,11 @@ static void pc_statics_children_cb(int rc, const struct String_vector *sv, const
         if (it) {
             it->load = l;
             it->port = (uint32_t)port;
-            grc =
-                zoo_awget(pc_zk_handle(a->zk), path, pc_statics_watcher, p, pc_static_data_cb, it);
+            pc_zk_req_init(&it->req, &a->zk_reqs, it);
+            grc = zoo_awget(pc_zk_handle(a->zk), path, pc_statics_watcher, p, pc_static_data_cb,
+                            &it->req);
         }
-        if (grc == ZOK) {
-            a->zk_pending++;
+        if (it && pc_zk_req_sent(&it->req, grc) == 0) {
             l->remaining++;
         } else {
             free(it);
@@ -186,10 +184,11 @@ void pc_statics_follow(pc_apool *p)
     char dir[PC_ZKP_PATH_MAX];
     if (pc_zkp_static_dir(dir, sizeof(dir), a->opts.root, p->name) < 0)
         return;
-    int rc = zoo_awget_children(pc_zk_handle(a->zk), dir, pc_statics_watcher, p,
-                                pc_statics_children_cb, p);
-    if (rc == ZOK) {
-        a->zk_pending++;
+    pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, p);
+    int rc = r ? zoo_awget_children(pc_zk_handle(a->zk), dir, pc_statics_watcher, p,
+                                    pc_statics_children_cb, r)
+               : ZSYSTEMERROR;
+    if (pc_zk_req_sent(r, rc) == 0) {
         p->watching_statics = true;
     } else {
         pc_statics_failed(p, rc);

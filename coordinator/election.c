@@ -30,9 +30,10 @@ struct pc_elect {
     bool leader;
     char watching[PC_ZKP_PATH_MAX]; /* predecessor watched, "" when none */
 
-    bool busy;    /* a step chain is in flight */
-    bool again;   /* something changed meanwhile: run once more when done */
-    unsigned gen; /* session generation: completions of older ones are ignored */
+    bool busy;       /* a step chain is in flight */
+    bool again;      /* something changed meanwhile: run once more when done */
+    pc_zk_reqs reqs; /* its requests; a new session renews the generation, so
+                        completions of the older ones are ignored */
     int search_pending;
     char search_found[PC_ZKP_PATH_MAX];
 
@@ -41,35 +42,23 @@ struct pc_elect {
     struct event *retry;
 };
 
-/* Context of one request: the election and the generation it belongs to. */
-typedef struct pc_elect_op {
-    pc_elect *e;
-    unsigned gen;
-} pc_elect_op;
-
 static void pc_elect_begin(pc_elect *e);
 static void pc_elect_list(pc_elect *e);
 static void pc_elect_lead(pc_elect *e);
 static void pc_elect_create(pc_elect *e);
 
-static pc_elect_op *pc_elect_op_new(pc_elect *e)
+/* A request context of e's current generation (NULL when out of memory). */
+static pc_zk_req *pc_elect_op_new(pc_elect *e)
 {
-    pc_elect_op *op = malloc(sizeof(*op));
-    if (op) {
-        op->e = e;
-        op->gen = e->gen;
-    }
-    return op;
+    return pc_zk_req_new(&e->reqs, e);
 }
 
-/* Take the election back from a completion; NULL when the op is stale (freed). */
+/* Take the election back from a completion; NULL when the answer is stale. */
 static pc_elect *pc_elect_op_take(const void *data)
 {
-    pc_elect_op *op = (pc_elect_op *)data;
-    pc_elect *e = op->e;
-    bool stale = op->gen != e->gen;
-    free(op);
-    return stale ? NULL : e;
+    bool current;
+    pc_elect *e = pc_zk_req_take(data, &current);
+    return current ? e : NULL;
 }
 
 static void pc_elect_kick(pc_elect *e)
@@ -140,15 +129,17 @@ static void pc_elect_search_done(pc_elect *e)
 }
 
 typedef struct pc_elect_probe {
-    pc_elect_op op;
+    pc_zk_req req; /* the exists request; its completion's data */
+    pc_elect *e;
     char path[PC_ZKP_PATH_MAX];
 } pc_elect_probe;
 
 static void pc_elect_probed(int zrc, const struct Stat *stat, const void *data)
 {
-    pc_elect_probe *pr = (pc_elect_probe *)data;
-    pc_elect *e = pr->op.e;
-    bool stale = pr->op.gen != e->gen;
+    bool current;
+    pc_elect_probe *pr = pc_zk_req_take(data, &current);
+    pc_elect *e = pr->e;
+    bool stale = !current;
     if (!stale && zrc == ZOK && stat) {
         const clientid_t *cid = pc_zk_client_id(e->zk);
         if (cid && stat->ephemeralOwner == cid->client_id)
@@ -176,10 +167,11 @@ static void pc_elect_searched(int zrc, const struct String_vector *kids, const v
         pc_elect_probe *pr = malloc(sizeof(*pr));
         if (!pr)
             break;
-        pr->op.e = e;
-        pr->op.gen = e->gen;
+        pc_zk_req_init(&pr->req, &e->reqs, pr);
+        pr->e = e;
         if (pc_zkp_join(pr->path, sizeof(pr->path), e->dir, kids->data[i]) < 0 ||
-            zoo_aexists(pc_zk_handle(e->zk), pr->path, 0, pc_elect_probed, pr) != ZOK) {
+            pc_zk_req_sent(&pr->req, zoo_aexists(pc_zk_handle(e->zk), pr->path, 0, pc_elect_probed,
+                                                 &pr->req)) != 0) {
             free(pr);
             continue;
         }
@@ -215,13 +207,12 @@ static void pc_elect_created(int zrc, const char *value, const void *data)
 
 static void pc_elect_create(pc_elect *e)
 {
-    pc_elect_op *op = pc_elect_op_new(e);
+    pc_zk_req *op = pc_elect_op_new(e);
     int zrc =
         op ? zoo_acreate(pc_zk_handle(e->zk), e->prefix, e->data, (int)strlen(e->data),
                          &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL | ZOO_SEQUENCE, pc_elect_created, op)
            : ZSYSTEMERROR;
-    if (zrc != ZOK) {
-        free(op);
+    if (pc_zk_req_sent(op, zrc) != 0) {
         pc_elect_fail(e, zrc, "create candidate under", e->dir);
     }
 }
@@ -232,18 +223,17 @@ static void pc_elect_dir_ready(int rc, void *ud)
     if (!e)
         return;
     if (rc < 0) {
-        pc_elect_fail(e, rc == PORTCO_EZKUNAVAIL ? ZCONNECTIONLOSS : ZAPIERROR, "create", e->dir);
+        pc_elect_fail(e, pc_zk_zrc(rc), "create", e->dir);
         return;
     }
     if (!e->maybe_orphan) {
         pc_elect_create(e);
         return;
     }
-    pc_elect_op *op = pc_elect_op_new(e);
+    pc_zk_req *op = pc_elect_op_new(e);
     int zrc = op ? zoo_aget_children(pc_zk_handle(e->zk), e->dir, 0, pc_elect_searched, op)
                  : ZSYSTEMERROR;
-    if (zrc != ZOK) {
-        free(op);
+    if (pc_zk_req_sent(op, zrc) != 0) {
         pc_elect_fail(e, zrc, "list", e->dir);
     }
 }
@@ -254,10 +244,9 @@ static void pc_elect_begin(pc_elect *e)
         pc_elect_list(e);
         return;
     }
-    pc_elect_op *op = pc_elect_op_new(e);
+    pc_zk_req *op = pc_elect_op_new(e);
     int rc = op ? pc_zk_mkdirs(e->zk, e->dir, pc_elect_dir_ready, op) : -ENOMEM;
-    if (rc < 0) {
-        free(op);
+    if (pc_zk_req_sent(op, rc == 0 ? ZOK : ZSYSTEMERROR) != 0) {
         pc_elect_fail(e, ZSYSTEMERROR, "create", e->dir);
     }
 }
@@ -321,23 +310,21 @@ static void pc_elect_listed(int zrc, const struct String_vector *kids, const voi
     }
     pc_elect_stop_leading(e, "a lower candidate exists");
     pc_zkp_join(e->watching, sizeof(e->watching), e->dir, kids->data[pred]);
-    pc_elect_op *op = pc_elect_op_new(e);
+    pc_zk_req *op = pc_elect_op_new(e);
     int rc = op ? zoo_awexists(pc_zk_handle(e->zk), e->watching, pc_elect_watch, e,
                                pc_elect_pred_checked, op)
                 : ZSYSTEMERROR;
-    if (rc != ZOK) {
-        free(op);
+    if (pc_zk_req_sent(op, rc) != 0) {
         pc_elect_fail(e, rc, "watch", e->watching);
     }
 }
 
 static void pc_elect_list(pc_elect *e)
 {
-    pc_elect_op *op = pc_elect_op_new(e);
+    pc_zk_req *op = pc_elect_op_new(e);
     int rc =
         op ? zoo_aget_children(pc_zk_handle(e->zk), e->dir, 0, pc_elect_listed, op) : ZSYSTEMERROR;
-    if (rc != ZOK) {
-        free(op);
+    if (pc_zk_req_sent(op, rc) != 0) {
         pc_elect_fail(e, rc, "list", e->dir);
     }
 }
@@ -389,12 +376,11 @@ static void pc_elect_leader_checked(int zrc, const struct Stat *stat, const void
      * by hand, or by a session that is closing). Replace it. */
     pc_warn("election: replacing %s owned by session 0x%llx", e->leader_path,
             (unsigned long long)stat->ephemeralOwner);
-    pc_elect_op *op = pc_elect_op_new(e);
+    pc_zk_req *op = pc_elect_op_new(e);
     int rc = op ? zoo_adelete(pc_zk_handle(e->zk), e->leader_path, stat->version,
                               pc_elect_stale_deleted, op)
                 : ZSYSTEMERROR;
-    if (rc != ZOK) {
-        free(op);
+    if (pc_zk_req_sent(op, rc) != 0) {
         pc_elect_fail(e, rc, "delete", e->leader_path);
     }
 }
@@ -412,11 +398,10 @@ static void pc_elect_leader_written(int zrc, const char *value, const void *data
         pc_elect_fail(e, zrc, "create", e->leader_path);
         return;
     }
-    pc_elect_op *op = pc_elect_op_new(e);
+    pc_zk_req *op = pc_elect_op_new(e);
     int rc = op ? zoo_aexists(pc_zk_handle(e->zk), e->leader_path, 0, pc_elect_leader_checked, op)
                 : ZSYSTEMERROR;
-    if (rc != ZOK) {
-        free(op);
+    if (pc_zk_req_sent(op, rc) != 0) {
         pc_elect_fail(e, rc, "read", e->leader_path);
     }
 }
@@ -446,13 +431,12 @@ static void pc_elect_lead(pc_elect *e)
         return;
     }
     char *json = pc_elect_leader_json(e);
-    pc_elect_op *op = json ? pc_elect_op_new(e) : NULL;
+    pc_zk_req *op = json ? pc_elect_op_new(e) : NULL;
     int rc = op ? zoo_acreate(pc_zk_handle(e->zk), e->leader_path, json, (int)strlen(json),
                               &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, pc_elect_leader_written, op)
                 : ZSYSTEMERROR;
     free(json);
-    if (rc != ZOK) {
-        free(op);
+    if (pc_zk_req_sent(op, rc) != 0) {
         pc_elect_fail(e, rc, "create", e->leader_path);
     }
 }
@@ -509,7 +493,7 @@ void pc_elect_on_connected(pc_elect *e)
 
 void pc_elect_on_expired(pc_elect *e)
 {
-    e->gen++;
+    pc_zk_reqs_renew(&e->reqs);
     e->have_mine = false;
     e->maybe_orphan = false;
     e->busy = false;

@@ -14,9 +14,10 @@
 
 typedef struct pc_pub_cycle {
     pc_pub *p;
-    bool abandoned; /* publishing stopped: free once nothing is pending */
-    int pending;    /* requests in flight */
-    int fail_zrc;   /* first failure of the read phase */
+    pc_zk_reqs reqs; /* requests in flight; an abandoned cycle renews the
+                        generation and is freed when nothing is pending */
+    pc_zk_req write; /* the multi-op in flight (one at a time) */
+    int fail_zrc;    /* first failure of the read phase */
     char fail_path[PC_ZKP_PATH_MAX];
 
     pc_pub_nodes cur; /* what ZooKeeper holds */
@@ -60,13 +61,23 @@ static void pc_cycle_free(pc_pub_cycle *c)
     free(c);
 }
 
-/* A request of c completed: false when c was abandoned (and maybe freed). */
-static bool pc_cycle_back(pc_pub_cycle *c)
+/* Leave c to its pending requests (their answers are stale now): free it
+ * now when none is pending, else when the last one is taken back. */
+static void pc_cycle_abandon(pc_pub_cycle *c)
 {
-    c->pending--;
-    if (!c->abandoned)
+    if (c->reqs.pending == 0)
+        pc_cycle_free(c);
+    else
+        pc_zk_reqs_renew(&c->reqs);
+}
+
+/* A request of c was taken back (pc_zk_req_take() said whether it is
+ * `current`): false when c was abandoned (and maybe freed). */
+static bool pc_cycle_back(pc_pub_cycle *c, bool current)
+{
+    if (current)
         return true;
-    if (c->pending == 0)
+    if (c->reqs.pending == 0)
         pc_cycle_free(c);
     return false;
 }
@@ -82,10 +93,7 @@ static void pc_cycle_end(pc_pub_cycle *c, bool ok)
 {
     pc_pub *p = c->p;
     p->cycle = NULL;
-    if (c->pending == 0)
-        pc_cycle_free(c);
-    else
-        c->abandoned = true;
+    pc_cycle_abandon(c);
     if (!ok) {
         p->stats.failures++;
         pc_pub_schedule_retry(p);
@@ -107,6 +115,7 @@ static void pc_cycle_fail(pc_pub_cycle *c, int zrc, const char *what, const char
 
 /* Context of one read: the cycle and the node it fills. */
 typedef struct pc_read {
+    pc_zk_req req; /* its completion's data */
     pc_pub_cycle *c;
     int node;
     pc_node_kind child_kind; /* for listings: the kind of the children */
@@ -121,7 +130,7 @@ static void pc_read_finished(pc_pub_cycle *c, int zrc, const char *path)
         c->fail_zrc = zrc;
         snprintf(c->fail_path, sizeof(c->fail_path), "%s", path);
     }
-    if (c->pending > 0)
+    if (c->reqs.pending > 0)
         return;
     if (c->fail_zrc != ZOK)
         pc_cycle_fail(c, c->fail_zrc, "read", c->fail_path);
@@ -134,11 +143,12 @@ static void pc_read_finished(pc_pub_cycle *c, int zrc, const char *path)
 static void pc_read_got(int zrc, const char *value, int len, const struct Stat *stat,
                         const void *data)
 {
-    pc_read *r = (pc_read *)data;
+    bool current;
+    pc_read *r = pc_zk_req_take(data, &current);
     pc_pub_cycle *c = r->c;
     int node = r->node;
     free(r);
-    if (!pc_cycle_back(c))
+    if (!pc_cycle_back(c, current))
         return;
     pc_node *n = &c->cur.v[node];
     if (zrc == ZOK) {
@@ -164,13 +174,12 @@ static int pc_read_get(pc_pub_cycle *c, int node)
     pc_read *r = malloc(sizeof(*r));
     if (!r)
         return ZSYSTEMERROR;
+    pc_zk_req_init(&r->req, &c->reqs, r);
     r->c = c;
     r->node = node;
-    int zrc = zoo_aget(pc_zk_handle(c->p->zk), c->cur.v[node].path, 0, pc_read_got, r);
-    if (zrc != ZOK)
+    int zrc = zoo_aget(pc_zk_handle(c->p->zk), c->cur.v[node].path, 0, pc_read_got, &r->req);
+    if (pc_zk_req_sent(&r->req, zrc) != 0)
         free(r);
-    else
-        c->pending++;
     return zrc;
 }
 
@@ -180,12 +189,13 @@ static int pc_read_get(pc_pub_cycle *c, int node)
  */
 static void pc_read_listed(int zrc, const struct String_vector *kids, const void *data)
 {
-    pc_read *r = (pc_read *)data;
+    bool current;
+    pc_read *r = pc_zk_req_take(data, &current);
     pc_pub_cycle *c = r->c;
     pc_node_kind kind = r->child_kind;
     int node = r->node;
     free(r);
-    if (!pc_cycle_back(c))
+    if (!pc_cycle_back(c, current))
         return;
     const char *dir = node >= 0 ? c->cur.v[node].path : NULL;
     char dirbuf[PC_ZKP_PATH_MAX];
@@ -224,14 +234,13 @@ static int pc_read_list(pc_pub_cycle *c, const char *path, pc_node_kind child_ki
     if (!r)
         return ZSYSTEMERROR;
     pc_node *n = pc_pub_nodes_find(&c->cur, path);
+    pc_zk_req_init(&r->req, &c->reqs, r);
     r->c = c;
     r->node = n ? (int)(n - c->cur.v) : -1;
     r->child_kind = child_kind;
-    int zrc = zoo_aget_children(pc_zk_handle(c->p->zk), path, 0, pc_read_listed, r);
-    if (zrc != ZOK)
+    int zrc = zoo_aget_children(pc_zk_handle(c->p->zk), path, 0, pc_read_listed, &r->req);
+    if (pc_zk_req_sent(&r->req, zrc) != 0)
         free(r);
-    else
-        c->pending++;
     return zrc;
 }
 
@@ -247,22 +256,17 @@ static void pc_read_top(pc_pub_cycle *c)
     pc_read_finished(c, zrc, p->root);
 }
 
-typedef struct pc_mk {
-    pc_pub_cycle *c;
-} pc_mk;
-
 static void pc_read_dirs_made(int rc, void *ud)
 {
-    pc_mk *m = ud;
-    pc_pub_cycle *c = m->c;
-    free(m);
-    if (!pc_cycle_back(c))
+    bool current;
+    pc_pub_cycle *c = pc_zk_req_take(ud, &current);
+    if (!pc_cycle_back(c, current))
         return;
     if (rc < 0 && c->fail_zrc == ZOK) {
-        c->fail_zrc = rc == PORTCO_EZKUNAVAIL ? ZCONNECTIONLOSS : ZAPIERROR;
+        c->fail_zrc = pc_zk_zrc(rc);
         snprintf(c->fail_path, sizeof(c->fail_path), "%s", c->p->root);
     }
-    if (c->pending > 0)
+    if (c->reqs.pending > 0)
         return;
     if (c->fail_zrc != ZOK)
         pc_cycle_fail(c, c->fail_zrc, "create", c->fail_path);
@@ -320,8 +324,9 @@ static void pc_cycle_send(pc_pub_cycle *c);
 
 static void pc_cycle_written(int zrc, const void *data)
 {
-    pc_pub_cycle *c = (pc_pub_cycle *)data;
-    if (!pc_cycle_back(c))
+    bool current;
+    pc_pub_cycle *c = pc_zk_req_take(data, &current);
+    if (!pc_cycle_back(c, current))
         return;
     pc_pub *p = c->p;
     if (zrc != ZOK) {
@@ -370,12 +375,11 @@ static void pc_cycle_send(pc_pub_cycle *c)
             zoo_delete_op_init(op, w->path, w->version);
     }
     memset(c->results, 0, sizeof(c->results));
-    int zrc = zoo_amulti(pc_zk_handle(p->zk), (int)n + 1, c->ops, c->results, pc_cycle_written, c);
-    if (zrc != ZOK) {
+    pc_zk_req_init(&c->write, &c->reqs, c);
+    int zrc = zoo_amulti(pc_zk_handle(p->zk), (int)n + 1, c->ops, c->results, pc_cycle_written,
+                         &c->write);
+    if (pc_zk_req_sent(&c->write, zrc) != 0)
         pc_cycle_fail(c, zrc, "multi under", p->root);
-        return;
-    }
-    c->pending++;
 }
 
 static void pc_cycle_diff(pc_pub_cycle *c)
@@ -418,20 +422,15 @@ static void pc_pub_run(pc_pub *p)
     c->fail_zrc = ZOK;
     p->cycle = c;
     const char *dirs[] = {p->pools_cfg, p->static_cfg, p->pools_dir};
-    c->pending++; /* guard while issuing */
+    c->reqs.pending++; /* held while issuing: no completion finds the count at 0 */
     for (size_t i = 0; i < 3; i++) {
-        pc_mk *m = malloc(sizeof(*m));
-        if (!m)
+        pc_zk_req *m = pc_zk_req_new(&c->reqs, c);
+        int rc = m ? pc_zk_mkdirs(p->zk, dirs[i], pc_read_dirs_made, m) : -ENOMEM;
+        if (pc_zk_req_sent(m, rc == 0 ? ZOK : ZSYSTEMERROR) != 0)
             break;
-        m->c = c;
-        if (pc_zk_mkdirs(p->zk, dirs[i], pc_read_dirs_made, m) < 0) {
-            free(m);
-            break;
-        }
-        c->pending++;
     }
-    c->pending--;
-    if (c->pending == 0) {
+    c->reqs.pending--;
+    if (c->reqs.pending == 0) {
         pc_err("publish: cannot start a cycle");
         pc_cycle_end(c, false);
     }
@@ -505,10 +504,7 @@ void pc_pub_stop(pc_pub *p)
     if (p->cycle) {
         pc_pub_cycle *c = p->cycle;
         p->cycle = NULL;
-        if (c->pending == 0)
-            pc_cycle_free(c);
-        else
-            c->abandoned = true;
+        pc_cycle_abandon(c);
     }
 }
 

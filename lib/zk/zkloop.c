@@ -38,55 +38,7 @@ struct pc_zk {
     zhandle_t *retired; /* old handle replaced at depth > 0, closed on unwind */
 };
 
-/* ---- codes and names ---- */
-
-int pc_zk_err(int zrc)
-{
-    switch (zrc) {
-    case ZOK:
-    case ZNOTHING:
-        return 0;
-    case ZCONNECTIONLOSS:
-    case ZSESSIONEXPIRED:
-    case ZOPERATIONTIMEOUT:
-    case ZINVALIDSTATE:
-    case ZCLOSING:
-    case ZSESSIONMOVED:
-    case ZNOTREADONLY:
-    case ZTHROTTLEDOP:
-        return PORTCO_EZKUNAVAIL;
-    case ZNONODE:
-    case ZNOWATCHER:
-        return -ENOENT;
-    case ZNODEEXISTS:
-        return -EEXIST;
-    case ZNOTEMPTY:
-        return -ENOTEMPTY;
-    case ZNOAUTH:
-    case ZAUTHFAILED:
-    case ZSESSIONCLOSEDREQUIRESASLAUTH:
-        return -EACCES;
-    case ZBADVERSION:
-        return -ESTALE;
-    case ZNOCHILDRENFOREPHEMERALS:
-        return -ENOTDIR;
-    case ZMARSHALLINGERROR:
-        return -EBADMSG;
-    case ZBADARGUMENTS:
-    case ZINVALIDACL:
-    case ZINVALIDCALLBACK:
-        return -EINVAL;
-    case ZUNIMPLEMENTED:
-        return -ENOSYS;
-    case ZRUNTIMEINCONSISTENCY:
-    case ZDATAINCONSISTENCY:
-        return -EPROTO;
-    case ZSYSTEMERROR:
-        return -EIO;
-    default:
-        return PORTCO_EINTERNAL;
-    }
-}
+/* ---- names ---- */
 
 const char *pc_zk_state_name(pc_zk_state state)
 {

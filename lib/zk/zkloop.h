@@ -103,20 +103,6 @@ const clientid_t *pc_zk_client_id(const pc_zk *zk);
 /* Negotiated session timeout in ms (the requested one before CONNECTED). */
 int pc_zk_recv_timeout(const pc_zk *zk);
 
-/*
- * Map a ZooKeeper return code to a portco code: ZOK and ZNOTHING -> 0;
- * ZCONNECTIONLOSS, ZSESSIONEXPIRED, ZOPERATIONTIMEOUT, ZINVALIDSTATE,
- * ZCLOSING, ZSESSIONMOVED, ZNOTREADONLY, ZTHROTTLEDOP -> PORTCO_EZKUNAVAIL;
- * ZNONODE, ZNOWATCHER -> -ENOENT; ZNODEEXISTS -> -EEXIST; ZNOTEMPTY ->
- * -ENOTEMPTY; ZNOAUTH, ZAUTHFAILED, ZSESSIONCLOSEDREQUIRESASLAUTH -> -EACCES;
- * ZBADVERSION -> -ESTALE; ZNOCHILDRENFOREPHEMERALS -> -ENOTDIR;
- * ZMARSHALLINGERROR -> -EBADMSG; ZBADARGUMENTS, ZINVALIDACL,
- * ZINVALIDCALLBACK -> -EINVAL; ZUNIMPLEMENTED -> -ENOSYS;
- * ZRUNTIMEINCONSISTENCY, ZDATAINCONSISTENCY -> -EPROTO; ZSYSTEMERROR -> -EIO;
- * anything else -> PORTCO_EINTERNAL.
- */
-int pc_zk_err(int zrc);
-
 /* Flush requests queued from outside a ZooKeeper callback (see above). */
 void pc_zk_kick(pc_zk *zk);
 
@@ -143,5 +129,6 @@ int pc_zk_handle_new(const char *hosts, watcher_fn watcher, int session_timeout_
 /* The parts of this library in files of their own. */
 #include "zklog.h"
 #include "zkmkdirs.h"
+#include "zkreq.h"
 
 #endif
