@@ -223,11 +223,9 @@ static void pc_pools_children_cb(int rc, const struct String_vector *sv, const v
         char dir[PC_ZKP_PATH_MAX];
         pc_zkp_config_pools_dir(dir, sizeof(dir), a->opts.root);
         pc_info("%s does not exist yet; waiting for the coordinator to publish pools", dir);
-        pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, a);
-        int erc = r ? zoo_awexists(pc_zk_handle(a->zk), dir, pc_pools_list_watcher, a,
-                                   pc_pools_exists_cb, r)
-                    : ZSYSTEMERROR;
-        if (pc_zk_req_sent(r, erc) != 0) {
+        int erc = pc_zk_req_awexists(&a->zk_reqs, a, pc_zk_handle(a->zk), dir,
+                                     pc_pools_list_watcher, a, pc_pools_exists_cb);
+        if (erc != ZOK) {
             a->watching_pools = false;
             pc_pools_read_failed(a, dir, erc);
         }
@@ -273,11 +271,9 @@ static void pc_pools_list(pc_agent *a)
         return;
     char dir[PC_ZKP_PATH_MAX];
     pc_zkp_config_pools_dir(dir, sizeof(dir), a->opts.root);
-    pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, a);
-    int rc = r ? zoo_awget_children(pc_zk_handle(a->zk), dir, pc_pools_list_watcher, a,
-                                    pc_pools_children_cb, r)
-               : ZSYSTEMERROR;
-    if (pc_zk_req_sent(r, rc) == 0) {
+    int rc = pc_zk_req_awget_children(&a->zk_reqs, a, pc_zk_handle(a->zk), dir,
+                                      pc_pools_list_watcher, a, pc_pools_children_cb);
+    if (rc == ZOK) {
         a->watching_pools = true;
     } else {
         pc_pools_read_failed(a, dir, rc);
@@ -425,10 +421,9 @@ static void pc_pool_get(pc_apool *p)
     char path[PC_ZKP_PATH_MAX];
     if (pc_zkp_pool_config(path, sizeof(path), a->opts.root, p->name) < 0)
         return;
-    pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, p);
-    int rc = r ? zoo_awget(pc_zk_handle(a->zk), path, pc_pool_data_watcher, p, pc_pool_data_cb, r)
-               : ZSYSTEMERROR;
-    if (pc_zk_req_sent(r, rc) == 0) {
+    int rc = pc_zk_req_awget(&a->zk_reqs, p, pc_zk_handle(a->zk), path, pc_pool_data_watcher, p,
+                             pc_pool_data_cb);
+    if (rc == ZOK) {
         a->pools_pending++;
         p->reread = false;
     } else {
@@ -489,13 +484,13 @@ static void pc_ports_watcher(zhandle_t *zh, int type, int state, const char *pat
 static void pc_ports_exists_cb(int rc, const struct Stat *st, const void *data)
 {
     pc_apool *p = pc_zk_req_take(data, NULL);
-    if (rc == ZOK) {
-        p->watching_ports = false;
+    if (rc == ZNONODE)
+        return; /* still missing: the watch this call set fires when it appears */
+    p->watching_ports = false;
+    if (rc == ZOK)
         pc_pool_watch_ports(p);
-    } else if (rc != ZNONODE) {
-        p->watching_ports = false;
+    else
         pc_pools_read_failed(p->agent, p->ports_dir, rc);
-    }
 }
 
 static void pc_ports_children_cb(int rc, const struct String_vector *sv, const void *data)
@@ -506,11 +501,9 @@ static void pc_ports_children_cb(int rc, const struct String_vector *sv, const v
         return;
     if (rc == ZNONODE) {
         memset(p->claimed, 0, (p->nports / 64 + 1) * sizeof(uint64_t));
-        pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, p);
-        int erc = r ? zoo_awexists(pc_zk_handle(a->zk), p->ports_dir, pc_ports_watcher, p,
-                                   pc_ports_exists_cb, r)
-                    : ZSYSTEMERROR;
-        if (pc_zk_req_sent(r, erc) != 0) {
+        int erc = pc_zk_req_awexists(&a->zk_reqs, p, pc_zk_handle(a->zk), p->ports_dir,
+                                     pc_ports_watcher, p, pc_ports_exists_cb);
+        if (erc != ZOK) {
             p->watching_ports = false;
             pc_pools_read_failed(a, p->ports_dir, erc);
         }
@@ -540,11 +533,9 @@ static void pc_pool_watch_ports(pc_apool *p)
     pc_agent *a = p->agent;
     if (p->watching_ports || !p->ports_dir[0] || a->stopping)
         return;
-    pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, p);
-    int rc = r ? zoo_awget_children(pc_zk_handle(a->zk), p->ports_dir, pc_ports_watcher, p,
-                                    pc_ports_children_cb, r)
-               : ZSYSTEMERROR;
-    if (pc_zk_req_sent(r, rc) == 0) {
+    int rc = pc_zk_req_awget_children(&a->zk_reqs, p, pc_zk_handle(a->zk), p->ports_dir,
+                                      pc_ports_watcher, p, pc_ports_children_cb);
+    if (rc == ZOK) {
         p->watching_ports = true;
     } else {
         pc_pools_read_failed(a, p->ports_dir, rc);

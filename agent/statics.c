@@ -53,12 +53,14 @@ static void pc_statics_failed(pc_apool *p, int rc)
 static void pc_statics_exists_cb(int rc, const struct Stat *st, const void *data)
 {
     pc_apool *p = pc_zk_req_take(data, NULL);
-    if (rc == ZOK) {
-        p->watching_statics = false;
-        pc_statics_follow(p);
-    } else if (rc != ZNONODE) {
+    if (rc == ZNONODE)
+        return; /* still missing: the watch this call set fires when it appears */
+    if (rc != ZOK) {
         pc_statics_failed(p, rc);
+        return;
     }
+    p->watching_statics = false;
+    pc_statics_follow(p);
 }
 
 static void pc_static_load_done(pc_static_load *l)
@@ -121,11 +123,9 @@ static void pc_statics_children_cb(int rc, const struct String_vector *sv, const
         p->nstatics = 0;
         char dir[PC_ZKP_PATH_MAX];
         pc_zkp_static_dir(dir, sizeof(dir), a->opts.root, p->name);
-        pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, p);
-        int erc = r ? zoo_awexists(pc_zk_handle(a->zk), dir, pc_statics_watcher, p,
-                                   pc_statics_exists_cb, r)
-                    : ZSYSTEMERROR;
-        if (pc_zk_req_sent(r, erc) != 0)
+        int erc = pc_zk_req_awexists(&a->zk_reqs, p, pc_zk_handle(a->zk), dir, pc_statics_watcher,
+                                     p, pc_statics_exists_cb);
+        if (erc != ZOK)
             pc_statics_failed(p, erc);
         return;
     }
@@ -184,11 +184,9 @@ void pc_statics_follow(pc_apool *p)
     char dir[PC_ZKP_PATH_MAX];
     if (pc_zkp_static_dir(dir, sizeof(dir), a->opts.root, p->name) < 0)
         return;
-    pc_zk_req *r = pc_zk_req_new(&a->zk_reqs, p);
-    int rc = r ? zoo_awget_children(pc_zk_handle(a->zk), dir, pc_statics_watcher, p,
-                                    pc_statics_children_cb, r)
-               : ZSYSTEMERROR;
-    if (pc_zk_req_sent(r, rc) == 0) {
+    int rc = pc_zk_req_awget_children(&a->zk_reqs, p, pc_zk_handle(a->zk), dir, pc_statics_watcher,
+                                      p, pc_statics_children_cb);
+    if (rc == ZOK) {
         p->watching_statics = true;
     } else {
         pc_statics_failed(p, rc);

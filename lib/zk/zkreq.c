@@ -60,6 +60,33 @@ void *pc_zk_req_take(const void *data, bool *current)
     return ud;
 }
 
+int pc_zk_req_awexists(pc_zk_reqs *owner, void *ud, zhandle_t *zh, const char *path,
+                       watcher_fn watcher, void *wctx, stat_completion_t done)
+{
+    pc_zk_req *r = pc_zk_req_new(owner, ud);
+    int zrc = r ? zoo_awexists(zh, path, watcher, wctx, done, r) : ZSYSTEMERROR;
+    pc_zk_req_sent(r, zrc);
+    return zrc;
+}
+
+int pc_zk_req_awget(pc_zk_reqs *owner, void *ud, zhandle_t *zh, const char *path,
+                    watcher_fn watcher, void *wctx, data_completion_t done)
+{
+    pc_zk_req *r = pc_zk_req_new(owner, ud);
+    int zrc = r ? zoo_awget(zh, path, watcher, wctx, done, r) : ZSYSTEMERROR;
+    pc_zk_req_sent(r, zrc);
+    return zrc;
+}
+
+int pc_zk_req_awget_children(pc_zk_reqs *owner, void *ud, zhandle_t *zh, const char *path,
+                             watcher_fn watcher, void *wctx, strings_completion_t done)
+{
+    pc_zk_req *r = pc_zk_req_new(owner, ud);
+    int zrc = r ? zoo_awget_children(zh, path, watcher, wctx, done, r) : ZSYSTEMERROR;
+    pc_zk_req_sent(r, zrc);
+    return zrc;
+}
+
 int pc_zk_err(int zrc)
 {
     switch (zrc) {

@@ -3,6 +3,7 @@
 #define PC_ZKREQ_H
 
 #include <stdbool.h>
+#include <zookeeper/zookeeper.h>
 
 /*
  * A zoo_a* call (or pc_zk_mkdirs()) of an owner of requests passes a
@@ -72,6 +73,21 @@ int pc_zk_req_sent(pc_zk_req *r, int zrc);
  * renewed it since, the answer is stale).
  */
 void *pc_zk_req_take(const void *data, bool *current);
+
+/*
+ * The watched reads, each with a context of its own: make one for `ud`
+ * (pc_zk_req_new()), issue the call on zh with it as the completion's data,
+ * and count the request (pc_zk_req_sent()). Return the call's ZooKeeper
+ * code: ZOK when the request was queued (its completion will run and must
+ * take the context back), ZSYSTEMERROR when no context could be made (no
+ * call was issued), or the code the call was refused with.
+ */
+int pc_zk_req_awexists(pc_zk_reqs *owner, void *ud, zhandle_t *zh, const char *path,
+                       watcher_fn watcher, void *wctx, stat_completion_t done);
+int pc_zk_req_awget(pc_zk_reqs *owner, void *ud, zhandle_t *zh, const char *path,
+                    watcher_fn watcher, void *wctx, data_completion_t done);
+int pc_zk_req_awget_children(pc_zk_reqs *owner, void *ud, zhandle_t *zh, const char *path,
+                             watcher_fn watcher, void *wctx, strings_completion_t done);
 
 /*
  * Map a ZooKeeper return code to a portco code: ZOK and ZNOTHING -> 0;
