@@ -180,13 +180,28 @@ static void pc_list_issued(pc_listop *op, pc_listitem *it, int rc)
     }
 }
 
+/* The first step of each listing completion: the item back, its answer's error noted in its op. */
+static pc_listitem *pc_listitem_back(const void *data, int rc)
+{
+    pc_listitem *it = pc_zk_req_take(data, NULL);
+    pc_listop_error(it->op, rc);
+    return it;
+}
+
+/* The last step of each listing completion: the item is done with, one answer fewer to wait for. */
+static void pc_listitem_done(pc_listitem *it)
+{
+    pc_listop *op = it->op;
+    free(it);
+    pc_listop_done_one(op);
+}
+
 /* The owning claim's data: build the claim object from what the node says. */
 static void pc_list_data_cb(int rc, const char *value, int len, const struct Stat *st,
                             const void *data)
 {
-    pc_listitem *it = pc_zk_req_take(data, NULL);
+    pc_listitem *it = pc_listitem_back(data, rc);
     pc_listop *op = it->op;
-    pc_listop_error(op, rc);
     if (rc == ZOK) {
         json_t *d = value && len > 0 ? json_loadb(value, (size_t)len, 0, NULL) : NULL;
         portco_claim c;
@@ -209,16 +224,14 @@ static void pc_list_data_cb(int rc, const char *value, int len, const struct Sta
             json_array_append_new(op->claims, cj);
         json_decref(d);
     }
-    free(it);
-    pc_listop_done_one(op);
+    pc_listitem_done(it);
 }
 
 /* A port's claim nodes: the lowest sequence owns the port. */
 static void pc_list_port_cb(int rc, const struct String_vector *sv, const void *data)
 {
-    pc_listitem *it = pc_zk_req_take(data, NULL);
+    pc_listitem *it = pc_listitem_back(data, rc);
     pc_listop *op = it->op;
-    pc_listop_error(op, rc);
     int low = rc == ZOK ? pc_zkp_lowest(sv->data, sv->count, pc_zkp_claim_seq) : -1;
     if (low >= 0) {
         char path[PC_ZKP_PATH_MAX];
@@ -233,8 +246,7 @@ static void pc_list_port_cb(int rc, const struct String_vector *sv, const void *
             }
         }
     }
-    free(it);
-    pc_listop_done_one(op);
+    pc_listitem_done(it);
 }
 
 /* A port node of a ports directory: its number and its index in the children. */
@@ -261,9 +273,8 @@ static bool pc_list_port_before(const pc_list_key *after, const char *pool, int 
 /* A ports directory: one child per port with claims. */
 static void pc_list_ports_cb(int rc, const struct String_vector *sv, const void *data)
 {
-    pc_listitem *it = pc_zk_req_take(data, NULL);
+    pc_listitem *it = pc_listitem_back(data, rc);
     pc_listop *op = it->op;
-    pc_listop_error(op, rc);
     int nports = 0;
     pc_portnode *ports =
         rc == ZOK && sv->count > 0 ? calloc((size_t)sv->count, sizeof(*ports)) : NULL;
@@ -301,23 +312,20 @@ static void pc_list_ports_cb(int rc, const struct String_vector *sv, const void 
             zoo_aget_children(pc_zk_handle(op->agent->zk), dir, 0, pc_list_port_cb, &p->req));
     }
     free(ports);
-    free(it);
-    pc_listop_done_one(op);
+    pc_listitem_done(it);
 }
 
 /* A host-scope pool: one ports directory per host. */
 static void pc_list_hosts_cb(int rc, const struct String_vector *sv, const void *data)
 {
-    pc_listitem *it = pc_zk_req_take(data, NULL);
+    pc_listitem *it = pc_listitem_back(data, rc);
     pc_listop *op = it->op;
-    pc_listop_error(op, rc);
     for (int i = 0; rc == ZOK && i < sv->count; i++) {
         char dir[PC_ZKP_PATH_MAX];
         if (pc_zkp_ports_dir(dir, sizeof(dir), op->agent->opts.root, it->pool, sv->data[i]) == 0)
             pc_list_ports_dir(op, it->pool, dir);
     }
-    free(it);
-    pc_listop_done_one(op);
+    pc_listitem_done(it);
 }
 
 static void pc_list_ports_dir(pc_listop *op, const char *pool, const char *dir)
